@@ -1,0 +1,53 @@
+"""The `evse-rules` command line: one function per command, its docstring is its help.
+
+Each command lives in a module of this package that defines `add_commands(subparsers)`.
+Command modules import their heavy dependencies (httpx, the engine) inside the command
+function, so that `evse-rules check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from evse_rules import __version__
+from evse_rules.cli import charger, check, live, simulate
+from evse_rules.errors import EvseRulesError
+
+COMMAND_MODULES = (check, simulate, charger, live)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evse-rules",
+        description="A checked rules language and engine for OpenEVSE / EmonEVSE chargers.",
+    )
+    parser.add_argument("--version", action="version", version=f"evse-rules {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more output: -v for tick traces, -vv for HTTP requests")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO
+    if args.verbose >= 1:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        # httpx logs every request at INFO; keep that for -vv.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        result: int = args.func(args)
+        return result
+    except EvseRulesError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

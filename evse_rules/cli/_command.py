@@ -1,0 +1,26 @@
+"""How a command function becomes a subcommand: its docstring is its help text."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+CommandFunction = Callable[[argparse.Namespace], int]
+
+
+def add_command(
+    subparsers: Any, name: str, function: CommandFunction
+) -> argparse.ArgumentParser:
+    """Add `function` as command `name`; the docstring's first line is the short help, the
+    whole docstring the description shown by `evse-rules NAME --help`."""
+    doc = inspect.getdoc(function) or ""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=doc.splitlines()[0] if doc else None,
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=function)
+    return parser

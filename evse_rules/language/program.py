@@ -1,0 +1,185 @@
+"""The contract between the language and the engine.
+
+The language turns rule files into a `Program`; the engine feeds it one tick at a time and
+gets back `ProposedAction`s. This module holds only the data types both sides share. The
+engine never looks inside a program, and the language knows nothing of chargers, HTTP or
+clocks: it receives `now` and the values of the names it reads, nothing else.
+
+Values are canonical (see `units`): floats in A, V, W, J, s, %; booleans; strings for text
+and enumerations. `None` means unknown (never received, or stale): arithmetic on an unknown
+is unknown, a comparison with an unknown is unknown, and a condition that is unknown is
+false, so a stale input can never make a rule fire (and breaks `for`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from evse_rules.language.units import NUMBER, Dimension
+
+Value = float | bool | str | None
+
+
+class Kind(str, Enum):
+    NUMBER = "number"        # a quantity; see ValueType.dimension
+    BOOLEAN = "boolean"
+    TEXT = "text"
+    ENUM = "enum"            # one of ValueType.choices
+    TIME = "time"            # a time of day, in seconds since midnight
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    kind: Kind
+    dimension: Dimension = NUMBER
+    choices: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind is Kind.NUMBER:
+            return self.dimension.name
+        if self.kind is Kind.ENUM:
+            return "one of " + ", ".join(self.choices)
+        return self.kind.value
+
+
+# The charger states and modes as rules name them (DESIGN.md section 5).
+CHARGER_STATES = (
+    "starting", "not_connected", "connected", "charging", "sleeping", "disabled", "error",
+    "offline",
+)
+MODES = ("auto", "manual")
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What the checker knows besides the rule files: the config's inputs and chargers.
+
+    Without a config the environment is one charger named `evse` and no inputs (the files
+    then declare the inputs they read with `input NAME: UNIT`).
+    """
+
+    inputs: dict[str, ValueType] = field(default_factory=dict)
+    chargers: tuple[str, ...] = ("evse",)
+
+
+class ExternalKind(str, Enum):
+    INPUT = "input"          # an external input (config, `input` declaration, CSV column)
+    CHARGER = "charger"      # a charger property, name is "CHARGER.PROPERTY"
+    VARIABLE = "variable"    # a user variable (`var`), owned and persisted by the engine
+
+
+@dataclass(frozen=True, slots=True)
+class External:
+    """A name the program reads from outside, with its qualified name and type.
+
+    Charger properties are always qualified ("garage.state"), even when a rule file wrote
+    the bare name. `mode` is a charger property ("garage.mode") held by the engine.
+    """
+
+    name: str
+    kind: ExternalKind
+    type: ValueType
+
+
+@dataclass(frozen=True, slots=True)
+class VariableDecl:
+    name: str
+    type: ValueType
+    default: Value
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """A statement of a rule file: where it stands and what it says."""
+
+    index: int               # position among all statements of the program, in file order
+    file: str
+    line: int
+    col: int
+    text: str                # the statement's first source line, stripped
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class ActionKind(str, Enum):
+    START = "start"
+    STOP = "stop"
+    SET_AMPS = "set_amps"
+    SET_MODE = "set_mode"
+    SET_VAR = "set_var"
+    LOG = "log"
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedAction:
+    """What a rule asks for in one tick, before the engine's arbitration and guards.
+
+    `charger` is the charger's config name for start, stop, set_amps and set_mode; `name` is
+    the variable for set_var; `value` is amperes (set_amps), "auto"/"manual" (set_mode), the
+    variable's new value (set_var) or the interpolated message (log). `values` are the names
+    the deciding condition read, with their values shown as a person reads them.
+    """
+
+    kind: ActionKind
+    rule: RuleRef
+    charger: str | None = None
+    name: str | None = None
+    value: Value = None
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """What the action competes for: the last proposal per target in one tick wins."""
+        if self.kind in (ActionKind.START, ActionKind.STOP):
+            return ("run", self.charger or "")
+        if self.kind is ActionKind.SET_AMPS:
+            return ("amps", self.charger or "")
+        if self.kind is ActionKind.SET_MODE:
+            return ("mode", self.charger or "")
+        if self.kind is ActionKind.SET_VAR:
+            return ("var", self.name or "")
+        return ("log", str(self.rule.index))
+
+
+@dataclass(slots=True)
+class TickResult:
+    """The outcome of one tick: proposals in file order, the rules that fired, `let` values."""
+
+    actions: list[ProposedAction]
+    fired: list[RuleRef]
+    lets: dict[str, Value]
+
+
+class Program(Protocol):
+    """A checked, compiled set of rule files. Built by `evse_rules.language.load_program`."""
+
+    @property
+    def externals(self) -> tuple[External, ...]:
+        """The names read, in the order `tick` expects their values."""
+        ...
+
+    @property
+    def variables(self) -> tuple[VariableDecl, ...]: ...
+
+    @property
+    def rules(self) -> tuple[RuleRef, ...]: ...
+
+    @property
+    def files(self) -> tuple[str, ...]: ...
+
+    def tick(self, now: datetime, values: list[Value]) -> TickResult:
+        """Evaluate the statements whose trigger is due at `now` (timezone-aware).
+
+        `values[i]` is the value of `externals[i]`, None when unknown or stale. Triggers,
+        `for` and time-window aggregates keep their state in the program between ticks;
+        `now` must not go backwards (call `reset` first to start again).
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget all state kept between ticks: the next tick is a first tick (`on start`)."""
+        ...
