@@ -1,0 +1,43 @@
+"""Every command is documented: its function's docstring is its help, and docs/commands.md
+describes it."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evse_rules.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = {"check", "simulate", "charger", "run", "history", "why", "mode", "set"}
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def test_every_command_of_the_design_exists() -> None:
+    assert set(_commands()) >= EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_command_has_help_and_reference_entry(name: str) -> None:
+    parser = _commands()[name]
+    assert parser.description and len(parser.description) > 20, f"{name}: no docstring help"
+    reference = (ROOT / "docs" / "commands.md").read_text()
+    assert f"## evse-rules {name}" in reference, f"docs/commands.md does not describe {name}"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "evse_rules", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for name in EXPECTED:
+        assert name in result.stdout
