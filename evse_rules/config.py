@@ -1,0 +1,571 @@
+"""The TOML config file: chargers, inputs, rule files, journal and state (DESIGN.md section 10).
+
+    tick = "1 min"
+    rules = ["rules/solar_surplus.evr"]
+    journal = "evse-rules.sqlite"
+    state = "evse-rules-state.json"
+
+    [chargers.garage]
+    driver = "openevse"
+    url = "http://192.168.1.50"
+    ...
+
+    [inputs.pv]
+    kind = "http"
+    ...
+
+Every value is validated by the pydantic models below; `load_config` reports every problem of
+a file at once, each naming the file and the dotted key. Durations and quantities are written
+with their unit ("10 s", "300 W") and held canonical (seconds, W, V...). Paths are relative to
+the config file. Passwords are never held here: only where to read them (an environment
+variable or a file), read when a charger connects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from evse_rules.errors import ConfigError
+from evse_rules.language.units import (
+    DURATION,
+    NUMBER,
+    VOLTAGE,
+    Dimension,
+    Quantity,
+    UnitError,
+    lookup_unit,
+    parse_duration,
+    parse_quantity,
+)
+
+if TYPE_CHECKING:
+    from evse_rules.engine import ChargerSettings
+    from evse_rules.language.program import Environment
+
+DEFAULT_CONFIG_NAME = "evse-rules.toml"
+
+# The amperes every J1772 charger can signal; a charger's own hard limits may be narrower.
+AMPS_FLOOR = 6
+AMPS_CEILING = 32
+
+# Client ids the OpenEVSE firmware uses itself (API-NOTES.md): ours must not collide with them.
+_RESERVED_CLIENT_IDS = frozenset({20, 262145, *range(65537, 65549)})
+DEFAULT_CLIENT_ID = 4242
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Names rules already use for something else (DESIGN.md section 5 and the language keywords):
+# an input or charger named like this would be shadowed or ambiguous.
+_RESERVED_NAMES = frozenset({
+    "now", "time", "hour", "weekday", "date", "mode", "state", "vehicle", "charging",
+    "current", "amps", "voltage", "power", "session_energy", "total_energy", "temp",
+    "min_amps", "max_amps", "phases", "online", "auto", "manual", "if", "then", "else",
+    "and", "or", "not", "is", "for", "set", "to", "start", "stop", "log", "let", "var",
+    "input", "every", "at", "on", "cron", "between", "true", "false",
+})
+
+
+def _duration(value: Any) -> float:
+    """A duration written with its unit ('10 s', '5 min') in seconds; must be positive."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a duration like '30 s' or '5 min', got {value!r}")
+    if isinstance(value, int | float):
+        # A bare number is ambiguous (seconds? minutes?): make people say.
+        raise ValueError(f"write the unit of the duration, like '{value} s' or '{value} min'")
+    try:
+        return parse_duration(value)
+    except UnitError as error:
+        raise ValueError(str(error)) from None
+
+
+def _duration_or_zero(value: Any) -> float:
+    """Like `_duration`, but zero ('0 s') is allowed: a guard that is switched off."""
+    if isinstance(value, str):
+        try:
+            quantity = parse_quantity(value)
+        except UnitError as error:
+            raise ValueError(str(error)) from None
+        if quantity.value == 0 and quantity.dimension == DURATION:
+            return 0.0
+    return _duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+OptionalDuration = Annotated[float, BeforeValidator(_duration_or_zero)]
+
+
+def _name_error(kind: str, name: str) -> str | None:
+    if not _NAME.match(name):
+        return (f"{kind} name {name!r} is not a valid name (letters, digits and _, "
+                "not starting with a digit)")
+    if name in _RESERVED_NAMES:
+        return f"{kind} name {name!r} is reserved in rules; choose another one"
+    return None
+
+
+def _resolve(value: Any, info: ValidationInfo) -> Any:
+    """Paths in the file are relative to the config file's folder."""
+    base = (info.context or {}).get("base")
+    if isinstance(value, str | Path) and base is not None:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else Path(base) / path
+    return value
+
+
+class ChargerConfig(BaseModel):
+    """One `[chargers.NAME]` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    driver: Literal["openevse", "rapi", "simulated"] = "openevse"
+    url: str | None = None
+    user: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    min_amps: int = AMPS_FLOOR
+    max_amps: int = AMPS_CEILING
+    phases: Literal[1, 3] = 1
+    # The reference voltage: a number of volts, or the name of a voltage input (checked by Config).
+    voltage: float | str = 230.0
+    min_on: OptionalDuration = 600.0
+    min_off: OptionalDuration = 300.0
+    mode: Literal["auto", "manual"] = "manual"
+    start_without_vehicle: bool = False
+    client_id: int = DEFAULT_CLIENT_ID
+    every: Duration | None = None      # poll interval; None: every tick
+    timeout: Duration = 5.0
+
+    @field_validator("min_amps", "max_amps", mode="before")
+    @classmethod
+    def _amps_in_range(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a whole number of amperes, got {value!r}")
+        if value != int(value):
+            raise ValueError(f"must be a whole number of amperes, got {value!r}")
+        if not AMPS_FLOOR <= value <= AMPS_CEILING:
+            raise ValueError(f"must be between {AMPS_FLOOR} and {AMPS_CEILING}, got {value!r}")
+        return int(value)
+
+    @field_validator("voltage", mode="before")
+    @classmethod
+    def _voltage(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected volts or an input name, got {value!r}")
+        if isinstance(value, str) and not _NAME.match(value.strip()):
+            try:
+                quantity = parse_quantity(value)
+            except UnitError as error:
+                raise ValueError(str(error)) from None
+            if quantity.dimension not in (VOLTAGE, NUMBER):
+                raise ValueError(f"{value!r} is not a voltage")
+            value = quantity.value
+        if isinstance(value, int | float) and not 100 <= value <= 500:
+            raise ValueError(f"must be between 100 and 500 V, got {value!r}")
+        return value
+
+    @field_validator("password_file", mode="before")
+    @classmethod
+    def _relative(cls, value: Any, info: ValidationInfo) -> Any:
+        return _resolve(value, info)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: int) -> int:
+        if not 0 < value < 2**31:
+            raise ValueError(f"must be between 1 and {2**31 - 1}, got {value}")
+        if value in _RESERVED_CLIENT_IDS:
+            raise ValueError(f"{value} is used by the charger's firmware itself; choose another")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        if value is not None and re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
+            # A password in the URL would end up in logs and error messages.
+            raise ValueError("must not hold credentials; use user and password_env/password_file")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChargerConfig:
+        if self.min_amps > self.max_amps:
+            raise ValueError(f"min_amps ({self.min_amps}) is above max_amps ({self.max_amps})")
+        if self.driver != "simulated" and not self.url:
+            raise ValueError(f"driver {self.driver!r} needs a url")
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        return self
+
+    @property
+    def voltage_input(self) -> str | None:
+        """The input that gives the reference voltage, when it is not a fixed number."""
+        return self.voltage.strip() if isinstance(self.voltage, str) else None
+
+    @property
+    def voltage_volts(self) -> float | None:
+        """The fixed reference voltage, when it is a number."""
+        return None if isinstance(self.voltage, str) else float(self.voltage)
+
+    def password(self) -> SecretStr | None:
+        """Read the password now (from the environment or the file); None without one.
+
+        Called when the charger connects, so that a rotated password file is picked up on
+        restart and the secret never sits in the config object.
+        """
+        if self.password_env:
+            secret = os.environ.get(self.password_env)
+            if secret is None:
+                raise ConfigError("environment", f"variable {self.password_env} is not set",
+                                  "password_env")
+            return SecretStr(secret)
+        if self.password_file:
+            try:
+                return SecretStr(self.password_file.read_text().strip())
+            except OSError as error:
+                raise ConfigError(str(self.password_file),
+                                  f"cannot read password file: {error.strerror}",
+                                  "password_file") from None
+        return None
+
+
+class InputConfig(BaseModel):
+    """One `[inputs.NAME]` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["http", "constant"]
+    url: str | None = None
+    path: str | None = None
+    unit: str | None = None
+    every: Duration | None = None       # poll interval; None: every tick
+    timeout: Duration = 5.0
+    stale_after: Duration | None = None  # None: three poll intervals
+    value: str | float | None = None
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                lookup_unit(value)
+            except UnitError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(not p for p in value.split("."))):
+            raise ValueError(f"must be a dotted path like 'site.meters.0.power', got {value!r}")
+        return value
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a quantity like '300 W', got {value!r}")
+        if isinstance(value, str):
+            try:
+                parse_quantity(value)
+            except UnitError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _by_kind(self) -> InputConfig:
+        given = {k for k in type(self).model_fields if k in self.model_fields_set}
+        if self.kind == "http":
+            missing = [k for k in ("url", "path") if getattr(self, k) is None]
+            if missing:
+                raise ValueError("kind 'http' needs " + " and ".join(missing))
+            if "value" in given:
+                raise ValueError("value is only for kind 'constant'")
+        else:
+            if self.value is None:
+                raise ValueError("kind 'constant' needs a value, like value = \"300 W\"")
+            extra = sorted(given & {"url", "path", "every", "timeout", "stale_after"})
+            if extra:
+                raise ValueError(f"kind 'constant' takes no {', '.join(extra)}")
+            if self.unit is not None and isinstance(self.value, str):
+                written = parse_quantity(self.value).dimension
+                if written not in (NUMBER, lookup_unit(self.unit).dimension):
+                    raise ValueError(f"value {self.value!r} is not in unit {self.unit!r}")
+        return self
+
+    @property
+    def dimension(self) -> Dimension:
+        if self.unit is not None:
+            return lookup_unit(self.unit).dimension
+        if self.kind == "constant" and isinstance(self.value, str):
+            return parse_quantity(self.value).dimension
+        return NUMBER
+
+    def constant(self) -> Quantity:
+        """The canonical value of a constant input."""
+        if self.value is None:
+            raise ValueError("not a constant input")
+        if isinstance(self.value, str):
+            quantity = parse_quantity(self.value)
+            if quantity.dimension == NUMBER and self.unit is not None:
+                unit = lookup_unit(self.unit)
+                return Quantity(unit.to_canonical(quantity.value), unit.dimension)
+            return quantity
+        if self.unit is None:
+            return Quantity(float(self.value), NUMBER)
+        unit = lookup_unit(self.unit)
+        return Quantity(unit.to_canonical(float(self.value)), unit.dimension)
+
+    def factor(self) -> float:
+        """What a raw number read from the source is multiplied by to become canonical."""
+        return lookup_unit(self.unit).factor if self.unit else 1.0
+
+
+class Config(BaseModel):
+    """A whole config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tick: Duration = 60.0
+    rules: list[Path] = Field(min_length=1)
+    journal: Path = Field(default=Path("evse-rules.sqlite"), validate_default=True)
+    state: Path = Field(default=Path("evse-rules-state.json"), validate_default=True)
+    chargers: dict[str, ChargerConfig] = Field(min_length=1)
+    inputs: dict[str, InputConfig] = Field(default_factory=dict)
+    source: Path | None = Field(default=None, exclude=True)   # set by load_config
+
+    @field_validator("journal", "state", mode="before")
+    @classmethod
+    def _relative(cls, value: Any, info: ValidationInfo) -> Any:
+        return _resolve(value, info)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _relative_list(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return [_resolve(v, info) for v in value]
+        return value
+
+    @field_validator("chargers", "inputs", mode="before")
+    @classmethod
+    def _names(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict):
+            kind = "charger" if info.field_name == "chargers" else "input"
+            problems = [p for p in (_name_error(kind, n) for n in value) if p]
+            if problems:
+                raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _cross(self) -> Config:
+        clash = sorted(set(self.chargers) & set(self.inputs))
+        if clash:
+            raise ValueError(f"{', '.join(clash)} names both a charger and an input")
+        for name, charger in self.chargers.items():
+            ref = charger.voltage_input
+            if ref is None:
+                continue
+            if ref not in self.inputs:
+                choices = difflib.get_close_matches(ref, list(self.inputs), 1)
+                hint = f" (did you mean {choices[0]!r}?)" if choices else ""
+                raise ValueError(f"chargers.{name}.voltage: no input named {ref!r}{hint}")
+            if self.inputs[ref].dimension != VOLTAGE:
+                raise ValueError(f"chargers.{name}.voltage: input {ref!r} is not a voltage "
+                                 f"(its unit is {self.inputs[ref].unit or 'none'})")
+        return self
+
+    # --- the API the engine and the CLI use ---------------------------------------------
+
+    @property
+    def tick_seconds(self) -> float:
+        return self.tick
+
+    @property
+    def rule_paths(self) -> list[Path]:
+        return list(self.rules)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal
+
+    @property
+    def state_path(self) -> Path:
+        return self.state
+
+    @property
+    def name(self) -> str:
+        """How messages name this config: its file name, or '<config>'."""
+        return str(self.source) if self.source else "<config>"
+
+    def input_every(self, name: str) -> float:
+        """Seconds between two reads of input `name` (the tick when not configured)."""
+        every = self.inputs[name].every
+        return every if every is not None else self.tick
+
+    def input_stale_after(self, name: str) -> float:
+        """Seconds after which input `name`'s last value no longer counts."""
+        spec = self.inputs[name]
+        if spec.kind == "constant":
+            return float("inf")
+        return spec.stale_after if spec.stale_after is not None else 3 * self.input_every(name)
+
+    def environment(self) -> Environment:
+        """The names the rule files may read besides their own: inputs and chargers."""
+        from evse_rules.language.program import Environment, Kind, ValueType
+
+        return Environment(
+            inputs={n: ValueType(Kind.NUMBER, spec.dimension) for n, spec in self.inputs.items()},
+            chargers=tuple(self.chargers),
+        )
+
+    def charger_settings(self) -> list[ChargerSettings]:
+        """The engine's view of each charger: limits, guards, initial mode."""
+        from evse_rules.engine import ChargerSettings
+
+        return [_charger_settings(ChargerSettings, name, spec)
+                for name, spec in self.chargers.items()]
+
+
+def _charger_settings(
+    cls: type[ChargerSettings], name: str, spec: ChargerConfig
+) -> ChargerSettings:
+    """Build the engine's settings, passing only the fields its class declares."""
+    import dataclasses
+
+    known: dict[str, Any] = {
+        "name": name,
+        "min_amps": float(spec.min_amps),
+        "max_amps": float(spec.max_amps),
+        "phases": spec.phases,
+        "voltage": spec.voltage_volts if spec.voltage_volts is not None else 230.0,
+        "voltage_input": spec.voltage_input,
+        "min_on": spec.min_on,
+        "min_off": spec.min_off,
+        "mode": spec.mode,
+        "start_without_vehicle": spec.start_without_vehicle,
+    }
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(
+        getattr(cls, "model_fields", known))
+    return cls(**{k: v for k, v in known.items() if k in fields})
+
+
+# --- loading and error messages ---------------------------------------------------------
+
+_SECTIONS: dict[str, type[BaseModel]] = {"chargers": ChargerConfig, "inputs": InputConfig}
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(error: ErrorDetails) -> str:
+    loc, kind, given = error["loc"], error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        model: type[BaseModel] = Config
+        if len(loc) == 3 and str(loc[0]) in _SECTIONS:
+            model = _SECTIONS[str(loc[0])]
+        known = [k for k in model.model_fields if k != "source"]
+        if name == "password":
+            return "a password is never written in the config: use password_env or password_file"
+        close = difflib.get_close_matches(name, known, 1)
+        hint = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(known)
+        return f"unknown key ({hint})"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}, got {given!r}"
+    if kind == "too_short":
+        return "must not be empty"
+    msg = error["msg"]
+    return f"{msg[:1].lower()}{msg[1:]}, got {given!r}"
+
+
+_TYPES = frozenset({"float", "str", "int", "bool", "list[...]"})
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in one config file; `errors` holds one ConfigError per key."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        first = errors[0]
+        super().__init__(first.file, first.message, first.key)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(Exception.__str__(e) for e in self.errors)
+
+
+def _errors(file: str, error: ValidationError) -> ConfigError:
+    found: list[ConfigError] = []
+    for detail in error.errors(include_url=False):
+        # Union members and validators add their own name to the location: drop it.
+        loc = tuple(p for p in detail["loc"]
+                    if not (isinstance(p, str) and (p.startswith("function") or p in _TYPES)))
+        text = str(detail.get("ctx", {}).get("error", ""))
+        named = re.match(r"^([\w.]+): (.*)$", text, re.S)
+        if detail["type"] == "value_error" and not loc and named:
+            # A cross-check of the whole file that names its own key ("chargers.x.voltage: ...").
+            found.append(ConfigError(file, named.group(2), named.group(1)))
+            continue
+        found.append(ConfigError(file, _message(detail), _key(loc) or None))
+    unique: dict[str, ConfigError] = {}
+    for e in found:
+        unique.setdefault(str(e), e)
+    return ConfigErrors(list(unique.values()))
+
+
+def parse_config(text: str, file: str = "<config>", base: Path | None = None) -> Config:
+    """Validate config `text` (TOML); `file` names it in errors, paths are relative to `base`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(file, f"not valid TOML: {error}") from None
+    context = {"base": base if base is not None else Path.cwd()}
+    try:
+        config = Config.model_validate(data, context=context)
+    except ValidationError as error:
+        raise _errors(file, error) from None
+    return config.model_copy(update={"source": Path(file)})
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; ConfigError names the file and every bad key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), f"cannot read: {error}") from None
+    return parse_config(text, str(path), path.resolve().parent)

@@ -1,0 +1,205 @@
+"""The TOML config: every key validated, every error naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evse_rules.config import Config, load_config, parse_config
+from evse_rules.errors import ConfigError
+from evse_rules.language.program import Kind
+from evse_rules.language.units import CURRENT, POWER, VOLTAGE
+
+GOOD = """
+tick = "1 min"
+rules = ["rules/solar_surplus.evr"]
+journal = "evse-rules.sqlite"
+state = "evse-rules-state.json"
+
+[chargers.garage]
+driver = "openevse"
+url = "http://192.168.1.50/"
+user = "admin"
+password_env = "EVSE_TEST_PASSWORD"
+min_amps = 6
+max_amps = 16
+phases = 1
+voltage = 230
+min_on = "10 min"
+min_off = "5 min"
+mode = "auto"
+
+[inputs.pv]
+kind = "http"
+url = "http://inverter.local/api/flow"
+path = "site.meters.0.power"
+unit = "kW"
+every = "10 s"
+timeout = "5 s"
+stale_after = "2 min"
+
+[inputs.house]
+kind = "constant"
+value = "300 W"
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "evse-rules.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _errors(tmp_path: Path, text: str) -> list[str]:
+    """The error lines of loading `text` as ./evse-rules.toml (messages name the path given)."""
+    _write(tmp_path, text)
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(ConfigError) as info:
+        patch.chdir(tmp_path)
+        load_config("evse-rules.toml")
+    return str(info.value).splitlines()
+
+
+def test_the_design_example_loads_with_canonical_values(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, GOOD))
+    assert config.tick_seconds == 60.0
+    assert config.rule_paths == [tmp_path / "rules" / "solar_surplus.evr"]
+    assert config.journal_path == tmp_path / "evse-rules.sqlite"
+    assert config.state_path == tmp_path / "evse-rules-state.json"
+    garage = config.chargers["garage"]
+    assert (garage.min_on, garage.min_off, garage.max_amps) == (600.0, 300.0, 16)
+    assert garage.url == "http://192.168.1.50"
+    assert garage.voltage_volts == 230.0 and garage.voltage_input is None
+    pv = config.inputs["pv"]
+    assert (pv.every, pv.timeout, pv.stale_after, pv.factor()) == (10.0, 5.0, 120.0, 1000.0)
+    assert config.inputs["house"].constant().value == 300.0
+
+
+def test_defaults_for_state_and_journal_are_beside_the_config(tmp_path: Path) -> None:
+    text = 'rules = ["r.evr"]\n[chargers.evse]\ndriver = "simulated"\n'
+    config = load_config(_write(tmp_path, text))
+    assert config.state_path == tmp_path / "evse-rules-state.json"
+    assert config.journal_path == tmp_path / "evse-rules.sqlite"
+    assert config.chargers["evse"].mode == "manual"
+    assert config.tick_seconds == 60.0
+
+
+def test_environment_gives_input_dimensions_and_charger_names(tmp_path: Path) -> None:
+    env = load_config(_write(tmp_path, GOOD)).environment()
+    assert env.chargers == ("garage",)
+    assert env.inputs["pv"].kind is Kind.NUMBER
+    assert env.inputs["pv"].dimension == POWER
+    assert env.inputs["house"].dimension == POWER
+
+
+def test_every_error_is_reported_with_file_and_key(tmp_path: Path) -> None:
+    bad = (GOOD.replace("max_amps = 16", "max_amps = 40")
+           .replace('mode = "auto"', 'mdoe = "auto"')
+           .replace('unit = "kW"', 'unit = "kw"')
+           .replace('every = "10 s"', "every = 10"))
+    lines = _errors(tmp_path, bad)
+    assert "evse-rules.toml: chargers.garage.max_amps: error: must be between 6 and 32, got 40" \
+        in lines
+    assert any(line.startswith("evse-rules.toml: chargers.garage.mdoe: error: unknown key")
+               and "did you mean 'mode'" in line for line in lines)
+    assert any(line.startswith("evse-rules.toml: inputs.pv.unit: error: unknown unit 'kw'")
+               for line in lines)
+    assert any(line.startswith("evse-rules.toml: inputs.pv.every: error:") and "unit" in line
+               for line in lines)
+    assert len(lines) == 4
+
+
+def test_error_object_names_file_and_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, GOOD.replace('phases = 1', 'phases = 2')))
+    assert info.value.file.endswith("evse-rules.toml")
+    assert info.value.key == "chargers.garage.phases"
+
+
+@pytest.mark.parametrize(("change", "key", "words"), [
+    (('driver = "openevse"', 'driver = "tesla"'), "chargers.garage.driver", "must be one of"),
+    (('min_amps = 6', 'min_amps = 20'), "chargers.garage", "min_amps (20) is above max_amps"),
+    (('url = "http://192.168.1.50/"', 'url = "192.168.1.50"'), "chargers.garage.url", "http://"),
+    (('voltage = 230', 'voltage = "230 A"'), "chargers.garage.voltage", "not a voltage"),
+    (('voltage = 230', 'voltage = "mains"'), "chargers.garage.voltage", "no input named 'mains'"),
+    (('min_on = "10 min"', 'min_on = "10 W"'), "chargers.garage.min_on", "not a duration"),
+    (('tick = "1 min"', 'tick = "-1 s"'), "tick", "must be positive"),
+    (('kind = "http"', 'kind = "mqtt"'), "inputs.pv.kind", "must be one of"),
+    (('path = "site.meters.0.power"', 'path = "site..power"'), "inputs.pv.path", "dotted path"),
+    (('value = "300 W"', 'value = "lots"'), "inputs.house.value", "not a quantity"),
+    (('user = "admin"', 'password = "hunter2"'), "chargers.garage.password", "password_env"),
+    (('[chargers.garage]', '[chargers.now]'), "chargers", "reserved"),
+    (('[inputs.house]', '[inputs.garage]'), None, "names both a charger and an input"),
+])
+def test_bad_values_name_their_key(
+    tmp_path: Path, change: tuple[str, str], key: str | None, words: str
+) -> None:
+    lines = _errors(tmp_path, GOOD.replace(*change))
+    prefix = f"evse-rules.toml: {key}: error:" if key else "evse-rules.toml"
+    assert any(line.startswith(prefix) and words in line for line in lines), lines
+
+
+def test_a_voltage_input_must_be_a_voltage(tmp_path: Path) -> None:
+    text = GOOD.replace("voltage = 230", 'voltage = "house"')
+    lines = _errors(tmp_path, text)
+    assert lines == ["evse-rules.toml: chargers.garage.voltage: error: input 'house' is not a "
+                     "voltage (its unit is none)"]
+    text = GOOD.replace("voltage = 230", 'voltage = "grid"') + \
+        '[inputs.grid]\nkind = "constant"\nvalue = "236 V"\n'
+    config = load_config(_write(tmp_path, text))
+    assert config.chargers["garage"].voltage_input == "grid"
+    assert config.environment().inputs["grid"].dimension == VOLTAGE
+
+
+def test_zero_guards_are_allowed(tmp_path: Path) -> None:
+    text = GOOD.replace('min_on = "10 min"', 'min_on = "0 s"')
+    assert load_config(_write(tmp_path, text)).chargers["garage"].min_on == 0.0
+
+
+def test_constant_input_kinds_are_checked(tmp_path: Path) -> None:
+    text = GOOD + '[inputs.limit]\nkind = "constant"\nvalue = 16\nunit = "A"\n'
+    config = load_config(_write(tmp_path, text))
+    assert config.inputs["limit"].constant().value == 16.0
+    assert config.inputs["limit"].dimension == CURRENT
+    lines = _errors(tmp_path, GOOD + '[inputs.x]\nkind = "constant"\nurl = "http://a"\nvalue = 1\n')
+    assert any("inputs.x" in line and "takes no url" in line for line in lines)
+    lines = _errors(tmp_path, GOOD + '[inputs.y]\nkind = "http"\nunit = "W"\n')
+    assert any("inputs.y" in line and "needs url and path" in line for line in lines)
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml")
+    lines = _errors(tmp_path, "tick = \n")
+    assert lines[0].startswith("evse-rules.toml: error: not valid TOML")
+
+
+def test_password_is_read_at_connect_time_and_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(_write(tmp_path, GOOD))
+    garage = config.chargers["garage"]
+    with pytest.raises(ConfigError, match="EVSE_TEST_PASSWORD is not set"):
+        garage.password()
+    monkeypatch.setenv("EVSE_TEST_PASSWORD", "s3cret-pw")
+    secret = garage.password()
+    assert secret is not None and secret.get_secret_value() == "s3cret-pw"
+    assert "s3cret-pw" not in repr(secret) + str(secret) + repr(config)
+    pw_file = tmp_path / "pw"
+    pw_file.write_text("file-pw\n")
+    text = GOOD.replace('password_env = "EVSE_TEST_PASSWORD"', 'password_file = "pw"')
+    filed = load_config(_write(tmp_path, text)).chargers["garage"].password()
+    assert filed is not None and filed.get_secret_value() == "file-pw"
+
+
+def test_credentials_in_url_are_refused(tmp_path: Path) -> None:
+    lines = _errors(tmp_path, GOOD.replace("http://192.168.1.50/", "http://admin:pw@192.168.1.50"))
+    assert any("must not hold credentials" in line for line in lines)
+    assert not any("pw@" in line for line in lines)
+
+
+def test_parse_config_without_file() -> None:
+    config = parse_config('rules = ["a.evr"]\n[chargers.evse]\ndriver = "simulated"\n',
+                          base=Path("/srv/x"))
+    assert isinstance(config, Config)
+    assert config.rule_paths == [Path("/srv/x/a.evr")]
