@@ -57,7 +57,7 @@ from evse_rules.language.units import (
 )
 
 if TYPE_CHECKING:
-    from evse_rules.engine import ChargerSettings
+    from evse_rules.engine.settings import ChargerSettings
     from evse_rules.language.program import Environment
 
 DEFAULT_CONFIG_NAME = "evse-rules.toml"
@@ -447,33 +447,17 @@ class Config(BaseModel):
 
     def charger_settings(self) -> list[ChargerSettings]:
         """The engine's view of each charger: limits, guards, initial mode."""
-        from evse_rules.engine import ChargerSettings
+        from evse_rules.engine.settings import ChargerSettings
 
-        return [_charger_settings(ChargerSettings, name, spec)
-                for name, spec in self.chargers.items()]
-
-
-def _charger_settings(
-    cls: type[ChargerSettings], name: str, spec: ChargerConfig
-) -> ChargerSettings:
-    """Build the engine's settings, passing only the fields its class declares."""
-    import dataclasses
-
-    known: dict[str, Any] = {
-        "name": name,
-        "min_amps": float(spec.min_amps),
-        "max_amps": float(spec.max_amps),
-        "phases": spec.phases,
-        "voltage": spec.voltage_volts if spec.voltage_volts is not None else 230.0,
-        "voltage_input": spec.voltage_input,
-        "min_on": spec.min_on,
-        "min_off": spec.min_off,
-        "mode": spec.mode,
-        "start_without_vehicle": spec.start_without_vehicle,
-    }
-    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(
-        getattr(cls, "model_fields", known))
-    return cls(**{k: v for k, v in known.items() if k in fields})
+        return [
+            ChargerSettings(
+                name=name, min_amps=spec.min_amps, max_amps=spec.max_amps, phases=spec.phases,
+                min_on=spec.min_on, min_off=spec.min_off,
+                start_without_vehicle=spec.start_without_vehicle, initial_mode=spec.mode,
+                voltage=spec.voltage,
+            )
+            for name, spec in self.chargers.items()
+        ]
 
 
 # --- loading and error messages ---------------------------------------------------------

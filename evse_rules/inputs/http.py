@@ -1,0 +1,147 @@
+"""An HTTP JSON input: GET a URL, follow a dotted path into the JSON, convert to canonical.
+
+    [inputs.pv]
+    kind = "http"
+    url = "http://inverter.local/api/flow"
+    path = "site.meters.0.power"       # keys and list indexes
+    unit = "kW"                        # the unit of the number found there
+
+Every failure is an `InputError` that names the input, the URL (without credentials) and the
+cause: no answer in time, an HTTP status, a body that is not JSON, a path that leads nowhere,
+a value that is not a number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from evse_rules.inputs.base import Clock, InputError, Reading, utc_now
+
+# Query parameters that commonly carry secrets: their values are never shown in messages.
+_SECRET_PARAM = re.compile(r"token|key|pass|secret|auth|sig", re.I)
+
+
+def safe_url(url: str) -> str:
+    """`url` as messages and logs may show it: no user info, no secret query values."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    query = urlencode([(k, "***" if _SECRET_PARAM.search(k) else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
+def parse_path(path: str) -> tuple[str, ...]:
+    """'site.meters.0.power' -> ('site', 'meters', '0', 'power')."""
+    parts = tuple(path.split("."))
+    if not path or any(not p for p in parts):
+        raise ValueError(f"not a dotted path: {path!r}")
+    return parts
+
+
+def follow(document: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path` in a parsed JSON document; ValueError says where it stops."""
+    here: Any = document
+    for depth, part in enumerate(path):
+        where = ".".join(path[:depth]) or "the document"
+        if isinstance(here, dict):
+            if part not in here:
+                raise ValueError(f"key {part!r} not found")
+            here = here[part]
+        elif isinstance(here, list):
+            try:
+                index = int(part)
+            except ValueError:
+                raise ValueError(f"{where} is a list: {part!r} is not an index") from None
+            if not -len(here) <= index < len(here):
+                raise ValueError(f"index {index} out of range ({where} has {len(here)} items)")
+            here = here[index]
+        else:
+            raise ValueError(f"{where} is {type(here).__name__} {here!r}, not an object")
+    return here
+
+
+def to_number(value: Any) -> float:
+    """A JSON leaf as a float: numbers, booleans (1/0) and numeric strings."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"value {value!r} is not a number") from None
+    else:
+        raise ValueError(f"value {json.dumps(value)[:60]} is not a number")
+    if not math.isfinite(number):
+        raise ValueError(f"value {value!r} is not a finite number")
+    return number
+
+
+class HttpInput:
+    """A number read from a JSON document served over HTTP."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        path: str,
+        *,
+        factor: float = 1.0,
+        every: float = 60.0,
+        timeout: float = 5.0,
+        stale_after: float = 180.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.path = path
+        self.every = every
+        self.stale_after = stale_after
+        self._parts = parse_path(path)
+        self._factor = factor
+        self._timeout = timeout
+        self._clock = clock
+        self._own_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+        self._shown = safe_url(url)
+
+    def _fail(self, cause: str) -> InputError:
+        return InputError(self.name, f"{self._shown}: {cause}")
+
+    async def read(self) -> Reading:
+        try:
+            response = await self._client.get(self.url, timeout=self._timeout)
+        except httpx.TimeoutException:
+            raise self._fail(f"no answer within {self._timeout:g} s") from None
+        except httpx.HTTPError as error:
+            # The exception text may hold the URL with credentials: show only its kind.
+            raise self._fail(f"connection failed ({type(error).__name__})") from None
+        if response.status_code != 200:
+            reason = response.reason_phrase or ""
+            raise self._fail(f"HTTP {response.status_code} {reason}".rstrip())
+        try:
+            document = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise self._fail(f"invalid JSON ({error})") from None
+        try:
+            raw = to_number(follow(document, self._parts))
+        except ValueError as error:
+            raise InputError(self.name, f"path {self.path!r}: {error}") from None
+        return Reading(raw * self._factor, self._clock())
+
+    async def close(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    def __repr__(self) -> str:
+        return f"HttpInput({self.name!r}, {self._shown!r}, {self.path!r})"
