@@ -1,0 +1,176 @@
+"""The guards between what rules propose and what a charger is sent (DESIGN.md section 4).
+
+Per charger: amperes rounded down and clamped to the limits, minimum on and off times for
+the contactor, no start without a vehicle (unless configured), nothing sent that changes
+nothing. The engine's mode is *not* a guard: rules read it (`if mode is auto and ...`) and
+the engine does what the rules say in either mode.
+
+What "changes nothing" means: the charger already is in the asked state. The engine knows
+the state from the charger's last status, unless it sent a command after that status was
+read (then what it sent is the newer knowledge).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from evse_rules.chargers.base import ChargerState, ChargerStatus
+from evse_rules.engine.results import Command, CommandKind, Guard, HeldBack, Reason
+from evse_rules.engine.settings import ChargerSettings
+from evse_rules.language.program import ProposedAction
+
+# States in which the charger is allowed to charge (it charges when the vehicle asks).
+_ENABLED = frozenset({ChargerState.STARTING, ChargerState.NOT_CONNECTED,
+                      ChargerState.CONNECTED, ChargerState.CHARGING})
+_DISABLED = frozenset({ChargerState.SLEEPING, ChargerState.DISABLED})
+
+# A reference voltage closer than this to the charger's own is not worth a command.
+VOLTAGE_TOLERANCE = 0.5
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.3g} min"
+
+
+class ChargerGuard:
+    """Guard state of one charger: what was sent last (and when), starts and stops."""
+
+    __slots__ = ("amps_at", "amps_sent", "last_start", "last_stop", "run_at", "run_sent",
+                 "settings", "volts_at", "volts_sent")
+
+    def __init__(self, settings: ChargerSettings) -> None:
+        self.settings = settings
+        self.last_start: datetime | None = None    # last successful start
+        self.last_stop: datetime | None = None     # last successful stop
+        self.run_sent: bool | None = None           # what the last start/stop asked
+        self.run_at: datetime | None = None
+        self.amps_sent: float | None = None
+        self.amps_at: datetime | None = None
+        self.volts_sent: float | None = None
+        self.volts_at: datetime | None = None
+
+    def committed(self, command: Command) -> None:
+        """A command was carried out: remember it."""
+        at = command.at
+        if command.kind is CommandKind.START:
+            self.last_start, self.run_sent, self.run_at = at, True, at
+        elif command.kind is CommandKind.STOP:
+            self.last_stop, self.run_sent, self.run_at = at, False, at
+        elif command.kind is CommandKind.SET_CURRENT:
+            self.amps_sent, self.amps_at = command.value, at
+        else:
+            self.volts_sent, self.volts_at = command.value, at
+
+    def enabled(self, status: ChargerStatus | None, read_at: datetime | None) -> bool | None:
+        """Whether the charger is allowed to charge now; None when it cannot be told."""
+        if self.run_at is not None and (read_at is None or self.run_at >= read_at):
+            return self.run_sent
+        if status is None:
+            return None
+        if status.state in _ENABLED:
+            return True
+        if status.state in _DISABLED:
+            return False
+        return None
+
+    def start(
+        self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
+        now: datetime, held: list[HeldBack],
+    ) -> Command | None:
+        if self.enabled(status, read_at) is True:
+            held.append(HeldBack(action, Guard.UNCHANGED, "unchanged: already started"))
+            return None
+        if status is None or status.state is ChargerState.OFFLINE:
+            held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
+            return None
+        if not status.vehicle and not self.settings.start_without_vehicle:
+            held.append(HeldBack(action, Guard.NO_VEHICLE, "no vehicle"))
+            return None
+        if self.last_stop is not None:
+            off = (now - self.last_stop).total_seconds()
+            if off < self.settings.min_off:
+                held.append(HeldBack(action, Guard.MIN_OFF, (
+                    f"min_off {_minutes(self.settings.min_off)} not reached "
+                    f"(stopped {_minutes(off)} ago)")))
+                return None
+        return Command(self.settings.name, CommandKind.START, None,
+                       Reason(action.rule, action.values), now)
+
+    def stop(
+        self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
+        now: datetime, held: list[HeldBack],
+    ) -> Command | None:
+        if self.enabled(status, read_at) is False:
+            held.append(HeldBack(action, Guard.UNCHANGED, "unchanged: already stopped"))
+            return None
+        if status is None or status.state is ChargerState.OFFLINE:
+            held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
+            return None
+        if self.last_start is not None:
+            on = (now - self.last_start).total_seconds()
+            if on < self.settings.min_on:
+                held.append(HeldBack(action, Guard.MIN_ON, (
+                    f"min_on {_minutes(self.settings.min_on)} not reached "
+                    f"(running {_minutes(on)})")))
+                return None
+        return Command(self.settings.name, CommandKind.STOP, None,
+                       Reason(action.rule, action.values), now)
+
+    def set_amps(
+        self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
+        now: datetime, held: list[HeldBack], adjusted: list[HeldBack],
+    ) -> Command | None:
+        value = action.value
+        if not isinstance(value, float | int) or isinstance(value, bool) or value != value:
+            held.append(HeldBack(action, Guard.NO_VALUE,
+                                 "no value (an input it reads is unknown or stale)"))
+            return None
+        if status is None or status.state is ChargerState.OFFLINE:
+            held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
+            return None
+        # Round down: a computed 15.9999 A from 3840 W / 240 V must not become 16 A, but
+        # the float noise of an exact 16 A must not become 15 A either.
+        amps = math.floor(value + 1e-6)
+        low, high = self.settings.limits(status)
+        note = None
+        if amps < low or amps > high:
+            clamped = low if amps < low else high
+            note = f"clamped {value:g} A to {clamped} A"
+            amps = clamped
+        if self.amps_at is not None and (read_at is None or self.amps_at >= read_at):
+            current = self.amps_sent
+        else:
+            current = status.amps
+        if current == amps:
+            why = "unchanged" if note is None else f"unchanged ({note})"
+            held.append(HeldBack(action, Guard.UNCHANGED, why))
+            return None
+        if note is not None:
+            adjusted.append(HeldBack(action, Guard.CLAMP, note))
+        return Command(self.settings.name, CommandKind.SET_CURRENT, float(amps),
+                       Reason(action.rule, action.values, note), now)
+
+    def set_voltage(
+        self, volts: float, source: str, status: ChargerStatus | None,
+        read_at: datetime | None, now: datetime,
+    ) -> Command | None:
+        if status is None or status.state is ChargerState.OFFLINE:
+            return None
+        volts = round(volts, 1)
+        if self.volts_at is not None and (read_at is None or self.volts_at >= read_at):
+            current = self.volts_sent
+        else:
+            current = status.voltage
+        if current is not None and abs(current - volts) < VOLTAGE_TOLERANCE:
+            return None
+        return Command(self.settings.name, CommandKind.SET_VOLTAGE, volts,
+                       Reason(None, ((source, f"{volts:g} V"),)), now)
+
+
+def _offline(status: ChargerStatus | None) -> str:
+    if status is None:
+        return "charger not read yet"
+    return f"charger offline ({status.error})" if status.error else "charger offline"
