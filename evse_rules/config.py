@@ -143,8 +143,9 @@ class ChargerConfig(BaseModel):
     min_amps: int = AMPS_FLOOR
     max_amps: int = AMPS_CEILING
     phases: Literal[1, 3] = 1
-    # The reference voltage: a number of volts, or the name of a voltage input (checked by Config).
-    voltage: float | str = 230.0
+    # The reference voltage to give the charger: volts, or the name of a voltage input (checked
+    # by Config); None leaves the charger's own setting alone.
+    voltage: float | str | None = None
     min_on: OptionalDuration = 600.0
     min_off: OptionalDuration = 300.0
     mode: Literal["auto", "manual"] = "manual"
@@ -223,7 +224,7 @@ class ChargerConfig(BaseModel):
     @property
     def voltage_volts(self) -> float | None:
         """The fixed reference voltage, when it is a number."""
-        return None if isinstance(self.voltage, str) else float(self.voltage)
+        return float(self.voltage) if isinstance(self.voltage, int | float) else None
 
     def password(self) -> SecretStr | None:
         """Read the password now (from the environment or the file); None without one.
@@ -454,7 +455,7 @@ class Config(BaseModel):
                 name=name, min_amps=spec.min_amps, max_amps=spec.max_amps, phases=spec.phases,
                 min_on=spec.min_on, min_off=spec.min_off,
                 start_without_vehicle=spec.start_without_vehicle, initial_mode=spec.mode,
-                voltage=spec.voltage,
+                voltage=spec.voltage_input or spec.voltage_volts,
             )
             for name, spec in self.chargers.items()
         ]

@@ -1,0 +1,173 @@
+"""What survives a restart: each charger's mode and the user variables, in a JSON file.
+
+    {"format": 1, "saved_at": "2026-06-01T12:00:00+00:00",
+     "modes": {"garage": "auto"},
+     "variables": {"target_energy": 36000000.0, "note": "away", "boost": false}}
+
+Values are canonical (J, W, A, s...), as the engine holds them. A write is atomic: a temporary
+file in the same folder, flushed and fsynced, then renamed over the old one, so a power cut or
+a kill -9 leaves either the old file or the new one, never half of one. A file that cannot be
+read is not fatal: its content is kept beside it (`NAME.bad-TIMESTAMP`), the problem is
+reported, and the engine starts from the config's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evse_rules.engine.store import StateStore
+from evse_rules.language.program import MODES, Value
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    modes: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What `StateFile.load` found; `problem` says why the file was not used (None: fine)."""
+
+    state: SavedState
+    problem: str | None = None
+    kept_as: Path | None = None
+
+
+class StateFile:
+    """The state file of one daemon."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._last: SavedState | None = None
+
+    def load(self) -> LoadResult:
+        """Read the file; a missing file is an empty state, a corrupt one is set aside."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return LoadResult(SavedState())
+        except (OSError, UnicodeDecodeError) as error:
+            return self._set_aside(f"cannot read: {error}")
+        try:
+            state = _decode(json.loads(text))
+        except (ValueError, TypeError) as error:
+            return self._set_aside(str(error))
+        self._last = state
+        return LoadResult(state)
+
+    def _set_aside(self, problem: str) -> LoadResult:
+        message = f"{self.path}: error: unreadable state file ({problem}); starting from defaults"
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = self.path.with_name(f"{self.path.name}.bad-{stamp}")
+        try:
+            os.replace(self.path, kept)
+        except OSError as error:
+            log.error("%s (and it cannot be set aside: %s)", message, error)
+            return LoadResult(SavedState(), message, None)
+        message += f"; the bad file is kept as {kept.name}"
+        log.error("%s", message)
+        return LoadResult(SavedState(), message, kept)
+
+    def save(self, state: SavedState, now: datetime | None = None) -> bool:
+        """Write `state` atomically, unless it is what the file already holds. True if written."""
+        if state == self._last:
+            return False
+        document = {
+            "format": FORMAT,
+            "saved_at": (now or datetime.now(UTC)).isoformat(),
+            "modes": dict(sorted(state.modes.items())),
+            "variables": dict(sorted(state.variables.items())),
+        }
+        write_atomic(self.path, json.dumps(document, indent=2) + "\n")
+        self._last = state
+        return True
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves the old or the new file, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    # The rename itself must reach the disk too.
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _decode(document: object) -> SavedState:
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    if document.get("format") != FORMAT:
+        raise ValueError(f"unknown format {document.get('format')!r} (expected {FORMAT})")
+    modes = document.get("modes", {})
+    variables = document.get("variables", {})
+    if not isinstance(modes, dict) or not all(
+        isinstance(k, str) and v in MODES for k, v in modes.items()
+    ):
+        raise ValueError("'modes' must map charger names to auto or manual")
+    if not isinstance(variables, dict):
+        raise ValueError("'variables' must be an object")
+    for name, value in variables.items():
+        if value is not None and not isinstance(value, bool | int | float | str):
+            raise ValueError(f"variable {name!r} holds {type(value).__name__}, not a value")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"variable {name!r} is not a finite number")
+    return SavedState(
+        {str(k): str(v) for k, v in modes.items()},
+        {str(k): (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+         for k, v in variables.items()},
+    )
+
+
+def snapshot(store: StateStore) -> SavedState:
+    """The part of the store that persists."""
+    return SavedState(store.modes(), store.variables())
+
+
+def restore(store: StateStore, state: SavedState) -> list[str]:
+    """Put saved modes and variables back into `store`; returns what could not be restored.
+
+    A saved charger that is no longer configured, or a value that no longer fits its
+    variable's declared type, is skipped with a message (the config's default stays).
+    """
+    problems: list[str] = []
+    chargers = set(store.chargers)
+    for charger, mode in state.modes.items():
+        if charger not in chargers:
+            problems.append(f"saved mode of charger {charger!r} ignored: no such charger")
+            continue
+        store.set_mode(charger, mode)
+    for name, value in state.variables.items():
+        try:
+            store.set_variable(name, value)
+        except ValueError as error:
+            problems.append(f"saved value of variable {name!r} ignored: {error}")
+    store.dirty = False
+    return problems
