@@ -1,0 +1,187 @@
+"""The HTTP link both OpenEVSE drivers share: auth, timeouts, one retry, every status checked.
+
+The password lives only inside the `httpx.BasicAuth` of the client: URLs in messages and logs are
+built from the URL without credentials (a `http://user:pass@host` URL has them moved out first),
+and no repr shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from evse_rules.errors import ChargerAuthError, ChargerProtocolError, ChargerTimeout
+
+log = logging.getLogger("evse_rules.chargers")
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One checked answer: its status and decoded JSON body (None when empty or not wanted)."""
+
+    status: int
+    body: Any
+    url: str
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """(url without credentials and trailing slash, user, password) from a charger URL."""
+    parsed = httpx.URL(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"not an http(s) URL: {parsed.copy_with(username=None, password=None)}")
+    user = parsed.username or None
+    password = parsed.password or None
+    clean = str(parsed.copy_with(username=None, password=None)).rstrip("/")
+    return clean, user, password
+
+
+class HttpLink:
+    """An httpx.AsyncClient bound to one charger, with the error rules of the driver contract.
+
+    - every request has a total deadline of `timeout` seconds -> ChargerTimeout;
+    - a dropped or refused connection is retried at most once per call (`begin_call`): such a
+      failure is often a stale keep-alive socket that a fresh connection fixes at once, whereas a
+      timeout is not retried, so a dead charger costs one timeout and not two;
+    - 401 -> ChargerAuthError, any other unexpected status -> ChargerProtocolError naming the
+      status and the path; a body that is not JSON -> ChargerProtocolError.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        user: str | None,
+        password: str | None,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
+        clean, url_user, url_password = split_credentials(url)
+        user = user if user is not None else url_user
+        password = password if password is not None else url_password
+        self.name = name
+        self.base_url = clean
+        self.user = user
+        self.timeout = timeout
+        auth = httpx.BasicAuth(user, password or "") if user else None
+        self._client = httpx.AsyncClient(
+            base_url=clean, auth=auth, timeout=httpx.Timeout(timeout), transport=transport,
+            headers={"Accept": "application/json"},
+        )
+        self._retry_left = 1
+
+    def __repr__(self) -> str:
+        return f"HttpLink({self.name!r}, {self.base_url!r}, user={self.user!r})"
+
+    def begin_call(self) -> None:
+        """Start a driver call: it may retry one dropped connection, no more."""
+        self._retry_left = 1
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        ok: Collection[int] = (200,),
+        decode: bool = True,
+    ) -> Reply:
+        """Send one request; return the reply if its status is in `ok`, raise otherwise."""
+        url = f"{self.base_url}{path}"
+        where = f"{method} {url}"
+        while True:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    response = await self._client.request(
+                        method, path, json=json_body, params=params
+                    )
+                    content = await response.aread()
+                break
+            except (TimeoutError, httpx.TimeoutException) as error:
+                raise ChargerTimeout(
+                    self.name, f"no answer within {self.timeout:g} s to {where}"
+                ) from error
+            except httpx.TransportError as error:
+                if self._retry_left > 0:
+                    self._retry_left -= 1
+                    log.debug("%s: %s failed (%s), retrying once", self.name, where,
+                              type(error).__name__)
+                    continue
+                raise ChargerTimeout(
+                    self.name, f"connection failed for {where} ({_describe(error)})"
+                ) from error
+        log.debug("%s: %s -> HTTP %d", self.name, where, response.status_code)
+        status = response.status_code
+        if status == 401:
+            hint = ("check the user name and password" if self.user
+                    else "the charger asks for a user name and password")
+            raise ChargerAuthError(
+                self.name, f"authentication failed (HTTP 401 for {where}): {hint}"
+            )
+        if status not in ok:
+            message = _message_of(content)
+            detail = f": {message}" if message else ""
+            raise ChargerProtocolError(self.name, f"HTTP {status} for {where}{detail}")
+        body: Any = None
+        if decode and content.strip():
+            try:
+                body = json.loads(content)
+            except ValueError as error:
+                raise ChargerProtocolError(
+                    self.name, f"invalid JSON from {where}: {_preview(content)}"
+                ) from error
+        return Reply(status=status, body=body, url=url)
+
+    def object_of(self, reply: Reply, method: str = "GET") -> JsonObject:
+        """The reply's body as a JSON object, or ChargerProtocolError."""
+        if not isinstance(reply.body, dict):
+            raise ChargerProtocolError(
+                self.name, f"{method} {reply.url} answered {_kind(reply.body)}, not a JSON object"
+            )
+        return reply.body
+
+
+def _describe(error: httpx.TransportError) -> str:
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the connection dropped without an answer"
+    if isinstance(error, httpx.ConnectError):
+        return "could not connect"
+    return f"{type(error).__name__}"
+
+
+def _message_of(content: bytes) -> str | None:
+    """The firmware's `msg` (or RAPI `error`) of an error reply, if it has one."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return _preview(content) if content.strip() else None
+    if isinstance(data, dict):
+        for key in ("msg", "error"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:200]
+    return None
+
+
+def _preview(content: bytes) -> str:
+    text = content.decode("utf-8", "replace").strip().replace("\n", " ")
+    return repr(text[:80] + ("..." if len(text) > 80 else ""))
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "an empty body"
+    return f"a JSON {type(value).__name__}"

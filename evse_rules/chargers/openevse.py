@@ -1,0 +1,282 @@
+"""The OpenEVSE WiFi API driver (firmware 4.x / v5.x / dev builds), over httpx.
+
+Control goes through a claim of our own client id on firmware 4.1.0 and later
+(`POST /claims/{id}`, priority 500: it beats divert and the scheduler, loses to a manual override
+made on the charger itself; API-NOTES section 5), through `/override` on 4.0.x (section 4).
+Both bodies REPLACE the whole claim, so the driver remembers what it asked for (state and
+current) and sends both every time; a release forgets them. A fresh driver adopts the claim it
+finds on the charger first, so that `amps 16` after a restart does not wipe an earlier `start`.
+It never writes `max_current_soft` (that is an EEPROM write on the controller, section 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import httpx
+
+from evse_rules.chargers.base import ChargerStatus, offline_status
+from evse_rules.chargers.firmware import (
+    CLAIMS_API,
+    DEFAULT_CLIENT_ID,
+    OVERRIDE_API,
+    STATUS_POST,
+    FirmwareVersion,
+    validate_client_id,
+)
+from evse_rules.chargers.http import HttpLink, JsonObject, log
+from evse_rules.chargers.openevse_parse import ChargerConfig, number, parse_config, parse_status
+from evse_rules.errors import ChargerError, ChargerProtocolError, ChargerUnsupported, LimitError
+
+ClaimState = Literal["active", "disabled"]
+
+# POST /status accepts a voltage only within this range (API-NOTES section 6).
+VOLTAGE_RANGE = (60.0, 300.0)
+# Two voltages closer than this are the same: not worth a POST.
+VOLTAGE_EPSILON = 0.05
+
+
+class OpenEvseCharger:
+    """A charger driven through the OpenEVSE WiFi HTTP API. Implements `Charger`."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+        client_id: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.client_id = validate_client_id(
+            DEFAULT_CLIENT_ID if client_id is None else client_id
+        )
+        self._link = HttpLink(
+            name, url, user=user, password=password, timeout=timeout, transport=transport
+        )
+        self._lock = asyncio.Lock()
+        self._config: ChargerConfig | None = None
+        self._config_version: object = None  # /status `config_version` when _config was read
+        self._last: ChargerStatus | None = None
+        self._offline_reason: str | None = None
+        # What we asked the charger for; None = not asked (the claim does not set it).
+        self._state: ClaimState | None = None
+        self._current: int | None = None
+        self._adopted = False
+
+    def __repr__(self) -> str:
+        return (f"OpenEvseCharger(name={self.name!r}, url={self._link.base_url!r}, "
+                f"user={self._link.user!r}, client_id={self.client_id})")
+
+    @property
+    def url(self) -> str:
+        """The charger's URL, without credentials."""
+        return self._link.base_url
+
+    @property
+    def firmware(self) -> FirmwareVersion | None:
+        """The WiFi firmware version, once /config has been read."""
+        return self._config.version if self._config else None
+
+    @property
+    def last_status(self) -> ChargerStatus | None:
+        return self._last
+
+    @asynccontextmanager
+    async def _call(self) -> AsyncIterator[None]:
+        # One call at a time per charger, each with its own retry budget.
+        async with self._lock:
+            self._link.begin_call()
+            yield
+
+    # ---------------------------------------------------------------- reading
+
+    async def read_status(self) -> ChargerStatus:
+        """Read /status (and /config when needed); raises ChargerError on failure."""
+        async with self._call():
+            return await self._read_status()
+
+    async def refresh(self) -> ChargerStatus:
+        """Read the status; never raises: a failure gives the offline status with its reason."""
+        try:
+            status = await self.read_status()
+        except ChargerError as error:
+            return self._offline(error.message)
+        except Exception as error:  # a driver bug must not stop the tick either
+            log.exception("%s: unexpected error while refreshing", self.name)
+            return self._offline(f"unexpected error: {type(error).__name__}: {error}")
+        if self._offline_reason is not None:
+            log.warning("%s: back online", self.name)
+            self._offline_reason = None
+        return status
+
+    def _offline(self, reason: str) -> ChargerStatus:
+        if reason != self._offline_reason:  # one line per change of reason, not every tick
+            log.warning("%s: offline: %s", self.name, reason)
+            self._offline_reason = reason
+        return offline_status(reason, self._last)
+
+    async def _read_config(self) -> ChargerConfig:
+        reply = await self._link.request("GET", "/config")
+        config = parse_config(self.name, self._link.object_of(reply), f"GET {reply.url}")
+        self._config = config
+        return config
+
+    async def _ensure_config(self) -> ChargerConfig:
+        if self._config is None or not self._config.complete:
+            return await self._read_config()
+        return self._config
+
+    async def _read_status(self) -> ChargerStatus:
+        config = await self._ensure_config()
+        reply = await self._link.request("GET", "/status")
+        doc = self._link.object_of(reply)
+        # config_version changes when /config does (API-NOTES section 2, housekeeping fields).
+        seen = doc.get("config_version")
+        if self._config_version is not None and seen != self._config_version:
+            config = await self._read_config()
+        self._config_version = seen
+        status = parse_status(self.name, doc, config, f"GET {reply.url}")
+        self._last = status
+        return status
+
+    # ---------------------------------------------------------------- control
+
+    async def _api(self) -> Literal["claims", "override"]:
+        config = await self._ensure_config()
+        version = config.version
+        if version is None:
+            raise ChargerUnsupported(
+                self.name, "cannot tell the WiFi firmware version: /config has no `version`"
+            )
+        if version.at_least(CLAIMS_API):
+            return "claims"
+        if version.at_least(OVERRIDE_API):
+            return "override"
+        raise ChargerUnsupported(
+            self.name,
+            f"WiFi firmware {version} has neither /claims (4.1.0+) nor /override (4.0.1+): "
+            'use the RAPI driver on this firmware (driver = "rapi", or --api rapi)',
+        )
+
+    def _path(self, api: str) -> str:
+        return f"/claims/{self.client_id}" if api == "claims" else "/override"
+
+    async def _adopt(self, api: str) -> None:
+        """Learn what an earlier run of ours left in the claim, once per driver."""
+        if self._adopted:
+            return
+        # 404 = no claim (claims, and /override before v5.0.0; v5 answers 200 {}).
+        reply = await self._link.request("GET", self._path(api), ok=(200, 404))
+        self._adopted = True
+        if reply.status != 200 or not isinstance(reply.body, dict):
+            return
+        state = reply.body.get("state")
+        if self._state is None and state in ("active", "disabled"):
+            self._state = state
+        current = number(self.name, reply.body, "charge_current", f"GET {reply.url}")
+        if self._current is None and current is not None:
+            self._current = int(current)
+
+    async def _send(self, api: str) -> None:
+        body: JsonObject = {}
+        if self._state is not None:
+            body["state"] = self._state
+        if self._current is not None:
+            body["charge_current"] = self._current
+        # Explicit, because /override defaults to true (released when the car is unplugged,
+        # API-NOTES section 4) while we want our claim to last until we release it.
+        body["auto_release"] = False
+        path = self._path(api)
+        log.info("%s: POST %s %s", self.name, path, body)
+        # POST /override answers 201 although the spec says 200 (API-NOTES section 1).
+        await self._link.request("POST", path, json_body=body, ok=(200, 201))
+
+    async def _command(self, state: ClaimState | None = None, current: int | None = None) -> None:
+        async with self._call():
+            api = await self._api()
+            await self._adopt(api)
+            if state is not None:
+                self._state = state
+            if current is not None:
+                self._current = current
+            await self._send(api)
+
+    async def start(self) -> None:
+        """Allow charging: claim `state: active`."""
+        await self._command(state="active")
+
+    async def stop(self) -> None:
+        """Stop charging: claim `state: disabled`."""
+        await self._command(state="disabled")
+
+    async def set_current(self, amps: int) -> None:
+        """Claim `charge_current: amps` (A). Outside the charger's hard limits: LimitError."""
+        if isinstance(amps, bool) or not isinstance(amps, int):
+            raise LimitError(f"{self.name}: the current must be whole amperes, not {amps!r}")
+        config = self._config
+        if config is not None and config.min_amps is not None and amps < config.min_amps:
+            raise LimitError(f"{self.name}: {amps} A is below the charger's minimum "
+                             f"min_current_hard = {config.min_amps:g} A (nothing sent)")
+        if config is not None and config.max_amps is not None and amps > config.max_amps:
+            raise LimitError(f"{self.name}: {amps} A is above the charger's maximum "
+                             f"max_current_hard = {config.max_amps:g} A (nothing sent)")
+        await self._command(current=amps)
+
+    async def set_voltage(self, volts: float) -> None:
+        """POST /status {"voltage": V} (4.1.6+), only when it differs from what is reported."""
+        low, high = VOLTAGE_RANGE
+        if not low <= volts <= high:
+            raise LimitError(f"{self.name}: a reference voltage of {volts:g} V is outside "
+                             f"{low:g}..{high:g} V, the range the firmware accepts")
+        async with self._call():
+            config = await self._ensure_config()
+            if config.version is None or not config.version.at_least(STATUS_POST):
+                raise ChargerUnsupported(
+                    self.name,
+                    f"WiFi firmware {config.version or '(unknown)'} cannot take a reference "
+                    "voltage: POST /status needs 4.1.6 or newer",
+                )
+            last = self._last if self._last is not None else await self._read_status()
+            if abs(last.voltage - volts) < VOLTAGE_EPSILON:
+                log.debug("%s: voltage already %g V, not sent", self.name, last.voltage)
+                return
+            value: Any = int(volts) if float(volts).is_integer() else round(float(volts), 2)
+            log.info("%s: POST /status %s", self.name, {"voltage": value})
+            await self._link.request("POST", "/status", json_body={"voltage": value})
+            self._last = dataclasses.replace(last, voltage=float(value))
+
+    async def release(self) -> None:
+        """Delete our claim (or the override on 4.0.x) and forget what we asked for."""
+        async with self._call():
+            try:
+                api = await self._api()
+            except ChargerUnsupported:
+                if self._config is not None and self._config.version is not None:
+                    return  # firmware without claims: we never claimed anything
+                raise
+            path = self._path(api)
+            log.info("%s: DELETE %s", self.name, path)
+            # 404: no such claim. DELETE /override with none answers 500 "Failed to release
+            # manual overide" (firmware handleOverrideDelete; API-NOTES section 4).
+            reply = await self._link.request("DELETE", path, ok=(200, 404, 500))
+            if reply.status == 500:
+                message = reply.body.get("msg") if isinstance(reply.body, dict) else None
+                if api != "override" or "release" not in str(message):
+                    raise ChargerProtocolError(
+                        self.name, f"HTTP 500 for DELETE {reply.url}: {message}"
+                    )
+            self._state = None
+            self._current = None
+            self._adopted = True
+
+    async def close(self) -> None:
+        """Close the HTTP connections (the claim stays: call `release` for that)."""
+        await self._link.close()

@@ -1,0 +1,116 @@
+"""WiFi API documents (/config, /status) to typed values, units converted.
+
+Units (API-NOTES section 2): `amp` mA, `voltage` V, `power` W (v4.2.0+), `pilot` A, `temp` 0.1 degC
+or `false` when no sensor, `session_energy` Wh and `total_energy` kWh (4.1.1+; before that only
+`wattsec` Ws and `watthour` Wh exist), `vehicle` 0/1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from evse_rules.chargers.base import ChargerStatus
+from evse_rules.chargers.firmware import FirmwareVersion
+from evse_rules.chargers.states import map_state
+from evse_rules.errors import ChargerProtocolError
+
+# The firmware's VOLTAGE_DEFAULT, reported until something better is known (API-NOTES section 2).
+DEFAULT_VOLTAGE = 240.0
+# vflags bit "EV connected" (API-NOTES section 2, `flags`).
+FLAG_EV_CONNECTED = 0x0100
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerConfig:
+    """What the drivers need from /config."""
+
+    version: FirmwareVersion | None   # WiFi firmware; None when /config has no `version`
+    controller: str | None            # controller firmware (`firmware`)
+    min_amps: float | None            # min_current_hard
+    max_amps: float | None            # max_current_hard
+    three_phase: bool
+    # The EVSE fields appear only once the WiFi module has read the controller (API-NOTES 3);
+    # an incomplete config is read again on the next refresh.
+    complete: bool
+
+
+def number(name: str, doc: dict[str, Any], key: str, where: str) -> float | None:
+    """doc[key] as a float, None when absent (or `false`, the firmware's "not fitted")."""
+    value = doc.get(key)
+    if value is None or value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ChargerProtocolError(name, f"{where}: `{key}` is {value!r}, not a number")
+    return float(value)
+
+
+def required(name: str, doc: dict[str, Any], key: str, where: str) -> float:
+    value = number(name, doc, key, where)
+    if value is None:
+        raise ChargerProtocolError(name, f"{where}: the field `{key}` is missing")
+    return value
+
+
+def parse_config(name: str, doc: dict[str, Any], where: str) -> ChargerConfig:
+    raw_version = doc.get("version")
+    version = None
+    if isinstance(raw_version, str) and raw_version.strip():
+        version = FirmwareVersion.parse(raw_version)
+    controller = doc.get("firmware")
+    min_amps = number(name, doc, "min_current_hard", where)
+    max_amps = number(name, doc, "max_current_hard", where)
+    return ChargerConfig(
+        version=version,
+        controller=controller if isinstance(controller, str) else None,
+        min_amps=min_amps,
+        max_amps=max_amps,
+        three_phase=doc.get("is_threephase") is True,
+        complete=min_amps is not None and max_amps is not None and version is not None,
+    )
+
+
+def parse_status(
+    name: str, doc: dict[str, Any], config: ChargerConfig | None, where: str
+) -> ChargerStatus:
+    code = required(name, doc, "state", where)
+    if code != int(code):
+        raise ChargerProtocolError(name, f"{where}: `state` is {code!r}, not an integer")
+    state, error = map_state(int(code))
+    current = required(name, doc, "amp", where) / 1000.0  # mA -> A
+    amps = required(name, doc, "pilot", where)
+    voltage = number(name, doc, "voltage", where) or DEFAULT_VOLTAGE
+
+    vehicle_flag = number(name, doc, "vehicle", where)
+    if vehicle_flag is not None:
+        vehicle = vehicle_flag != 0
+    else:
+        flags = number(name, doc, "flags", where)
+        vehicle = bool(int(flags) & FLAG_EV_CONNECTED) if flags is not None else code in (2, 3)
+
+    power = number(name, doc, "power", where)  # v4.2.0+
+    if power is None:
+        power = current * voltage * (3 if config is not None and config.three_phase else 1)
+
+    session = number(name, doc, "session_energy", where)  # Wh, 4.1.1+
+    if session is None:
+        wattsec = number(name, doc, "wattsec", where)
+        session = wattsec / 3600.0 if wattsec is not None else 0.0
+    total = number(name, doc, "total_energy", where)  # kWh, 4.1.1+
+    if total is None:
+        watthour = number(name, doc, "watthour", where)
+        total = watthour / 1000.0 if watthour is not None else 0.0
+
+    temp = number(name, doc, "temp", where)
+    limits: dict[str, float] = {}
+    if config is not None and config.min_amps is not None:
+        limits["min_amps"] = config.min_amps
+    if config is not None and config.max_amps is not None:
+        limits["max_amps"] = config.max_amps
+    return ChargerStatus(
+        state=state, vehicle=vehicle, current=current, amps=amps, voltage=voltage, power=power,
+        session_energy=session, total_energy=total,
+        temp=temp / 10.0 if temp is not None else None,  # 0.1 degC -> degC
+        firmware=config.version.raw if config is not None and config.version else None,
+        error=error, **limits,
+    )

@@ -1,0 +1,416 @@
+"""A loopback emulator of the OpenEVSE WiFi firmware's HTTP API, for tests and demos.
+
+A real HTTP server on 127.0.0.1 (a free port) in a background thread, answering like the
+firmware version you name, from real captures::
+
+    from evse_rules.testing.emulator import OpenEvseEmulator
+
+    with OpenEvseEmulator(version="v5.1.2", user="admin", password="secret") as emu:
+        emu.url                          # "http://127.0.0.1:PORT"
+        ...drive it with a charger driver...
+        emu.requests                     # [RecordedRequest(method, path, query, body), ...]
+        emu.vehicle = False              # unplug the car (auto-release claims go)
+        emu.state = 6                    # force an EVSE state code (6 = GFCI fault); None = model
+        emu.set_fault("timeout")         # never answer (until clear_fault or the server stops)
+        emu.set_fault("500", path="/claims", times=1)
+        emu.clear_fault()
+
+`async with` works too. Versions: "4.0.1", "4.1.2", "4.1.6", "v5.1.2", "master_abc123" (a dev
+build: everything newest), or any other. Endpoints: GET /config, GET/POST /status, GET /claims,
+GET/POST/DELETE /claims/{id} (4.1.0+), GET/POST/PATCH/DELETE /override (4.0.1+), GET/POST /r
+(RAPI; v5+ blocks all but $G... with HTTP 400 unless `full_rapi`). Faults (`set_fault`):
+"delay" (answer after `seconds`), "timeout" (never answer), "500", "401", "invalid_json",
+"drop" (close the connection without an answer); each for every request or only those whose
+path starts with `path`, for `times` requests or until cleared. The model behind it (claims,
+controller, energy) is `emu.model`; see evse_rules/testing/model.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from evse_rules.testing.model import API_PRIORITY, MANUAL_CLIENT, MANUAL_PRIORITY, EvseModel
+
+FaultKind = Literal["delay", "timeout", "500", "401", "invalid_json", "drop"]
+FAULT_KINDS: tuple[str, ...] = ("delay", "timeout", "500", "401", "invalid_json", "drop")
+REALM = "openevse-7b2c"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as the emulator received it. `body` is the parsed JSON (or form) body."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    raw_body: bytes
+    authorization: str | None
+
+    @property
+    def rapi(self) -> str | None:
+        """The RAPI command of a /r request (query or form), else None."""
+        if self.path not in ("/r", "/rapi"):
+            return None
+        if "rapi" in self.query:
+            return self.query["rapi"]
+        return self.body.get("rapi") if isinstance(self.body, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A request and the answer it got (`status` 0: none, the connection was dropped/held)."""
+
+    request: RecordedRequest
+    status: int
+    content_type: str
+    body: bytes
+    fault: str | None
+
+
+@dataclass
+class _Fault:
+    kind: str
+    seconds: float
+    path: str | None
+    times: int | None
+
+
+class OpenEvseEmulator:
+    """An emulated OpenEVSE WiFi module on 127.0.0.1. See the module docstring."""
+
+    def __init__(
+        self,
+        version: str = "v5.1.2",
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        vehicle: bool = True,
+        ev_wants_charge: bool = True,
+        state: int | None = None,
+        min_current_hard: int = 6,
+        max_current_hard: int = 32,
+        max_current_soft: int | None = None,
+        voltage: float = 240.0,
+        pause_uses_disabled: bool = False,
+        three_phase: bool = False,
+        voltmeter: bool = False,
+        full_rapi: bool = False,
+        temp: float | None = 44.0,
+    ) -> None:
+        self.model = EvseModel(
+            version, vehicle=vehicle, ev_wants_charge=ev_wants_charge,
+            min_current_hard=min_current_hard, max_current_hard=max_current_hard,
+            max_current_soft=max_current_soft, voltage=voltage,
+            pause_uses_disabled=pause_uses_disabled, three_phase=three_phase,
+            voltmeter=voltmeter, full_rapi=full_rapi, temp=temp,
+        )
+        self.model.forced_state = state
+        self.user = user
+        self._password = password
+        self._exchanges: list[Exchange] = []
+        self._fault: _Fault | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._server else "stopped"
+        return f"OpenEvseEmulator(version={self.model.version.raw!r}, {where})"
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> OpenEvseEmulator:
+        if self._server is not None:
+            return self
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.emulator = self  # type: ignore[attr-defined]
+        self._server = server
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=server.serve_forever, name=f"openevse-emulator-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # wakes requests held by a "timeout" or "delay" fault
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> OpenEvseEmulator:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> OpenEvseEmulator:
+        return self.start()
+
+    async def __aexit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running: use `with OpenEvseEmulator() as emu`")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------ what tests look at
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [exchange.request for exchange in self._exchanges]
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        with self._lock:
+            return list(self._exchanges)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._exchanges.clear()
+
+    def set_fault(self, kind: FaultKind, *, seconds: float = 0.0, path: str | None = None,
+                  times: int | None = None) -> None:
+        """Answer requests (under `path`, `times` of them or until cleared) with a fault."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}: expected one of {', '.join(FAULT_KINDS)}")
+        with self._lock:
+            self._fault = _Fault(kind, seconds, path, times)
+
+    def clear_fault(self) -> None:
+        with self._lock:
+            self._fault = None
+
+    @property
+    def vehicle(self) -> bool:
+        return self.model.vehicle
+
+    @vehicle.setter
+    def vehicle(self, connected: bool) -> None:
+        with self.model.lock:
+            self.model.set_vehicle(connected)
+
+    @property
+    def state(self) -> int:
+        """The EVSE state code the charger reports now."""
+        with self.model.lock:
+            return self.model.evse_state()
+
+    @state.setter
+    def state(self, code: int | None) -> None:
+        with self.model.lock:
+            self.model.forced_state = code
+
+    @property
+    def voltage(self) -> float:
+        return self.model.voltage
+
+    @property
+    def pilot(self) -> int:
+        return self.model.capacity
+
+    @property
+    def claims(self) -> dict[int, dict[str, Any]]:
+        """Every claim by client id: its properties (the override is client 65537)."""
+        with self.model.lock:
+            return {c.client: dict(c.props) for c in self.model.claims.values()}
+
+    @property
+    def eeprom_writes(self) -> list[str]:
+        """RAPI $SC commands that would have written the controller's EEPROM."""
+        with self.model.lock:
+            return list(self.model.eeprom_writes)
+
+    # ------------------------------------------------------------ serving
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        with self._lock:
+            fault = self._fault
+            if fault is None or (fault.path is not None and not path.startswith(fault.path)):
+                return None
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._fault = None
+            return fault
+
+    def _authorized(self, header: str | None) -> bool:
+        if not self.user:
+            return True  # no www_username: no authentication (API-NOTES 7)
+        token = base64.b64encode(f"{self.user}:{self._password or ''}".encode()).decode()
+        return header == f"Basic {token}"
+
+    def _record(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._exchanges.append(exchange)
+
+    def handle(self, handler: _Handler) -> None:
+        """Answer one request (called from the server's threads)."""
+        split = urlsplit(handler.path)
+        path = split.path.rstrip("/") or "/"
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        request = RecordedRequest(
+            method=handler.command, path=path, query=query, body=_parse_body(handler, raw),
+            raw_body=raw, authorization=handler.headers.get("Authorization"),
+        )
+        fault = self._take_fault(path)
+        if fault is not None and fault.kind in ("timeout", "drop"):
+            self._record(Exchange(request, 0, "", b"", fault.kind))
+            if fault.kind == "timeout":
+                self._stopping.wait(fault.seconds or None)
+            handler.close_connection = True
+            return
+        if fault is not None and fault.kind == "delay":
+            self._stopping.wait(fault.seconds)
+        if not self._authorized(request.authorization) or (fault and fault.kind == "401"):
+            self._send(handler, request, 401, b"", "text/plain", fault,
+                       {"WWW-Authenticate": f'Basic realm="{REALM}"'})
+            return
+        if fault is not None and fault.kind == "500":
+            self._send(handler, request, 500, b'{"msg":"Internal error"}', "application/json",
+                       fault)
+            return
+        with self.model.lock:
+            status, body = self._route(request)
+        if body is None:
+            self._send(handler, request, status, b"Not found", "text/plain", fault)
+            return
+        data = json.dumps(body).encode()
+        if fault is not None and fault.kind == "invalid_json":
+            data = data[: max(1, len(data) // 2)]
+        self._send(handler, request, status, data, "application/json", fault)
+
+    def _send(self, handler: _Handler, request: RecordedRequest, status: int, data: bytes,
+              content_type: str, fault: _Fault | None,
+              headers: dict[str, str] | None = None) -> None:
+        self._record(Exchange(request, status, content_type, data, fault.kind if fault else None))
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("Cache-Control", "no-cache, private, no-store, must-revalidate")
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _route(self, request: RecordedRequest) -> tuple[int, Any]:
+        """(status, JSON body) like the firmware; body None = the firmware's plain 404."""
+        model = self.model
+        method, path, body = request.method, request.path, request.body
+        if path == "/config" and method == "GET":
+            return 200, model.config_doc(self.user, self._password)
+        if path == "/status" and method == "GET":
+            return 200, model.status_doc()
+        if path == "/status" and method == "POST":
+            if not model.has_status_post():
+                return 405, {"msg": "Method not allowed"}
+            if not isinstance(body, dict):
+                return 400, {"msg": "Could not parse JSON"}
+            return model.post_status(body)
+        if path in ("/r", "/rapi") and request.rapi is not None:
+            return model.rapi(request.rapi)
+        if path == "/override" and model.has_override_api():
+            return self._override(method, body)
+        if path.startswith("/claims") and model.has_claims_api():
+            return self._claims(method, path, body)
+        return 404, None
+
+    def _override(self, method: str, body: Any) -> tuple[int, Any]:
+        model = self.model
+        if method == "GET":
+            return model.get_override()
+        if method == "POST":
+            props = model.claim_props(body, auto_release_default=True)
+            if props is None:  # bad JSON: 400 on v5, 500 on 4.x (API-NOTES 4)
+                return (400 if model.version.at_least((5, 0, 0)) else 500), {
+                    "msg": "Failed to parse JSON"}
+            if not model.claim(MANUAL_CLIENT, MANUAL_PRIORITY, props):
+                return 500, {"msg": "Failed to claim manual overide"}
+            return 201, {"msg": "Created"}
+        if method == "PATCH":
+            return model.toggle_override()
+        if method == "DELETE":
+            if model.release(MANUAL_CLIENT):
+                return 200, {"msg": "Deleted"}
+            return 500, {"msg": "Failed to release manual overide"}
+        return 405, {"msg": "Method not allowed"}
+
+    def _claims(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        model = self.model
+        if path == "/claims" and method == "GET":
+            return 200, [{"client": c.client, "priority": c.priority, **c.props}
+                         for c in model.claims.values()]
+        tail = path.removeprefix("/claims/")
+        if not tail.isdigit():
+            return 404, None
+        client = int(tail)
+        if method == "GET":
+            claim = model.claims.get(client)
+            if claim is None:
+                return 404, {"msg": "Not found"}
+            return 200, {"priority": claim.priority, **claim.props}
+        if method == "POST":
+            props = model.claim_props(body, auto_release_default=False)
+            if props is None:
+                return 400, {"msg": "Could not parse JSON"}
+            if not model.claim(client, API_PRIORITY, props):
+                return 400, {"msg": "Could not make claim"}
+            return 200, {"msg": "done"}
+        if method == "DELETE":
+            if model.release(client):
+                return 200, {"msg": "done"}
+            return 404, {"msg": "Not found"}
+        return 405, {"msg": "Method not allowed"}
+
+
+def _parse_body(handler: BaseHTTPRequestHandler, raw: bytes) -> Any:
+    if not raw:
+        return None
+    if "form-urlencoded" in (handler.headers.get("Content-Type") or ""):
+        return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the firmware's server
+    timeout = 10  # an idle keep-alive connection does not hold a thread forever
+    server_version = "OpenEVSE-emulator"
+
+    def _dispatch(self) -> None:
+        emulator: OpenEvseEmulator = self.server.emulator  # type: ignore[attr-defined]
+        emulator.handle(self)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read `emu.requests` instead."""
+
