@@ -67,7 +67,7 @@ class _Input:
     def __init__(self, name: str, type_: ValueType | None, stale_after: float | None) -> None:
         self.name = name
         self.type = type_
-        self.stale_after = timedelta(seconds=stale_after) if stale_after else None
+        self.stale_after = _window(stale_after)
         self.value: Value = None
         self.updated: datetime | None = None
         self.changed: datetime | None = None
@@ -130,7 +130,7 @@ class StateStore:
             self._inputs[name] = _Input(name, type, stale_after)
             return
         slot.type = type or slot.type
-        slot.stale_after = timedelta(seconds=stale_after) if stale_after else None
+        slot.stale_after = _window(stale_after)
 
     def add_charger(self, settings: ChargerSettings) -> None:
         """Add a charger, or update its settings (its status and mode are kept)."""
@@ -381,6 +381,13 @@ class StateStore:
         values = self.values
         for index in indices:
             values[index] = value
+
+
+def _window(stale_after: float | None) -> timedelta | None:
+    """A stale_after in seconds; None, zero or infinite (a constant) never goes stale."""
+    if stale_after is None or not 0 < stale_after < float("inf"):
+        return None
+    return timedelta(seconds=stale_after)
 
 
 def _fits(value: Value, type_: ValueType) -> bool:

@@ -1,0 +1,630 @@
+"""The replay: recorded data through the one engine, with simulated chargers (DESIGN.md 7).
+
+    data CSV --load once--> columns --per tick: changed rows--> state store
+    simulated chargers --status--> state store --engine.step--> commands --> chargers
+
+The simulated clock ticks at the configured interval from the first row's time to the last;
+an input keeps its last value between rows. Each tick stands for the interval that follows
+it: the energy of a tick is the power after that tick's commands times the interval.
+
+Energy accounting per tick of length dt (per charger, in config order, sharing the sun):
+the power available from the sun is max(pv - house, 0) (house = 0 without a house column);
+a charger's solar share is min(available, its power) and the available power left shrinks
+by that share; the rest of its energy comes from the grid. A charge is one transition into
+the charging state; its time counts the ticks spent charging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evse_rules.chargers.base import ChargerState
+from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.engine import ChargerSettings, CommandKind, Engine
+from evse_rules.errors import ChargerError, DataError
+from evse_rules.inputs.csv_replay import Column, ReplayData, load_replay_data
+from evse_rules.language.program import (
+    Environment,
+    ExternalKind,
+    Kind,
+    Program,
+    Value,
+    ValueType,
+)
+from evse_rules.language.units import NUMBER, POWER, VOLTAGE
+
+if TYPE_CHECKING:
+    from evse_rules.config import Config
+
+_KWH = 3_600_000.0
+DEFAULT_CHARGER = "evse"
+DEFAULT_VOLTAGE = 240.0
+COMMAND_KINDS = tuple(kind.value for kind in CommandKind)
+# Columns that drive the simulated chargers rather than feed the rules as inputs.
+CHARGER_COLUMNS = ("vehicle", "voltage")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+# ---- the figures --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ChargerFigures:
+    """What one charger did over a replay; energies in J."""
+
+    ev: float = 0.0
+    from_solar: float = 0.0
+    charges: int = 0
+    durations: list[float] = field(default_factory=list)   # s, one per charge
+    commands: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMMAND_KINDS, 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ev_kwh": _kwh(self.ev),
+            "ev_from_solar_kwh": _kwh(self.from_solar),
+            "ev_from_grid_kwh": _kwh(self.ev - self.from_solar),
+            "charges": self.charges,
+            "charge_time_s": _durations(self.durations),
+            "commands": dict(self.commands),
+        }
+
+
+@dataclass(slots=True)
+class SimulationResult:
+    """The figures of a whole replay (DESIGN.md section 7, `--json`)."""
+
+    ticks: int
+    start: datetime
+    end: datetime
+    solar: float                               # J
+    chargers: dict[str, ChargerFigures]
+    rules: dict[str, int]                      # "file:line" -> ticks it fired
+
+    @property
+    def ev(self) -> float:
+        return sum(c.ev for c in self.chargers.values())
+
+    @property
+    def from_solar(self) -> float:
+        return sum(c.from_solar for c in self.chargers.values())
+
+    @property
+    def charges(self) -> int:
+        return sum(c.charges for c in self.chargers.values())
+
+    def to_json(self) -> dict[str, Any]:
+        commands = dict.fromkeys(COMMAND_KINDS, 0)
+        durations: list[float] = []
+        for figures in self.chargers.values():
+            durations.extend(figures.durations)
+            for kind, count in figures.commands.items():
+                commands[kind] += count
+        return {
+            "ticks": self.ticks,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "solar_kwh": _kwh(self.solar),
+            "ev_kwh": _kwh(self.ev),
+            "ev_from_solar_kwh": _kwh(self.from_solar),
+            "ev_from_grid_kwh": _kwh(self.ev - self.from_solar),
+            "charges": self.charges,
+            "charge_time_s": _durations(durations),
+            "commands": commands,
+            "rules": dict(self.rules),
+            "chargers": {name: c.to_json() for name, c in self.chargers.items()},
+        }
+
+
+def _kwh(joules: float) -> float:
+    # Rounded so that the JSON is the same on every platform and easy to read.
+    return round(joules / _KWH, 3) + 0.0
+
+
+def _durations(durations: list[float]) -> dict[str, float]:
+    if not durations:
+        return {"min": 0, "max": 0, "total": 0}
+    return {"min": round(min(durations)), "max": round(max(durations)),
+            "total": round(sum(durations))}
+
+
+# ---- setting a replay up ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Setup:
+    """Everything a replay needs, checked before the first tick."""
+
+    data: ReplayData
+    program: Program
+    settings: list[ChargerSettings]
+    tick: float
+    inputs: list[Column]                          # the columns the store receives
+    constants: dict[str, float]                   # config inputs of kind constant
+    chargers: dict[str, SimulatedCharger]
+    drivers: list[tuple[Column, SimulatedCharger, str]]   # (column, charger, "vehicle"/...)
+
+
+def _column_type(column: Column) -> ValueType:
+    if column.is_text:
+        return ValueType(Kind.TEXT)
+    return ValueType(Kind.NUMBER, column.dimension)
+
+
+def _driver_column(column: Column, chargers: Sequence[str]) -> tuple[str, str] | None:
+    """(charger, property) when a column drives simulated chargers: `vehicle`, `evse.voltage`."""
+    charger, _, prop = column.name.rpartition(".")
+    if prop not in CHARGER_COLUMNS:
+        return None
+    if charger and charger not in chargers:
+        return None
+    return charger, prop
+
+
+def prepare(
+    rule_paths: Sequence[str | Path],
+    data_path: str | Path,
+    config_path: str | Path | None = None,
+    load: Callable[[Sequence[str | Path], Environment], Program] | None = None,
+) -> Setup:
+    """Load the data, the config and the rules; check that the data gives what rules read."""
+    data = load_replay_data(data_path)
+    config: Config | None = None
+    if config_path is not None:
+        from evse_rules.config import load_config
+
+        config = load_config(config_path)
+    if config is not None:
+        settings = config.charger_settings()
+        tick = config.tick_seconds
+        paths: list[str | Path] = list(rule_paths) or list(config.rule_paths)
+        env_inputs = dict(config.environment().inputs)
+        constants = {name: spec.constant().value for name, spec in config.inputs.items()
+                     if spec.kind == "constant"}
+    else:
+        # Without a config: one simulated charger, mode auto (DESIGN.md section 7).
+        settings = [ChargerSettings(DEFAULT_CHARGER, initial_mode="auto")]
+        tick = 60.0
+        paths = list(rule_paths)
+        env_inputs = {}
+        constants = {}
+    if not paths:
+        raise DataError(str(data_path), None, "no rule files to replay (name them, or give "
+                                               "a config with rules = [...])")
+    names = [s.name for s in settings]
+    drivers_spec: list[tuple[Column, str, str]] = []
+    inputs: list[Column] = []
+    for column in data.columns:
+        driven = _driver_column(column, names)
+        if driven is not None:
+            _check_driver(data, column, driven[1])
+            drivers_spec.append((column, driven[0], driven[1]))
+            continue
+        inputs.append(column)
+        declared = env_inputs.get(column.name)
+        if declared is not None and declared.dimension != column.dimension:
+            raise DataError(data.file, 1, (
+                f"column {column.header()!r} is {column.dimension.name}, the config says "
+                f"input {column.name!r} is {declared.dimension.name}"))
+        env_inputs.setdefault(column.name, _column_type(column))
+    if load is None:
+        from evse_rules.language import load_program
+
+        load = load_program
+    program = load(paths, Environment(inputs=env_inputs, chargers=tuple(names)))
+    by_name = {column.name: column for column in inputs}
+    for external in program.externals:
+        if external.kind is not ExternalKind.INPUT or external.name in constants:
+            continue
+        read = by_name.get(external.name)
+        if read is None:
+            shown = ", ".join(data.names)
+            raise DataError(data.file, None, (
+                f"the rules read input {external.name!r} but the data has no column "
+                f"{external.name!r} (columns: {shown})"))
+        _check_type(data, read, external.type)
+    for s in settings:
+        if isinstance(s.voltage, str) and s.voltage not in by_name and \
+                s.voltage not in constants:
+            raise DataError(data.file, None, (
+                f"charger {s.name!r} takes its reference voltage from input {s.voltage!r}, "
+                f"which the data has no column for"))
+    chargers = {
+        s.name: SimulatedCharger(s.name, voltage=DEFAULT_VOLTAGE, phases=s.phases,
+                                 min_amps=s.min_amps, max_amps=s.max_amps)
+        for s in settings
+    }
+    drivers: list[tuple[Column, SimulatedCharger, str]] = []
+    for column, charger, prop in drivers_spec:
+        targets = [charger] if charger else names
+        drivers.extend((column, chargers[name], prop) for name in targets)
+    return Setup(data, program, settings, tick, inputs, constants, chargers, drivers)
+
+
+def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
+    if column.is_text:
+        raise DataError(data.file, 1, f"column {column.name!r} must hold numbers")
+    if prop == "voltage" and column.dimension not in (VOLTAGE, NUMBER):
+        raise DataError(data.file, 1, f"column {column.header()!r} must be a voltage [V]")
+    if prop == "vehicle":
+        assert column.numbers is not None
+        for row, value in enumerate(column.numbers):
+            if value == value and value not in (0.0, 1.0):
+                raise DataError(data.file, data.lines[row], (
+                    f"column {column.name!r}: {value:g} is not 0 (no vehicle) or 1 "
+                    f"(vehicle connected)"))
+
+
+def _check_type(data: ReplayData, column: Column, expected: ValueType) -> None:
+    if expected.kind is Kind.NUMBER:
+        if column.is_text:
+            raise DataError(data.file, 1, (
+                f"the rules read {column.name!r} as {expected}, the column holds text"))
+        if column.unit is None and expected.dimension != NUMBER:
+            raise DataError(data.file, 1, (
+                f"column {column.name!r} has no unit, the rules read it as {expected}: "
+                f"write its unit in the header, like {column.name}[W]"))
+        if column.dimension != expected.dimension:
+            raise DataError(data.file, 1, (
+                f"column {column.header()!r} is {column.dimension.name}, the rules read "
+                f"{column.name!r} as {expected}"))
+    elif expected.kind in (Kind.TEXT, Kind.ENUM) and not column.is_text:
+        raise DataError(data.file, 1, (
+            f"the rules read {column.name!r} as {expected}, the column holds numbers "
+            f"(write {column.name}[text] in the header)"))
+
+
+# ---- the replay ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TraceRow:
+    time: datetime
+    charger: str
+    state: str
+    amps: float
+    power: float
+    inputs: tuple[Value, ...]
+    lets: tuple[Value, ...]
+
+
+class Recorder:
+    """Receives every tick's outcome (for --trace and --plot); the default records nothing."""
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        """Called once per tick, after the commands were applied."""
+
+
+class Recorders(Recorder):
+    """Several recorders as one."""
+
+    def __init__(self, recorders: Sequence[Recorder]) -> None:
+        self.recorders = tuple(recorders)
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        for recorder in self.recorders:
+            recorder.tick(now, chargers, inputs, lets)
+
+
+def run(setup: Setup, recorder: Recorder | None = None,
+        progress: ProgressCallback | None = None) -> SimulationResult:
+    """Replay `setup`; deterministic: the same setup gives the same result."""
+    data = setup.data
+    store_chargers = list(setup.chargers.items())
+    engine = Engine(setup.program, setup.settings)
+    store = engine.store
+    for column in setup.inputs:
+        store.declare_input(column.name, _column_type(column))
+    first = data.start()
+    for name, constant in setup.constants.items():
+        store.set_input(name, constant, first)
+
+    # Row columns as plain local lists of (name, numbers or texts): no per-tick lookups.
+    feeds: list[tuple[str, Sequence[Value]]] = []
+    for column in setup.inputs:
+        feeds.append((column.name, column.texts if column.texts is not None
+                      else column.numbers))  # type: ignore[arg-type]
+    pv = data.column("pv")
+    house = data.column("house")
+    pv_index = next((i for i, (name, _) in enumerate(feeds) if name == "pv"), -1)
+    house_index = next((i for i, (name, _) in enumerate(feeds) if name == "house"), -1)
+    if pv is not None and pv.dimension != POWER:
+        pv_index = -1
+    if house is not None and house.dimension != POWER:
+        house_index = -1
+    held: list[Value] = [None] * len(feeds)
+
+    figures = {name: ChargerFigures() for name in setup.chargers}
+    charging = dict.fromkeys(setup.chargers, False)
+    session = dict.fromkeys(setup.chargers, 0.0)
+    fired_counts = [0] * (max((r.index for r in setup.program.rules), default=-1) + 1)
+
+    dt = setup.tick
+    step = timedelta(seconds=dt)
+    times = data.times
+    rows = len(times)
+    t0 = times[0]
+    ticks = math.floor((times[-1] - t0) / dt + 1e-9) + 1
+    zones = list(data.zones)
+    zone_at = zones[1][0] if len(zones) > 1 else rows
+    zone_next = 1
+    now = first
+    row = 0
+    solar = 0.0
+    report_every = max(ticks // 100, 1)
+    for k in range(ticks):
+        t = t0 + k * dt
+        if k:
+            now += step
+        # 1. refresh: the rows up to now, then the chargers.
+        if row < rows and times[row] <= t + 1e-6:
+            while row < rows and times[row] <= t + 1e-6:
+                if row >= zone_at:
+                    now = now.astimezone(zones[zone_next][1])
+                    zone_next += 1
+                    zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
+                for i, (name, values) in enumerate(feeds):
+                    value: Value = values[row]
+                    if value is None or value != value:
+                        continue                # empty cell: keep the last value
+                    if value != held[i]:
+                        held[i] = value
+                        store.set_input(name, value, now)
+                for column, charger, prop in setup.drivers:
+                    assert column.numbers is not None
+                    number = column.numbers[row]
+                    if number == number:  # not NaN (an empty cell)
+                        if prop == "vehicle":
+                            charger.plug(number >= 0.5)
+                        else:
+                            charger.set_grid_voltage(number)
+                row += 1
+        for name, charger in store_chargers:
+            store.set_charger(name, charger.read_status(), now)
+        # 2-4. the engine; 5. send.
+        result = engine.step(now)
+        for command in result.commands:
+            charger = setup.chargers[command.charger]
+            try:
+                kind = command.kind
+                if kind is CommandKind.SET_CURRENT:
+                    charger.apply_current(int(command.value or 0))
+                elif kind is CommandKind.START:
+                    charger.enable()
+                elif kind is CommandKind.STOP:
+                    charger.disable()
+                else:
+                    charger.apply_voltage(float(command.value or 0))
+            except ChargerError as error:
+                engine.commit(command, ok=False, error=str(error))
+                continue
+            engine.commit(command, ok=True)
+            figures[command.charger].commands[command.kind.value] += 1
+        for ref in result.fired:
+            fired_counts[ref.index] += 1
+        # The interval that follows this tick: energy and the sun's share.
+        pv_w = held[pv_index] if pv_index >= 0 else None
+        house_w = held[house_index] if house_index >= 0 else None
+        pv_now = pv_w if isinstance(pv_w, float) else 0.0
+        house_now = house_w if isinstance(house_w, float) else 0.0
+        solar += pv_now * dt
+        available = max(pv_now - house_now, 0.0) * dt
+        for name, charger in store_chargers:
+            is_charging = charger.state is ChargerState.CHARGING
+            if is_charging:
+                if not charging[name]:
+                    figures[name].charges += 1
+                    session[name] = 0.0
+                session[name] += dt
+            elif charging[name]:
+                figures[name].durations.append(session[name])
+            charging[name] = is_charging
+            joules = charger.advance(dt)
+            if joules:
+                share = min(available, joules)
+                available -= share
+                charger_figures = figures[name]
+                charger_figures.ev += joules
+                charger_figures.from_solar += share
+        if recorder is not None:
+            recorder.tick(now, setup.chargers, held, result.lets)
+        if progress is not None and k % report_every == 0:
+            progress(k, ticks)
+    for name in setup.chargers:
+        if charging[name]:
+            figures[name].durations.append(session[name])
+    if progress is not None:
+        progress(ticks, ticks)
+    rules: dict[str, int] = {}
+    for ref in setup.program.rules:
+        key = str(ref) if str(ref) not in rules else f"{ref}:{ref.col}"
+        rules[key] = fired_counts[ref.index]
+    end = first + step * (ticks - 1)
+    if len(zones) > 1:
+        end = end.astimezone(zones[-1][1])
+    return SimulationResult(ticks, first, end, solar, figures, rules)
+
+
+def simulate(
+    rule_paths: Sequence[str | Path],
+    data_path: str | Path,
+    config_path: str | Path | None = None,
+    recorder: Recorder | None = None,
+    progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Load and replay in one call (what `evse-rules simulate` does without its outputs)."""
+    return run(prepare(rule_paths, data_path, config_path), recorder, progress)
+
+
+# ---- outputs: trace, plot, table ------------------------------------------------------------
+
+
+def _cell(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+class TraceRecorder(Recorder):
+    """`--trace OUT.csv`: a row per tick and charger, written to a temporary file that takes
+    the final name only when the replay finished (no partial output)."""
+
+    def __init__(self, path: str | Path, setup: Setup) -> None:
+        import csv
+        import tempfile
+
+        self.path = Path(path)
+        self._factors = [_display_factor(column) for column in setup.inputs]
+        self._headers = [_display_header(column) for column in setup.inputs]
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
+            "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),
+            prefix=f".{self.path.name}.", suffix=".tmp", delete=False,
+        )
+        self._handle = handle
+        self._writer = csv.writer(handle, lineterminator="\n")
+        self._lets: tuple[str, ...] | None = None
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        if self._lets is None:
+            self._lets = tuple(lets)
+            self._writer.writerow(["time", "charger", "state", "amps", "power_w",
+                                   *self._headers, *self._lets])
+        shown_inputs = [
+            _cell(v / f if isinstance(v, float) else v) for v, f in zip(inputs, self._factors,
+                                                                         strict=True)
+        ]
+        shown_lets = [_cell(lets.get(name)) for name in self._lets]
+        stamp = now.isoformat()
+        for name, charger in chargers.items():
+            self._writer.writerow([stamp, name, charger.state.value, charger.amps,
+                                   _cell(charger.power), *shown_inputs, *shown_lets])
+
+    def finish(self) -> None:
+        import os
+
+        self._handle.close()
+        os.replace(self._handle.name, self.path)
+
+    def abort(self) -> None:
+        import os
+
+        self._handle.close()
+        if os.path.exists(self._handle.name):
+            os.unlink(self._handle.name)
+
+
+def _display_factor(column: Column) -> float:
+    from evse_rules.language.units import DISPLAY_UNITS
+
+    unit = DISPLAY_UNITS.get(column.dimension) if column.unit is not None else None
+    return unit.factor if unit is not None else 1.0
+
+
+def _display_header(column: Column) -> str:
+    from evse_rules.language.units import DISPLAY_UNITS
+
+    unit = DISPLAY_UNITS.get(column.dimension) if column.unit is not None else None
+    return f"{column.name}[{unit.symbol}]" if unit is not None else column.name
+
+
+class PlotRecorder(Recorder):
+    """`--plot OUT.png`: PV, house and EV power, and the charging current, over time."""
+
+    def __init__(self, setup: Setup) -> None:
+        from array import array
+
+        self._pv = next((i for i, c in enumerate(setup.inputs) if c.name == "pv"), -1)
+        self._house = next((i for i, c in enumerate(setup.inputs) if c.name == "house"), -1)
+        self.times: list[datetime] = []
+        self.pv: array[float] = array("d")
+        self.house: array[float] = array("d")
+        self.ev: array[float] = array("d")
+        self.amps: array[float] = array("d")
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        self.times.append(now)
+        self.pv.append(_number(inputs[self._pv]) if self._pv >= 0 else 0.0)
+        self.house.append(_number(inputs[self._house]) if self._house >= 0 else 0.0)
+        self.ev.append(sum(c.power for c in chargers.values()))
+        self.amps.append(sum(float(c.amps) if c.state is ChargerState.CHARGING else 0.0
+                             for c in chargers.values()))
+
+    def save(self, path: str | Path, title: str) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 6),
+                                             height_ratios=(3, 1))
+        top.plot(self.times, self.pv, label="PV", color="#f0a000", linewidth=0.8)
+        top.plot(self.times, self.house, label="house", color="#707070", linewidth=0.8)
+        top.fill_between(self.times, self.ev, step="post", label="EV", color="#2a7ab0",
+                         alpha=0.6)
+        top.set_ylabel("power (W)")
+        top.legend(loc="upper left")
+        top.set_title(title)
+        bottom.step(self.times, self.amps, where="post", color="#2a7ab0")
+        bottom.set_ylabel("charging (A)")
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+
+
+def _number(value: Value) -> float:
+    return value if isinstance(value, float) else 0.0
+
+
+def _hours(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def render_table(result: SimulationResult, title: str) -> str:
+    """The readable summary printed without --json."""
+    summary = result.to_json()
+    lines = [title, f"  {summary['start']} to {summary['end']}, {result.ticks} ticks", ""]
+
+    def block(figures: dict[str, Any], with_solar: bool) -> None:
+        ev = figures["ev_kwh"]
+        share = f"  ({figures['ev_from_solar_kwh'] / ev:.0%})" if ev else ""
+        if with_solar:
+            lines.append(f"  solar energy      {summary['solar_kwh']:9.2f} kWh")
+        lines.append(f"  EV energy         {ev:9.2f} kWh")
+        lines.append(f"    from solar      {figures['ev_from_solar_kwh']:9.2f} kWh{share}")
+        lines.append(f"    from grid       {figures['ev_from_grid_kwh']:9.2f} kWh")
+        times = figures["charge_time_s"]
+        detail = ""
+        if figures["charges"]:
+            detail = (f"  (shortest {_hours(times['min'])}, longest {_hours(times['max'])}, "
+                      f"total {_hours(times['total'])})")
+        lines.append(f"  charges           {figures['charges']:9d}{detail}")
+        counts = ", ".join(f"{kind} {n}" for kind, n in figures["commands"].items())
+        lines.append(f"  commands          {counts}")
+
+    block(summary, True)
+    if len(result.chargers) > 1:
+        for name, figures in summary["chargers"].items():
+            lines += ["", f"  charger {name}"]
+            block(figures, False)
+    if result.rules:
+        width = max(len(ref) for ref in result.rules)
+        lines += ["", f"  {'rule':<{width}}  fired"]
+        lines += [f"  {ref:<{width}}  {count:5d}" for ref, count in result.rules.items()]
+    return "\n".join(lines)
