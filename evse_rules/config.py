@@ -66,9 +66,8 @@ DEFAULT_CONFIG_NAME = "evse-rules.toml"
 AMPS_FLOOR = 6
 AMPS_CEILING = 32
 
-# Client ids the OpenEVSE firmware uses itself (API-NOTES.md): ours must not collide with them.
-_RESERVED_CLIENT_IDS = frozenset({20, 262145, *range(65537, 65549)})
-DEFAULT_CLIENT_ID = 4242
+# Client ids the firmware and other controllers use (API-NOTES.md): ours must not collide.
+_RESERVED_CLIENT_IDS = frozenset({20, 131073, 262145, *range(65537, 65549)})
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -150,7 +149,7 @@ class ChargerConfig(BaseModel):
     min_off: OptionalDuration = 300.0
     mode: Literal["auto", "manual"] = "manual"
     start_without_vehicle: bool = False
-    client_id: int = DEFAULT_CLIENT_ID
+    client_id: int | None = None       # the claim's client id; None: the driver's own
     every: Duration | None = None      # poll interval; None: every tick
     timeout: Duration = 5.0
 
@@ -189,7 +188,9 @@ class ChargerConfig(BaseModel):
 
     @field_validator("client_id")
     @classmethod
-    def _client_id(cls, value: int) -> int:
+    def _client_id(cls, value: int | None) -> int | None:
+        if value is None:
+            return None
         if not 0 < value < 2**31:
             raise ValueError(f"must be between 1 and {2**31 - 1}, got {value}")
         if value in _RESERVED_CLIENT_IDS:
@@ -212,6 +213,8 @@ class ChargerConfig(BaseModel):
             raise ValueError(f"min_amps ({self.min_amps}) is above max_amps ({self.max_amps})")
         if self.driver != "simulated" and not self.url:
             raise ValueError(f"driver {self.driver!r} needs a url")
+        if self.client_id is not None and self.driver != "openevse":
+            raise ValueError("client_id applies to the openevse driver only (claims)")
         if self.password_env and self.password_file:
             raise ValueError("give password_env or password_file, not both")
         return self
@@ -356,6 +359,7 @@ class Config(BaseModel):
     rules: list[Path] = Field(min_length=1)
     journal: Path = Field(default=Path("evse-rules.sqlite"), validate_default=True)
     state: Path = Field(default=Path("evse-rules-state.json"), validate_default=True)
+    journal_days: int = Field(default=90, ge=0)    # days of journal kept; 0: keep everything
     chargers: dict[str, ChargerConfig] = Field(min_length=1)
     inputs: dict[str, InputConfig] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)   # set by load_config

@@ -1,9 +1,368 @@
-"""Placeholder until the command lands."""
+"""The live commands: run the daemon, read its journal, and talk to it (mode, set)."""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from evse_rules.cli._command import add_command
+from evse_rules.errors import ConfigError, EvseRulesError
+
+if TYPE_CHECKING:
+    from evse_rules.config import Config
+    from evse_rules.engine.journal import Entry, Journal
+    from evse_rules.language.program import Value, VariableDecl
+
+DEFAULT_CONFIG = "evse-rules.toml"
 
 
 def add_commands(subparsers: Any) -> None:
-    """No command yet."""
+    def config_option(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--config", metavar="FILE", default=DEFAULT_CONFIG,
+                            help=f"the config file (default: ./{DEFAULT_CONFIG})")
+
+    run_parser = add_command(subparsers, "run", run)
+    config_option(run_parser)
+    run_parser.add_argument("--ticks", type=int, metavar="N", default=None,
+                            help="stop after N ticks (to try a config)")
+
+    history_parser = add_command(subparsers, "history", history)
+    config_option(history_parser)
+    history_parser.add_argument("--since", metavar="WHEN", default="24 h",
+                                help="a duration back from now ('2h', '30 min', '7 d') or an "
+                                     "ISO time (default: 24 h)")
+    history_parser.add_argument("--charger", metavar="NAME", help="only this charger")
+    history_parser.add_argument("--all", action="store_true",
+                                help="also rule fires and actions held back as unchanged")
+    history_parser.add_argument("--json", action="store_true", help="one JSON object a line")
+
+    why_parser = add_command(subparsers, "why", why)
+    config_option(why_parser)
+    why_parser.add_argument("charger", nargs="?", metavar="CHARGER",
+                            help="the charger (default: every charger)")
+
+    mode_parser = add_command(subparsers, "mode", mode)
+    mode_parser.add_argument("charger", metavar="CHARGER")
+    mode_parser.add_argument("mode", choices=("auto", "manual"))
+    config_option(mode_parser)
+
+    set_parser = add_command(subparsers, "set", set_variable)
+    set_parser.add_argument("variable", metavar="VAR")
+    set_parser.add_argument("value", metavar="VALUE")
+    config_option(set_parser)
+
+
+def _setup_logging(verbose: int) -> None:
+    import logging
+
+    # A daemon's default output is one line per command and per error: INFO for our loggers.
+    logging.getLogger("evse_rules").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the engine: poll the chargers and inputs, evaluate the rules every tick, send commands.
+
+    evse-rules run --config evse-rules.toml [-v]
+
+    Ticks at the config's `tick` (aligned to whole minutes when it is a minute). Rule files
+    are reloaded when they change and on SIGHUP; a file with errors is reported and the
+    previous rules keep running. SIGINT or SIGTERM releases every charger and exits.
+    Logs one line per command and per error; -v adds a trace line per tick.
+    Exit status: 0 after a stop, 1 when the config or the rules cannot be used.
+    """
+    import asyncio
+
+    from evse_rules.config import load_config
+    from evse_rules.live import Daemon
+
+    _setup_logging(args.verbose)
+    config = load_config(args.config)
+    daemon = Daemon(config, max_ticks=args.ticks)
+    asyncio.run(daemon.run())
+    return 0
+
+
+def _journal(config: Config) -> Journal:
+    from evse_rules.engine.journal import Journal
+
+    path = config.journal_path
+    if not path.exists():
+        raise ConfigError(config.name, f"no journal at {path} yet (has `evse-rules run` run?)",
+                          "journal")
+    return Journal(path)
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """'2h', '30 min', '7 d' back from `now`, or an ISO time (local time when naive)."""
+    from evse_rules.language.units import UnitError, parse_duration
+
+    days = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(d|days?)\s*", text)
+    if days:
+        return now - timedelta(days=float(days.group(1)))
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except UnitError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise EvseRulesError(
+            f"--since {text!r}: expected a duration like '2h' or '30 min', or an ISO time "
+            "like 2026-06-01T08:00") from None
+    return when if when.tzinfo else when.astimezone()
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _reason(entry: Entry) -> str:
+    if entry.rule is None:
+        return ""
+    text = f" <- {entry.rule} {entry.rule_text or ''}".rstrip()
+    if entry.values:
+        text += " (" + ", ".join(f"{name}={shown}" for name, shown in entry.values) + ")"
+    return text
+
+
+def describe(entry: Entry) -> str:
+    """One entry as a line of text (without its time)."""
+    if entry.type == "command":
+        what = entry.kind + (f" {entry.value}" if entry.value else "")
+        if entry.ok:
+            tail = f"; {entry.detail}" if entry.detail else ""
+            return f"{what} sent{_reason(entry)}{tail}"
+        return f"{what} FAILED: {entry.detail}{_reason(entry)}"
+    if entry.type == "held":
+        what = entry.kind + (f" {entry.value}" if entry.value else "")
+        return f"{what} held back ({entry.guard}: {entry.detail}){_reason(entry)}"
+    if entry.type == "fired":
+        return f"fired{_reason(entry)}"
+    return f"{entry.kind.upper()} {entry.source}: {entry.detail}"
+
+
+def history(args: argparse.Namespace) -> int:
+    """Print what the engine did: commands sent, actions held back, errors, changes.
+
+    evse-rules history --config evse-rules.toml [--since 2h|ISO] [--charger NAME] [--json] [--all]
+
+    Reads the journal of a running (or stopped) engine. Each line: the local time, the
+    charger, what happened, and why: the rule (file:line and text) and the values that made
+    it fire, or the guard that held an action back. --all adds every rule fire and the
+    actions held back because they would have changed nothing.
+    """
+    from evse_rules.config import load_config
+
+    config = load_config(args.config)
+    if args.charger and args.charger not in config.chargers:
+        raise ConfigError(config.name, f"no charger named {args.charger!r} (chargers: "
+                          + ", ".join(config.chargers) + ")", "chargers")
+    since = parse_since(args.since, datetime.now(UTC))
+    with _journal(config) as journal:
+        entries = journal.entries(since, args.charger, fires=args.all, unchanged=args.all)
+    out = sys.stdout
+    for entry in entries:
+        if args.json:
+            out.write(json.dumps(entry.as_json()) + "\n")
+        else:
+            out.write(f"{_local(entry.at)}  {entry.charger or '-':<10} {describe(entry)}\n")
+    if not entries and not args.json:
+        print(f"nothing journaled since {_local(since)}", file=sys.stderr)
+    return 0
+
+
+def why(args: argparse.Namespace) -> int:
+    """Explain the engine's last decision for a charger: which rule, which values, which guard.
+
+    evse-rules why --config evse-rules.toml [CHARGER]
+
+    Shows the charger's state at the last tick, the inputs (and which are stale), the rules
+    that fired, what was sent and what a guard held back (minimum on/off time, no vehicle,
+    offline...), the last command and any problem of that tick.
+    """
+    from evse_rules.config import load_config
+
+    config = load_config(args.config)
+    if args.charger and args.charger not in config.chargers:
+        raise ConfigError(config.name, f"no charger named {args.charger!r} (chargers: "
+                          + ", ".join(config.chargers) + ")", "chargers")
+    names = [args.charger] if args.charger else list(config.chargers)
+    with _journal(config) as journal:
+        last = journal.last_tick()
+        if last is None:
+            print(f"no tick journaled yet in {config.journal_path}")
+            return 0
+        age = (datetime.now(UTC) - last.at).total_seconds()
+        print(f"last tick {_local(last.at)} ({_ago(age)})")
+        for name in names:
+            print()
+            print(_explain(journal, name, config, last.id, last.samples, last.stale))
+    return 0
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def _explain(journal: Journal, name: str, config: Config, tick_id: int,
+             samples: dict[str, Any], stale: tuple[str, ...]) -> str:
+    lines = [f"{name}:"]
+    state = samples.get(f"{name}.state")
+    if state is None:
+        lines.append("  no status read yet")
+    else:
+        vehicle = "vehicle connected" if samples.get(f"{name}.vehicle") else "no vehicle"
+        lines.append(f"  {state}, {vehicle}, pilot {samples.get(f'{name}.amps', 0):g} A, "
+                     f"{samples.get(f'{name}.power', 0):g} W, "
+                     f"mode {samples.get(f'{name}.mode')}")
+    shown = [f"{key}={_value(key, value, config)}" + (" (stale)" if key in stale else "")
+             for key, value in samples.items() if key in config.inputs]
+    if shown:
+        lines.append("  inputs: " + ", ".join(shown))
+    now_entries = journal.tick_entries(tick_id, name)
+    fired = [e for e in now_entries if e.type == "fired"]
+    if fired:
+        lines.append("  rules that fired in the last tick:")
+        lines.extend(f"    {e.rule} {e.rule_text}" for e in fired)
+    else:
+        lines.append("  no rule fired in the last tick")
+    problems = [e for e in now_entries if e.type == "event" and e.kind != "info"]
+    decided = journal.last_decision_tick(name)
+    if decided is None:
+        lines.append("  no rule has asked anything of this charger yet")
+    else:
+        entries = [e for e in journal.tick_entries(decided, name)
+                   if e.type in ("command", "held") and e.charger == name]
+        when = _local(entries[0].at) if entries else "?"
+        lines.append(f"  last decision ({when}):")
+        lines.extend(f"    {describe(e)}" for e in entries)
+    command = journal.last_command(name)
+    if command is not None:
+        lines.append(f"  last command: {describe(command)} at {_local(command.at)}")
+    if problems:
+        lines.append("  problems in the last tick:")
+        lines.extend(f"    {e.source}: {e.detail}" for e in problems)
+    elif stale:
+        lines.append("  stale inputs: " + ", ".join(stale) + " (rules reading them do not fire)")
+    return "\n".join(lines)
+
+
+def _value(name: str, value: Any, config: Config) -> str:
+    from evse_rules.language.units import format_quantity
+
+    if value is None:
+        return "unknown"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_quantity(float(value), config.inputs[name].dimension)
+    return str(value)
+
+
+def mode(args: argparse.Namespace) -> int:
+    """Switch a charger's mode (auto or manual), as the running engine will take it.
+
+    evse-rules mode CHARGER auto|manual --config evse-rules.toml
+
+    The request goes into the journal; the running engine applies it on its next tick (or
+    at its next start) and saves it, so it survives restarts. Rules read the mode
+    (`if mode is auto and ...`).
+    """
+    from evse_rules.config import load_config
+
+    config = load_config(args.config)
+    if args.charger not in config.chargers:
+        raise ConfigError(config.name, f"no charger named {args.charger!r} (chargers: "
+                          + ", ".join(config.chargers) + ")", "chargers")
+    return _request(config, "mode", args.charger, args.mode, args.mode)
+
+
+def set_variable(args: argparse.Namespace) -> int:
+    """Set a user variable declared by the rule files (`var NAME: TYPE = DEFAULT`).
+
+    evse-rules set VAR VALUE --config evse-rules.toml
+
+    The value is checked against the declaration: a number with its unit ("36 kWh",
+    "16 A"), true/false, a text, or one of an enumeration's values. The running engine
+    applies it on its next tick (or at its next start) and saves it.
+    """
+    from evse_rules.config import load_config
+    from evse_rules.live.reload import default_loader
+
+    config = load_config(args.config)
+    program = default_loader(config.rule_paths, config.environment())
+    declared = {v.name: v for v in program.variables}
+    if args.variable not in declared:
+        import difflib
+
+        close = difflib.get_close_matches(args.variable, list(declared), 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else (
+            " (declared: " + ", ".join(declared) + ")" if declared else
+            " (the rule files declare no variable)")
+        raise EvseRulesError(f"set: unknown variable {args.variable!r}{hint}")
+    value = parse_value(declared[args.variable], args.value)
+    return _request(config, "set", args.variable, value, args.value)
+
+
+def parse_value(decl: VariableDecl, text: str) -> Value:
+    """`text` as a value of the declared variable, or an error saying what is expected."""
+    from evse_rules.language.program import Kind
+    from evse_rules.language.units import NUMBER, UnitError, parse_quantity
+
+    kind = decl.type.kind
+    where = f"set {decl.name}"
+    if kind is Kind.BOOLEAN:
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise EvseRulesError(f"{where}: {decl.name} is a boolean: give true or false, "
+                             f"not {text!r}")
+    if kind is Kind.TEXT:
+        return text
+    if kind is Kind.ENUM:
+        if text not in decl.type.choices:
+            raise EvseRulesError(f"{where}: {text!r} is not one of "
+                                 + ", ".join(decl.type.choices))
+        return text
+    if kind is Kind.TIME:
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise EvseRulesError(f"{where}: {decl.name} is a time of day: give HH:MM")
+        return float(int(match.group(1)) * 3600 + int(match.group(2)) * 60)
+    try:
+        quantity = parse_quantity(text)
+    except UnitError as error:
+        raise EvseRulesError(f"{where}: {error}") from None
+    expected = decl.type.dimension
+    if quantity.dimension != expected:
+        if quantity.dimension == NUMBER:
+            raise EvseRulesError(f"{where}: {decl.name} is a {expected.name}: give the unit, "
+                                 f"like '{text} {_unit_hint(expected)}'")
+        raise EvseRulesError(f"{where}: {decl.name} is a {expected.name}, "
+                             f"{text!r} is a {quantity.dimension.name}")
+    return quantity.value
+
+
+def _unit_hint(dimension: Any) -> str:
+    from evse_rules.language.units import DISPLAY_UNITS
+
+    unit = DISPLAY_UNITS.get(dimension)
+    return unit.symbol if unit else ""
+
+
+def _request(config: Config, kind: str, target: str, value: Value, shown: str) -> int:
+    from evse_rules.engine.journal import Journal
+
+    with Journal(config.journal_path) as journal:
+        journal.add_request(kind, target, value, datetime.now(UTC))
+    print(f"{kind} {target} {shown}: queued; the running engine takes it on its next tick "
+          f"(see `evse-rules history --config {config.name}`)")
+    return 0

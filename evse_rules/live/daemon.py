@@ -1,0 +1,562 @@
+"""The live daemon behind `evse-rules run`: one engine, the wall clock, real chargers.
+
+Each tick, in order:
+
+ 1. rule files: reloaded if they changed (or on SIGHUP); a broken version is refused;
+ 2. requests people made with `evse-rules mode` / `evse-rules set` are applied;
+ 3. due inputs and chargers are read concurrently, each on its own interval; what arrives
+    within the tick's budget goes into the store, a slow source is taken at a later tick;
+ 4. `engine.step(now)`;
+ 5. the commands are sent, concurrently across chargers, in order within one, and each
+    outcome is committed to the engine;
+ 6. modes and variables are saved if they changed; the tick is journaled in one
+    transaction.
+
+SIGINT and SIGTERM stop the loop, release every charger's claim and exit within seconds.
+Nothing here reads the clock or sleeps directly: both are injected (`schedule`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from evse_rules.chargers.base import Charger, ChargerStatus
+from evse_rules.config import Config
+from evse_rules.engine import Command, CommandKind, Engine, Guard, StateStore, StepResult
+from evse_rules.engine.journal import Event, Journal, Request, Sent, TickRecord
+from evse_rules.engine.persist import StateFile, restore, snapshot
+from evse_rules.errors import ChargerError, ConfigError
+from evse_rules.inputs.base import Input
+from evse_rules.inputs.constant import ConstantInput
+from evse_rules.language.program import Kind, Value, ValueType
+from evse_rules.language.units import DURATION, format_quantity
+from evse_rules.live.reload import ProgramLoader, RuleWatcher, default_loader
+from evse_rules.live.schedule import Clock, Sleeper, next_tick, wall_clock, wall_sleep
+from evse_rules.live.sources import ChargerResult, InputResult, Sources
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("evse_rules.live")
+
+ChargerFactory = Callable[[str, Config], Charger]
+
+# How long shutdown waits for a tick in progress, then for each charger's release.
+_GRACE = 1.0
+_RELEASE_TIMEOUT = 3.0
+_PRUNE_EVERY = timedelta(hours=1)
+
+
+def default_charger_factory(name: str, config: Config) -> Charger:
+    """A driver for `[chargers.NAME]`: the password is read here, at connect time."""
+    spec = config.chargers[name]
+    if spec.driver == "simulated":
+        from evse_rules.chargers.simulated import SimulatedCharger
+
+        return SimulatedCharger(name, min_amps=spec.min_amps, max_amps=spec.max_amps,
+                                phases=spec.phases)
+    from evse_rules.chargers import connect
+
+    secret = spec.password()
+    try:
+        return connect(name, spec.driver, spec.url or "", user=spec.user,
+                       password=secret.get_secret_value() if secret else None,
+                       timeout=spec.timeout, client_id=spec.client_id)
+    except ValueError as error:
+        raise ConfigError(config.name, str(error), f"chargers.{name}") from None
+
+
+def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, Input]:
+    """The configured inputs, sharing one HTTP client."""
+    from evse_rules.inputs.http import HttpInput
+
+    built: dict[str, Input] = {}
+    for name, spec in config.inputs.items():
+        every = config.input_every(name)
+        if spec.kind == "constant":
+            built[name] = ConstantInput(name, spec.constant().value, every)
+        else:
+            built[name] = HttpInput(
+                name, spec.url or "", spec.path or "", factor=spec.factor(), every=every,
+                timeout=spec.timeout, stale_after=config.input_stale_after(name),
+                client=client)
+    return built
+
+
+@dataclass(slots=True)
+class _Health:
+    """What was last said about each source, so that a dead one is reported once."""
+
+    input_errors: dict[str, str] = field(default_factory=dict)
+    stale: set[str] = field(default_factory=set)
+    offline: dict[str, str] = field(default_factory=dict)
+
+
+class Daemon:
+    """The live engine of one config file."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = wall_clock,
+        sleep: Sleeper = wall_sleep,
+        loader: ProgramLoader = default_loader,
+        charger_factory: ChargerFactory = default_charger_factory,
+        max_ticks: int | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.sleep = sleep
+        self.max_ticks = max_ticks
+        self.ticks = 0
+        self._charger_factory = charger_factory
+        self._stop = asyncio.Event()
+        self._reload_asked = False
+        self._health = _Health()
+        self._last_prune: datetime | None = None
+        self.watcher = RuleWatcher(config.rule_paths, config.environment(),
+                                   list(config.inputs), loader)
+        self.engine: Engine | None = None
+        self.journal: Journal | None = None
+        self.sources: Sources | None = None
+        self.state_file = StateFile(config.state_path)
+        self._client: httpx.AsyncClient | None = None
+
+    # -- control --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to end (what SIGINT and SIGTERM do)."""
+        self._stop.set()
+
+    def reload(self) -> None:
+        """Reload the rule files at the next tick (what SIGHUP does)."""
+        self._reload_asked = True
+
+    @property
+    def store(self) -> StateStore:
+        if self.engine is None:
+            raise RuntimeError("the daemon has not started")
+        return self.engine.store
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start, tick until stopped (or `max_ticks`), release the chargers and close."""
+        self._start()
+        signals = self._install_signals()
+        try:
+            await self._loop()
+        finally:
+            for sig in signals:
+                asyncio.get_running_loop().remove_signal_handler(sig)
+            await self._shutdown()
+
+    def _install_signals(self) -> list[signal.Signals]:
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+        handlers = {signal.SIGINT: self.stop, signal.SIGTERM: self.stop,
+                    signal.SIGHUP: self.reload}
+        for sig, handler in handlers.items():
+            try:
+                loop.add_signal_handler(sig, handler)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue    # not the main thread (tests), or no signals on this platform
+            installed.append(sig)
+        return installed
+
+    async def _loop(self) -> None:
+        interval = self.config.tick_seconds
+        last: datetime | None = None
+        while not self._stop.is_set():
+            now = self.clock()
+            when = next_tick(now, interval)
+            if last is not None and when <= last:
+                when = last + timedelta(seconds=interval)
+            elif last is not None and when > last + timedelta(seconds=interval * 1.5):
+                log.warning("ticks skipped: the last tick was at %s, the next is at %s",
+                            last.isoformat(), when.isoformat())
+            if await self.sleep((when - now).total_seconds(), self._stop):
+                break
+            await self._guarded_tick(when)
+            last = when
+            self.ticks += 1
+            if self.max_ticks is not None and self.ticks >= self.max_ticks:
+                break
+
+    async def _guarded_tick(self, when: datetime) -> None:
+        """Run one tick; a stop request gives it a moment, then cancels it."""
+        tick = asyncio.create_task(self.tick(when))
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait({tick, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if tick not in done:
+                finished, _ = await asyncio.wait({tick}, timeout=_GRACE)
+                if not finished:
+                    tick.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tick
+        except Exception:
+            # A bug in one tick must not end a daemon that runs for months: log it, go on.
+            log.exception("tick at %s failed", when.isoformat())
+        finally:
+            stopped.cancel()
+
+    # -- start and stop -------------------------------------------------------------------
+
+    def _start(self) -> None:
+        config = self.config
+        program = self.watcher.load()
+        store = StateStore()
+        for name, spec in config.inputs.items():
+            stale = config.input_stale_after(name)
+            store.declare_input(name, ValueType(Kind.NUMBER, spec.dimension),
+                                None if stale == float("inf") else stale)
+        self.engine = Engine(program, config.charger_settings(), store)
+        loaded = self.state_file.load()
+        events: list[Event] = []
+        if loaded.problem:
+            events.append(Event("error", "state", loaded.problem))
+        for problem in restore(store, loaded.state):
+            log.warning("%s: %s", config.state_path, problem)
+            events.append(Event("warning", "state", problem))
+        chargers = {name: self._charger_factory(name, config) for name in config.chargers}
+        if any(spec.kind == "http" for spec in config.inputs.values()):
+            import httpx
+
+            self._client = httpx.AsyncClient()
+        every = {name: spec.every or config.tick_seconds
+                 for name, spec in config.chargers.items()}
+        self.sources = Sources(build_inputs(config, self._client), chargers, every)
+        self.journal = Journal(config.journal_path)
+        now = self.clock()
+        self._prune(now)
+        for event in events:
+            self.journal.event(now, event)
+        self.journal.event(now, Event("info", "daemon", "started with rules "
+                                      + ", ".join(program.files)))
+        log.info("started: %d charger(s), %d input(s), tick %s, rules %s",
+                 len(chargers), len(config.inputs), format_quantity(config.tick_seconds, DURATION),
+                 ", ".join(program.files))
+
+    async def _shutdown(self) -> None:
+        sources, journal = self.sources, self.journal
+        if sources is not None:
+            await sources.cancel()
+            results = await asyncio.gather(
+                *(self._release(name, charger) for name, charger in sources.chargers.items()))
+            for charger in sources.chargers.values():
+                with contextlib.suppress(Exception):
+                    await charger.close()
+            for source in sources.inputs.values():
+                with contextlib.suppress(Exception):
+                    await source.close()
+        else:
+            results = []
+        if self._client is not None:
+            await self._client.aclose()
+        if self.engine is not None:
+            self._save()
+        if journal is not None:
+            now = self.clock()
+            for event in results:
+                if event is not None:
+                    journal.event(now, event)
+            journal.event(now, Event("info", "daemon", "stopped"))
+            journal.close()
+        log.info("stopped")
+
+    async def _release(self, name: str, charger: Charger) -> Event | None:
+        """Hand control of `name` back to the charger (delete our claim)."""
+        try:
+            await asyncio.wait_for(charger.release(), timeout=_RELEASE_TIMEOUT)
+        except (ChargerError, TimeoutError) as error:
+            reason = error.message if isinstance(error, ChargerError) else "no answer"
+            log.error("%s: claim not released: %s", name, reason)
+            return Event("error", f"chargers.{name}", f"claim not released: {reason}", name)
+        log.info("%s: claim released", name)
+        return None
+
+    # -- one tick -------------------------------------------------------------------------
+
+    async def tick(self, now: datetime) -> StepResult:
+        """One tick at `now` (see the module docstring). Returns the engine's step."""
+        engine, sources, journal = self.engine, self.sources, self.journal
+        if engine is None or sources is None or journal is None:
+            raise RuntimeError("the daemon has not started")
+        events: list[Event] = []
+        self._maybe_reload(events)
+        self._take_requests(now, events)
+        results = await sources.gather(now, self._budget())
+        self._apply(results, events)
+        self._watch_staleness(now, events)
+        step = engine.step(now)
+        sent = await self._send_all(step.commands)
+        self._after_step(step, events)
+        self._save(now)
+        samples, stale = self._samples()
+        journal.record(TickRecord(now, step, sent, samples, stale, events))
+        self._advance_simulated()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s", _trace(now, samples, stale, step))
+        if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
+            self._prune(now)
+        return step
+
+    def _budget(self) -> float:
+        """How long a tick waits for its reads: up to the longest timeout, at most half a tick."""
+        timeouts = [spec.timeout for spec in self.config.chargers.values()]
+        timeouts += [spec.timeout for spec in self.config.inputs.values()]
+        return min(0.5 * self.config.tick_seconds, max(timeouts, default=1.0) + 0.25)
+
+    def _maybe_reload(self, events: list[Event]) -> None:
+        if not (self._reload_asked or self.watcher.changed()):
+            return
+        self._reload_asked = False
+        outcome = self.watcher.reload()
+        if outcome.program is not None and self.engine is not None:
+            self.engine.replace_program(outcome.program)
+            events.append(Event("info", "rules", "rule files reloaded: "
+                                + ", ".join(outcome.program.files)))
+        elif outcome.error is not None:
+            events.append(Event("error", "rules", "rule files not reloaded, the previous "
+                                "rules keep running:\n" + outcome.error))
+
+    def _take_requests(self, now: datetime, events: list[Event]) -> None:
+        journal = self.journal
+        if journal is None:
+            return
+        for request in journal.pending_requests():
+            result = self._apply_request(request)
+            journal.finish_request(request.id, now, result)
+            level = "info" if result.startswith("done") else "error"
+            message = f"{request.kind} {request.target} {_show(request.value)}: {result}"
+            (log.info if level == "info" else log.error)("%s", message)
+            charger = request.target if request.kind == "mode" else None
+            events.append(Event(level, request.kind, message, charger))
+
+    def _apply_request(self, request: Request) -> str:
+        store = self.store
+        if request.kind == "mode":
+            if request.target not in store.chargers:
+                return f"refused: no charger named {request.target!r}"
+            try:
+                changed = store.set_mode(request.target, str(request.value))
+            except ValueError as error:
+                return f"refused: {error}"
+            return "done" if changed else "done (unchanged)"
+        if request.kind == "set":
+            declared = {v.name for v in self.engine.program.variables} if self.engine else set()
+            if request.target not in declared:
+                return f"refused: the rules declare no variable {request.target!r}"
+            try:
+                changed = store.set_variable(request.target, request.value)
+            except ValueError as error:
+                return f"refused: {error}"
+            return "done" if changed else "done (unchanged)"
+        return f"refused: unknown request {request.kind!r}"
+
+    def _apply(self, results: Sequence[InputResult | ChargerResult],
+               events: list[Event]) -> None:
+        store, health = self.store, self._health
+        for result in results:
+            if isinstance(result, ChargerResult):
+                store.set_charger(result.name, result.status, result.at)
+                self._charger_health(result.name, result.status, events)
+            elif result.error is None and result.value is not None:
+                store.set_input(result.name, result.value, result.at)
+                if health.input_errors.pop(result.name, None) is not None:
+                    log.info("inputs.%s: reading again", result.name)
+                    events.append(Event("info", f"inputs.{result.name}", "reading again"))
+            elif result.error is not None:
+                if health.input_errors.get(result.name) != result.error:
+                    log.warning("%s", result.error)
+                    events.append(Event("warning", f"inputs.{result.name}", result.error))
+                health.input_errors[result.name] = result.error
+
+    def _charger_health(self, name: str, status: ChargerStatus, events: list[Event]) -> None:
+        offline = self._health.offline
+        if not status.online:
+            reason = status.error or "no answer"
+            if offline.get(name) != reason:
+                log.warning("%s: offline: %s", name, reason)
+                events.append(Event("warning", f"chargers.{name}", f"offline: {reason}", name))
+            offline[name] = reason
+        elif offline.pop(name, None) is not None:
+            log.info("%s: online again (%s)", name, status.state.value)
+            events.append(Event("info", f"chargers.{name}",
+                                f"online again ({status.state.value})", name))
+
+    def _watch_staleness(self, now: datetime, events: list[Event]) -> None:
+        """Say when an input goes stale (rules reading it stop firing) and when it is back."""
+        store = self.store
+        store.expire(now)
+        stale = {r.name for r in store.readings() if r.stale}
+        for name in sorted(stale - self._health.stale):
+            message = "stale: no fresh value, rules that read it do not fire"
+            log.warning("inputs.%s: %s", name, message)
+            events.append(Event("warning", f"inputs.{name}", message))
+        for name in sorted(self._health.stale - stale):
+            log.info("inputs.%s: fresh again", name)
+            events.append(Event("info", f"inputs.{name}", "fresh again"))
+        self._health.stale = stale
+
+    async def _send_all(self, commands: list[Command]) -> list[Sent]:
+        if not commands:
+            return []
+        per_charger: dict[str, list[Command]] = {}
+        for command in commands:
+            per_charger.setdefault(command.charger, []).append(command)
+        groups = await asyncio.gather(*(self._send(name, group)
+                                        for name, group in per_charger.items()))
+        return [sent for group in groups for sent in group]
+
+    async def _send(self, name: str, commands: list[Command]) -> list[Sent]:
+        """Send one charger's commands in order; after a failure the rest are not sent."""
+        engine, sources = self.engine, self.sources
+        assert engine is not None and sources is not None
+        charger = sources.chargers[name]
+        timeout = self.config.chargers[name].timeout * 2 + 1.0   # the driver retries once
+        sent: list[Sent] = []
+        failure: str | None = None
+        for command in commands:
+            error = failure and f"not sent: an earlier command failed ({failure})"
+            if error is None:
+                try:
+                    await asyncio.wait_for(_carry_out(charger, command), timeout=timeout)
+                except ChargerError as problem:
+                    error = problem.message
+                except TimeoutError:
+                    error = f"no answer within {timeout:g} s"
+                except Exception as problem:
+                    log.exception("%s: %s failed unexpectedly", name, command.kind.value)
+                    error = f"unexpected {type(problem).__name__}"
+            engine.commit(command, error is None, error)
+            sent.append(Sent(command, error is None, error))
+            if error is None:
+                log.info("%s", command)
+            else:
+                log.error("%s: %s failed: %s", name, _short(command), error)
+                failure = failure or error
+        return sent
+
+    def _after_step(self, step: StepResult, events: list[Event]) -> None:
+        for change in step.mode_changes:
+            message = f"mode {change.old} -> {change.new} <- {change.rule} {change.rule.text}"
+            log.info("%s: %s", change.charger, message)
+            events.append(Event("info", "mode", message, change.charger))
+        for var in step.var_changes:
+            message = f"{var.name} = {_show(var.new)} <- {var.rule} {var.rule.text}"
+            log.info("%s", message)
+            events.append(Event("info", "set", message))
+        for action in step.logs:
+            message = f"{action.rule}: {action.value}"
+            log.info("%s", message)
+            events.append(Event("info", "log", message, action.charger))
+        for held in step.held:
+            if held.guard is not Guard.UNCHANGED:
+                log.debug("%s", held)
+
+    def _save(self, now: datetime | None = None) -> None:
+        """Write modes and variables if they changed since the last write."""
+        store = self.store
+        if not store.dirty:
+            return
+        try:
+            self.state_file.save(snapshot(store), now)
+        except OSError as error:
+            log.error("%s: cannot save the state: %s", self.config.state_path, error)
+            return
+        store.dirty = False
+
+    def _samples(self) -> tuple[dict[str, Value], list[str]]:
+        """The values of this tick for the journal: inputs, chargers, modes, variables."""
+        store = self.store
+        values: dict[str, Value] = {}
+        stale: list[str] = []
+        for reading in store.readings():
+            values[reading.name] = reading.value
+            if reading.stale:
+                stale.append(reading.name)
+        for name in store.chargers:
+            status = store.charger_status(name)
+            values[f"{name}.mode"] = store.mode(name)
+            if status is None:
+                continue
+            values[f"{name}.state"] = status.state.value
+            values[f"{name}.vehicle"] = status.vehicle
+            values[f"{name}.amps"] = status.amps
+            values[f"{name}.current"] = status.current
+            values[f"{name}.voltage"] = status.voltage
+            values[f"{name}.power"] = status.power
+            values[f"{name}.session_energy"] = status.session_energy
+        for name, value in store.variables().items():
+            values[name] = value
+        return values, stale
+
+    def _advance_simulated(self) -> None:
+        """Simulated chargers (driver = "simulated") draw energy as time passes."""
+        from evse_rules.chargers.simulated import SimulatedCharger
+
+        assert self.sources is not None
+        for charger in self.sources.chargers.values():
+            if isinstance(charger, SimulatedCharger):
+                charger.advance(self.config.tick_seconds)
+
+    def _prune(self, now: datetime) -> None:
+        self._last_prune = now
+        days = self.config.journal_days
+        if days and self.journal is not None:
+            deleted = self.journal.prune(now - timedelta(days=days))
+            if deleted:
+                log.info("journal: %d ticks older than %d days deleted", deleted, days)
+
+
+async def _carry_out(charger: Charger, command: Command) -> None:
+    kind = command.kind
+    if kind is CommandKind.START:
+        await charger.start()
+    elif kind is CommandKind.STOP:
+        await charger.stop()
+    elif kind is CommandKind.SET_CURRENT:
+        await charger.set_current(int(command.value or 0))
+    else:
+        await charger.set_voltage(float(command.value or 0.0))
+
+
+def _short(command: Command) -> str:
+    if command.kind is CommandKind.SET_CURRENT:
+        return f"set_current {command.value:g} A"
+    if command.kind is CommandKind.SET_VOLTAGE:
+        return f"set_voltage {command.value:g} V"
+    return command.kind.value
+
+
+def _show(value: Value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def _trace(now: datetime, samples: dict[str, Value], stale: list[str], step: StepResult) -> str:
+    """The -v line of one tick: values, rules fired, winners and losers, held actions."""
+    parts = [f"tick {now.isoformat()}:"]
+    parts.append(" ".join(f"{k}={_show(v)}" + ("(stale)" if k in stale else "")
+                          for k, v in samples.items()))
+    if step.fired:
+        parts.append("fired " + ", ".join(str(r) for r in step.fired))
+    for lost in step.lost:
+        parts.append(str(lost))
+    for held in step.held:
+        parts.append(f"{held.action.rule}: {held.action.kind.value} not sent ({held.guard.value}:"
+                     f" {held.why})")
+    if not step.commands:
+        parts.append("no command")
+    return "; ".join(parts)
