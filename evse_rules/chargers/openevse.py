@@ -30,7 +30,7 @@ from evse_rules.chargers.firmware import (
 )
 from evse_rules.chargers.http import HttpLink, JsonObject, log
 from evse_rules.chargers.openevse_parse import ChargerConfig, number, parse_config, parse_status
-from evse_rules.errors import ChargerError, ChargerProtocolError, ChargerUnsupported, LimitError
+from evse_rules.errors import ChargerError, ChargerProtocolError, ChargerUnsupported
 
 ClaimState = Literal["active", "disabled"]
 
@@ -218,15 +218,15 @@ class OpenEvseCharger:
         await self._command(state="disabled")
 
     async def set_current(self, amps: int) -> None:
-        """Claim `charge_current: amps` (A). Outside the charger's hard limits: LimitError."""
+        """Claim `charge_current: amps` (A); outside the hard limits: ChargerUnsupported."""
         if isinstance(amps, bool) or not isinstance(amps, int):
-            raise LimitError(f"{self.name}: the current must be whole amperes, not {amps!r}")
+            raise TypeError(f"{self.name}: the current must be whole amperes, not {amps!r}")
         config = self._config
         if config is not None and config.min_amps is not None and amps < config.min_amps:
-            raise LimitError(f"{self.name}: {amps} A is below the charger's minimum "
+            raise ChargerUnsupported(self.name, f"{amps} A is below the charger's minimum "
                              f"min_current_hard = {config.min_amps:g} A (nothing sent)")
         if config is not None and config.max_amps is not None and amps > config.max_amps:
-            raise LimitError(f"{self.name}: {amps} A is above the charger's maximum "
+            raise ChargerUnsupported(self.name, f"{amps} A is above the charger's maximum "
                              f"max_current_hard = {config.max_amps:g} A (nothing sent)")
         await self._command(current=amps)
 
@@ -234,7 +234,7 @@ class OpenEvseCharger:
         """POST /status {"voltage": V} (4.1.6+), only when it differs from what is reported."""
         low, high = VOLTAGE_RANGE
         if not low <= volts <= high:
-            raise LimitError(f"{self.name}: a reference voltage of {volts:g} V is outside "
+            raise ChargerUnsupported(self.name, f"a reference voltage of {volts:g} V is outside "
                              f"{low:g}..{high:g} V, the range the firmware accepts")
         async with self._call():
             config = await self._ensure_config()

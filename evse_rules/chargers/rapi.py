@@ -30,7 +30,6 @@ from evse_rules.errors import (
     ChargerProtocolError,
     ChargerTimeout,
     ChargerUnsupported,
-    LimitError,
 )
 
 log = logging.getLogger("evse_rules.chargers")
@@ -240,19 +239,19 @@ class RapiCharger:
     async def set_current(self, amps: int) -> None:
         """`$SC amps V`: volatile, never written to the controller's EEPROM."""
         if isinstance(amps, bool) or not isinstance(amps, int):
-            raise LimitError(f"{self.name}: the current must be whole amperes, not {amps!r}")
+            raise TypeError(f"{self.name}: the current must be whole amperes, not {amps!r}")
         last = self._last
         if last is not None and not last.min_amps <= amps <= last.max_amps:
             name = "minimum" if amps < last.min_amps else "maximum"
             limit = last.min_amps if amps < last.min_amps else last.max_amps
-            raise LimitError(f"{self.name}: {amps} A is outside the charger's limits: its "
+            raise ChargerUnsupported(self.name, f"{amps} A is outside the charger's limits: its "
                              f"{name} is {limit:g} A ($GC) (nothing sent)")
         await self._send(f"$SC {amps} V")
 
     async def set_voltage(self, volts: float) -> None:
         """`$SV millivolts`, only when it differs from the voltage in use."""
         if not 60.0 <= volts <= 300.0:
-            raise LimitError(f"{self.name}: a reference voltage of {volts:g} V is outside "
+            raise ChargerUnsupported(self.name, f"a reference voltage of {volts:g} V is outside "
                              "60..300 V")
         async with self._call():
             last = self._last if self._last is not None else await self._read_status()

@@ -52,6 +52,7 @@ class RecordedRequest:
     query: dict[str, str]
     body: Any
     raw_body: bytes
+    content_type: str | None
     authorization: str | None
 
     @property
@@ -137,7 +138,7 @@ class OpenEvseEmulator:
         self._server = server
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"openevse-emulator-{self.port}", daemon=True
+            target=server.serve_forever, args=(0.02,), name=f"openevse-emulator-{self.port}", daemon=True
         )
         self._thread.start()
         return self
@@ -277,7 +278,8 @@ class OpenEvseEmulator:
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         request = RecordedRequest(
             method=handler.command, path=path, query=query, body=_parse_body(handler, raw),
-            raw_body=raw, authorization=handler.headers.get("Authorization"),
+            raw_body=raw, content_type=handler.headers.get("Content-Type"),
+            authorization=handler.headers.get("Authorization"),
         )
         fault = self._take_fault(path)
         if fault is not None and fault.kind in ("timeout", "drop"):
@@ -404,6 +406,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the firmware's server
     timeout = 10  # an idle keep-alive connection does not hold a thread forever
     server_version = "OpenEVSE-emulator"
+    # One send per answer (flushed after each request) and no Nagle delay: an answer costs
+    # well under a millisecond instead of a delayed-ACK round.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def _dispatch(self) -> None:
         emulator: OpenEvseEmulator = self.server.emulator  # type: ignore[attr-defined]
