@@ -1,0 +1,351 @@
+"""The live daemon on a fake clock: ticks, commands, requests, persistence, reload, stop.
+
+The program here is a small hand-written one (the design-card rule plus start and stop), so
+that these tests exercise the daemon alone; tests/test_e2e.py runs real rule files against
+the emulated charger and a real HTTP meter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from evse_rules.chargers.base import Charger
+from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.config import Config, parse_config
+from evse_rules.engine.journal import Journal
+from evse_rules.errors import ChargerError, Location, RuleFileErrors, SourceError
+from evse_rules.inputs.base import InputError, Reading
+from evse_rules.language.program import (
+    MODES,
+    ActionKind,
+    Environment,
+    External,
+    ExternalKind,
+    Kind,
+    ProposedAction,
+    RuleRef,
+    TickResult,
+    Value,
+    ValueType,
+    VariableDecl,
+)
+from evse_rules.language.units import ENERGY, POWER, VOLTAGE
+from evse_rules.live import Daemon, FakeTime, next_tick
+
+START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+CONFIG = """
+tick = "1 min"
+rules = ["solar.evr"]
+[chargers.garage]
+driver = "simulated"
+min_on = "0 s"
+min_off = "0 s"
+mode = "auto"
+[inputs.pv]
+kind = "constant"
+value = "3000 W"
+"""
+
+
+@dataclass
+class FakeProgram:
+    """`if mode is auto and pv > 1400W then set amps to pv/voltage` + start / stop."""
+
+    path: str = "solar.evr"
+    threshold: float = 1400.0
+    ticks: list[datetime] = field(default_factory=list)
+
+    @property
+    def externals(self) -> tuple[External, ...]:
+        return (External("pv", ExternalKind.INPUT, ValueType(Kind.NUMBER, POWER)),
+                External("garage.mode", ExternalKind.CHARGER, ValueType(Kind.ENUM,
+                                                                        choices=MODES)),
+                External("garage.voltage", ExternalKind.CHARGER,
+                         ValueType(Kind.NUMBER, VOLTAGE)))
+
+    @property
+    def variables(self) -> tuple[VariableDecl, ...]:
+        return (VariableDecl("target", ValueType(Kind.NUMBER, ENERGY), 0.0),)
+
+    @property
+    def rules(self) -> tuple[RuleRef, ...]:
+        return (self._rule(1), self._rule(2))
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (self.path,)
+
+    def _rule(self, line: int) -> RuleRef:
+        return RuleRef(line - 1, self.path, line, 1, f"rule {line}")
+
+    def tick(self, now: datetime, values: list[Value]) -> TickResult:
+        self.ticks.append(now)
+        pv, mode, volts = values
+        actions: list[ProposedAction] = []
+        fired: list[RuleRef] = []
+        if (mode == "auto" and isinstance(pv, float) and pv > self.threshold
+                and isinstance(volts, float) and volts > 0):
+            shown = (("pv", f"{pv:g} W"),)
+            actions.append(ProposedAction(ActionKind.SET_AMPS, self._rule(1), "garage",
+                                          value=pv / volts, values=shown))
+            actions.append(ProposedAction(ActionKind.START, self._rule(1), "garage",
+                                          values=shown))
+            fired.append(self._rule(1))
+        elif mode == "auto" and isinstance(pv, float):
+            actions.append(ProposedAction(ActionKind.STOP, self._rule(2), "garage"))
+            fired.append(self._rule(2))
+        return TickResult(actions, fired, {})
+
+    def reset(self) -> None:
+        self.ticks.clear()
+
+
+class Recorder(SimulatedCharger):
+    """A simulated charger that records what it was asked, and can be made to fail."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, voltage=240.0)
+        self.calls: list[str] = []
+        self.fail: set[str] = set()
+
+    async def start(self) -> None:
+        await self._do("start")
+        await super().start()
+
+    async def stop(self) -> None:
+        await self._do("stop")
+        await super().stop()
+
+    async def set_current(self, amps: int) -> None:
+        await self._do(f"amps {amps}")
+        await super().set_current(amps)
+
+    async def release(self) -> None:
+        await self._do("release")
+
+    async def _do(self, call: str) -> None:
+        self.calls.append(call)
+        if call.split()[0] in self.fail:
+            raise ChargerError(self.name, f"{call.split()[0]} refused (HTTP 500)")
+
+
+@dataclass
+class Harness:
+    config: Config
+    program: FakeProgram
+    charger: Recorder
+    time: FakeTime
+    daemon: Daemon
+
+
+def _harness(tmp_path: Path, text: str = CONFIG, *, ticks: int = 3,
+             loader: object = None) -> Harness:
+    (tmp_path / "solar.evr").write_text("good\n")
+    config = parse_config(text, "evse-rules.toml", tmp_path)
+    program = FakeProgram(str(tmp_path / "solar.evr"))
+    charger = Recorder("garage")
+    time = FakeTime(START)
+
+    def load(paths: Sequence[Path], env: Environment) -> FakeProgram:
+        assert env.chargers == ("garage",)
+        return program
+
+    def factory(name: str, _config: Config) -> Charger:
+        return charger
+
+    daemon = Daemon(config, clock=time.clock, sleep=time.sleep,
+                    loader=loader or load,  # type: ignore[arg-type]
+                    charger_factory=factory, max_ticks=ticks)
+    return Harness(config, program, charger, time, daemon)
+
+
+def test_ticks_fall_on_whole_multiples_of_the_interval() -> None:
+    assert next_tick(datetime(2026, 6, 1, 12, 0, 13, tzinfo=UTC), 60) == \
+        datetime(2026, 6, 1, 12, 1, tzinfo=UTC)
+    assert next_tick(datetime(2026, 6, 1, 12, 1, tzinfo=UTC), 60) == \
+        datetime(2026, 6, 1, 12, 1, tzinfo=UTC)
+    assert next_tick(datetime(2026, 6, 1, 12, 3, 1, tzinfo=UTC), 300) == \
+        datetime(2026, 6, 1, 12, 5, tzinfo=UTC)
+    assert next_tick(datetime(2026, 6, 1, 12, 0, 0, 300_000, tzinfo=UTC), 0.5) == \
+        datetime(2026, 6, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+
+
+async def test_the_daemon_ticks_sends_commands_and_journals_them(tmp_path: Path) -> None:
+    h = _harness(tmp_path)
+    await h.daemon.run()
+    # 3000 W / 240 V = 12.5 A, rounded down; the current goes before the start.
+    assert h.charger.calls[:2] == ["amps 12", "start"]
+    assert h.charger.calls[-1] == "release"
+    assert h.program.ticks == [datetime(2026, 6, 1, 12, m, tzinfo=UTC) for m in range(3)]
+    with Journal(h.config.journal_path) as journal:
+        entries = journal.entries()
+        assert journal.counts()["ticks"] == 3
+        last = journal.last_tick()
+    commands = [(e.kind, e.value, e.ok) for e in entries if e.type == "command"]
+    assert commands == [("set_current", "12 A", True), ("start", None, True)]
+    assert last is not None and last.samples["pv"] == 3000.0
+    assert last.samples["garage.state"] == "charging" and last.samples["garage.mode"] == "auto"
+
+
+async def test_a_failed_command_is_journaled_and_the_next_ones_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = _harness(tmp_path, ticks=2)
+    h.charger.fail.add("amps")
+    caplog.set_level(logging.INFO, "evse_rules")
+    await h.daemon.run()
+    with Journal(h.config.journal_path) as journal:
+        commands = [e for e in journal.entries() if e.type == "command"]
+    assert [(c.kind, c.ok) for c in commands] == [("set_current", False), ("start", False)] * 2
+    assert commands[0].detail == "amps refused (HTTP 500)"
+    assert commands[1].detail == "not sent: an earlier command failed (amps refused (HTTP 500))"
+    assert "start" not in h.charger.calls
+    assert "garage: set_current 12 A failed: amps refused (HTTP 500)" in caplog.text
+
+
+async def test_requests_are_taken_on_the_next_tick_and_persisted(tmp_path: Path) -> None:
+    h = _harness(tmp_path, CONFIG.replace('mode = "auto"', 'mode = "manual"'), ticks=2)
+    with Journal(h.config.journal_path) as journal:
+        journal.add_request("mode", "garage", "auto", START)
+        journal.add_request("set", "target", 36e6, START)
+        journal.add_request("set", "nothing", 1.0, START)
+        journal.add_request("mode", "shed", "auto", START)
+    await h.daemon.run()
+    assert "start" in h.charger.calls
+    with Journal(h.config.journal_path) as journal:
+        assert journal.pending_requests() == []
+        assert journal.request_result(1) is not None
+        results = [journal.request_result(n) for n in (1, 2, 3, 4)]
+    assert [r[1] for r in results if r] == [
+        "done", "done", "refused: the rules declare no variable 'nothing'",
+        "refused: no charger named 'shed'"]
+
+    # A new daemon on the same files starts in the requested mode, with the variable.
+    again = _harness(tmp_path, CONFIG.replace('mode = "auto"', 'mode = "manual"'), ticks=1)
+    await again.daemon.run()
+    assert again.daemon.store.mode("garage") == "auto"
+    assert again.daemon.store.variable("target") == 36e6
+
+
+class FlakyInput:
+    """An input whose reads fail while `dead` is true."""
+
+    def __init__(self, name: str, value: float, clock: FakeTime) -> None:
+        self.name = name
+        self.value = value
+        self.every = 60.0
+        self.stale_after = 120.0
+        self.dead = False
+        self._time = clock
+
+    async def read(self) -> Reading:
+        if self.dead:
+            raise InputError(self.name, "http://meter/: HTTP 500 Internal Server Error")
+        return Reading(self.value, self._time.now)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_dead_input_goes_stale_and_nothing_is_claimed_from_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = CONFIG.replace('kind = "constant"\nvalue = "3000 W"',
+                          'kind = "http"\nurl = "http://meter/"\npath = "pv"\nunit = "W"\n'
+                          'stale_after = "2 min"')
+    h = _harness(tmp_path, text, ticks=1)
+    meter = FlakyInput("pv", 3000.0, h.time)
+    monkeypatch.setattr("evse_rules.live.daemon.build_inputs", lambda config, client: {
+        "pv": meter})
+    caplog.set_level(logging.INFO, "evse_rules")
+    daemon = h.daemon
+    daemon.max_ticks = None
+    runner = asyncio.create_task(daemon.run())
+
+    async def ticks(n: int) -> None:
+        target = daemon.ticks + n
+        while daemon.ticks < target:
+            await asyncio.sleep(0)
+
+    await ticks(1)
+    assert h.charger.calls == ["amps 12", "start"]
+    meter.dead = True
+    meter.value = 200.0
+    await ticks(4)
+    # Two minutes without a reading: stale; the stop rule reads pv, so it does not fire.
+    assert h.charger.calls == ["amps 12", "start"]
+    assert daemon.store.input_value("pv") is None
+    meter.dead = False
+    await ticks(1)
+    daemon.stop()
+    await runner
+    assert h.charger.calls == ["amps 12", "start", "stop", "release"]
+    assert caplog.text.count("inputs.pv: http://meter/: HTTP 500") == 1
+    assert "inputs.pv: stale" in caplog.text and "inputs.pv: reading again" in caplog.text
+
+
+async def test_a_broken_rule_file_keeps_the_old_rules(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    programs: list[FakeProgram] = []
+
+    def load(paths: Sequence[Path], env: Environment) -> FakeProgram:
+        text = paths[0].read_text()
+        if "broken" in text:
+            where = Location(str(paths[0]), 3, 8, 3, 11)
+            raise RuleFileErrors([SourceError(where, "cannot compare power (W) with current (A)",
+                                              "if pv > 16A then stop")])
+        programs.append(FakeProgram(str(paths[0]), threshold=float(text.split()[1])))
+        return programs[-1]
+
+    h = _harness(tmp_path, ticks=None, loader=load)  # type: ignore[arg-type]
+    rules = tmp_path / "solar.evr"
+    rules.write_text("threshold 1400\n")
+    caplog.set_level(logging.INFO, "evse_rules")
+    runner = asyncio.create_task(h.daemon.run())
+
+    async def ticks(n: int) -> None:
+        target = h.daemon.ticks + n
+        while h.daemon.ticks < target:
+            await asyncio.sleep(0)
+
+    await ticks(1)
+    rules.write_text("broken\n")
+    await ticks(2)
+    assert f"{rules}:3:8: error: cannot compare power (W) with current (A)" in caplog.text
+    assert caplog.text.count("not reloaded") == 1
+    assert len(programs) == 1 and len(programs[0].ticks) == 3
+    rules.write_text("threshold 5000 # fixed\n")
+    await ticks(1)
+    h.daemon.stop()
+    await runner
+    assert len(programs) == 2 and programs[1].ticks
+    assert h.charger.calls[-2:] == ["stop", "release"]     # 3000 W is below the new 5000 W
+    with Journal(h.config.journal_path) as journal:
+        events = [e.detail or "" for e in journal.entries() if e.type == "event"]
+    assert any(e.startswith("rule files not reloaded") for e in events)
+    assert any(e.startswith("rule files reloaded") for e in events)
+
+
+async def test_rules_reading_an_unconfigured_input_refuse_to_start(tmp_path: Path) -> None:
+    h = _harness(tmp_path, CONFIG.replace("[inputs.pv]", "[inputs.sun]"))
+    with pytest.raises(Exception, match=r"the rules read pv but the config has no \[inputs.pv\]"):
+        await h.daemon.run()
+
+
+async def test_stop_releases_the_claim_even_when_a_charger_refuses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = _harness(tmp_path, ticks=1)
+    h.charger.fail.add("release")
+    await h.daemon.run()
+    assert h.charger.calls[-1] == "release"
+    assert "garage: claim not released: release refused (HTTP 500)" in caplog.text
