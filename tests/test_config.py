@@ -203,3 +203,15 @@ def test_parse_config_without_file() -> None:
                           base=Path("/srv/x"))
     assert isinstance(config, Config)
     assert config.rule_paths == [Path("/srv/x/a.evr")]
+
+
+def test_the_example_config_at_the_repository_root_loads() -> None:
+    root = Path(__file__).resolve().parent.parent
+    config = load_config(root / "evse-rules.example.toml")
+    assert config.rule_paths == [root / "rules" / "solar_surplus.evr"]
+    assert set(config.chargers) == {"garage"} and set(config.inputs) == {"pv", "house"}
+    documented = (root / "docs" / "running.md").read_text()
+    for model in (Config, *(type(v) for v in (config.chargers["garage"], config.inputs["pv"]))):
+        for key in model.model_fields:
+            if key != "source":
+                assert f"`{key}`" in documented, f"docs/running.md does not describe {key}"
