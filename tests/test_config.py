@@ -213,5 +213,5 @@ def test_the_example_config_at_the_repository_root_loads() -> None:
     documented = (root / "docs" / "running.md").read_text()
     for model in (Config, *(type(v) for v in (config.chargers["garage"], config.inputs["pv"]))):
         for key in model.model_fields:
-            if key != "source":
+            if key not in ("source", "chargers", "inputs"):
                 assert f"`{key}`" in documented, f"docs/running.md does not describe {key}"
