@@ -1,0 +1,123 @@
+"""The live commands: history and why read the journal, mode and set queue requests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from evse_rules.cli import main
+from evse_rules.cli.live import parse_since, parse_value
+from evse_rules.engine.journal import Journal
+from evse_rules.errors import EvseRulesError
+from evse_rules.language.program import Kind, ValueType, VariableDecl
+from evse_rules.language.units import ENERGY, NUMBER
+from tests.test_live import CONFIG, _harness
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+async def _run(tmp_path: Path, ticks: int = 3) -> Path:
+    (tmp_path / "evse-rules.toml").write_text(CONFIG)
+    h = _harness(tmp_path, ticks=ticks)
+    h.charger.fail.add("start")
+    await h.daemon.run()
+    return tmp_path / "evse-rules.toml"
+
+
+async def test_history_prints_commands_with_their_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = await _run(tmp_path)
+    assert main(["history", "--config", str(config), "--since", "3650 d"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    commands = [line for line in lines if "garage" in line]
+    assert any("set_current 12 A sent <- " in line and "solar.evr:1 rule 1 (pv=3000 W)" in line
+               for line in commands)
+    assert any("start FAILED: start refused (HTTP 500)" in line for line in commands)
+
+
+async def test_history_json_and_filters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = await _run(tmp_path)
+    assert main(["history", "--config", str(config), "--since", "3650 d", "--json",
+                 "--charger", "garage"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    commands = [r for r in rows if r["type"] == "command"]
+    assert commands[0]["kind"] == "set_current" and commands[0]["values"] == {"pv": "3000 W"}
+    assert {r["ok"] for r in commands} == {True, False}
+    assert main(["history", "--config", str(config), "--charger", "shed"]) == 1
+    assert "no charger named 'shed'" in capsys.readouterr().err
+    # The journal was written in 2026 on a fake clock: nothing in the last 24 hours.
+    assert main(["history", "--config", str(config), "--since", "2h"]) == 0
+    assert "nothing journaled since" in capsys.readouterr().err
+
+
+async def test_why_explains_the_last_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = await _run(tmp_path, ticks=2)
+    assert main(["why", "--config", str(config), "garage"]) == 0
+    out = capsys.readouterr().out
+    assert "garage:" in out and "mode auto" in out
+    assert "inputs: pv=3000 W" in out
+    assert "rule 1" in out
+    assert "last decision" in out and "start FAILED: start refused (HTTP 500)" in out
+
+
+def test_why_without_a_journal_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "evse-rules.toml").write_text(CONFIG)
+    assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 1
+    assert "no journal at" in capsys.readouterr().err
+
+
+def test_mode_queues_a_request_for_a_known_charger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(CONFIG)
+    assert main(["mode", "garage", "manual", "--config", str(config)]) == 0
+    assert "queued" in capsys.readouterr().out
+    with Journal(tmp_path / "evse-rules.sqlite") as journal:
+        [request] = journal.pending_requests()
+    assert (request.kind, request.target, request.value) == ("mode", "garage", "manual")
+    assert main(["mode", "shed", "auto", "--config", str(config)]) == 1
+    assert "no charger named 'shed'" in capsys.readouterr().err
+
+
+def test_parse_since() -> None:
+    assert parse_since("2h", NOW) == NOW - timedelta(hours=2)
+    assert parse_since("30 min", NOW) == NOW - timedelta(minutes=30)
+    assert parse_since("7d", NOW) == NOW - timedelta(days=7)
+    assert parse_since("2026-05-31T08:00+00:00", NOW) == datetime(2026, 5, 31, 8, tzinfo=UTC)
+    with pytest.raises(EvseRulesError, match="--since 'yesterday'"):
+        parse_since("yesterday", NOW)
+
+
+@pytest.mark.parametrize(("vtype", "text", "value"), [
+    (ValueType(Kind.NUMBER, ENERGY), "20 kWh", 72e6),
+    (ValueType(Kind.NUMBER, NUMBER), "3", 3.0),
+    (ValueType(Kind.BOOLEAN), "on", True),
+    (ValueType(Kind.BOOLEAN), "false", False),
+    (ValueType(Kind.TEXT), "away", "away"),
+    (ValueType(Kind.ENUM, choices=("eco", "fast")), "fast", "fast"),
+    (ValueType(Kind.TIME), "22:30", 81000.0),
+])
+def test_values_are_read_by_their_declared_type(vtype: ValueType, text: str,
+                                                value: object) -> None:
+    assert parse_value(VariableDecl("x", vtype, None), text) == value
+
+
+@pytest.mark.parametrize(("vtype", "text", "words"), [
+    (ValueType(Kind.NUMBER, ENERGY), "20", "give the unit, like '20 Wh'"),
+    (ValueType(Kind.NUMBER, ENERGY), "20 A", "is a current (A)"),
+    (ValueType(Kind.BOOLEAN), "maybe", "give true or false"),
+    (ValueType(Kind.ENUM, choices=("eco", "fast")), "slow", "not one of eco, fast"),
+    (ValueType(Kind.TIME), "25:00", "HH:MM"),
+])
+def test_values_of_the_wrong_type_are_refused(vtype: ValueType, text: str, words: str) -> None:
+    with pytest.raises(EvseRulesError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        parse_value(VariableDecl("x", vtype, None), text)
