@@ -313,11 +313,27 @@ class Recorders(Recorder):
             recorder.tick(now, chargers, inputs, lets)
 
 
+class _Account:
+    """Per charger, during a replay: its figures and whether it charged at the last tick."""
+
+    __slots__ = ("charger", "charging", "figures", "name", "session")
+
+    def __init__(self, name: str, charger: SimulatedCharger) -> None:
+        self.name = name
+        self.charger = charger
+        self.figures = ChargerFigures()
+        self.charging = False
+        self.session = 0.0
+
+
 def run(setup: Setup, recorder: Recorder | None = None,
         progress: ProgressCallback | None = None) -> SimulationResult:
-    """Replay `setup`; deterministic: the same setup gives the same result."""
+    """Replay `setup`; deterministic: the same setup gives the same result.
+
+    The loop is the hot path of a year-long replay: rows are applied only when the clock
+    reaches them, and only the inputs whose value changed reach the store.
+    """
     data = setup.data
-    store_chargers = list(setup.chargers.items())
     engine = Engine(setup.program, setup.settings)
     store = engine.store
     for column in setup.inputs:
@@ -326,24 +342,17 @@ def run(setup: Setup, recorder: Recorder | None = None,
     for name, constant in setup.constants.items():
         store.set_input(name, constant, first)
 
-    # Row columns as plain local lists of (name, numbers or texts): no per-tick lookups.
-    feeds: list[tuple[str, Sequence[Value]]] = []
-    for column in setup.inputs:
-        feeds.append((column.name, column.texts if column.texts is not None
-                      else column.numbers))  # type: ignore[arg-type]
-    pv = data.column("pv")
-    house = data.column("house")
-    pv_index = next((i for i, (name, _) in enumerate(feeds) if name == "pv"), -1)
-    house_index = next((i for i, (name, _) in enumerate(feeds) if name == "house"), -1)
-    if pv is not None and pv.dimension != POWER:
-        pv_index = -1
-    if house is not None and house.dimension != POWER:
-        house_index = -1
+    # Row columns as (position, name, numbers or texts); `held` is what the store has.
+    feeds: list[tuple[int, str, Sequence[Value]]] = [
+        (i, column.name, column.texts if column.texts is not None
+         else column.numbers)  # type: ignore[misc]
+        for i, column in enumerate(setup.inputs)
+    ]
     held: list[Value] = [None] * len(feeds)
-
-    figures = {name: ChargerFigures() for name in setup.chargers}
-    charging = dict.fromkeys(setup.chargers, False)
-    session = dict.fromkeys(setup.chargers, 0.0)
+    pv_at = _power_column(setup.inputs, "pv")
+    house_at = _power_column(setup.inputs, "house")
+    drivers = setup.drivers
+    accounts = [_Account(name, charger) for name, charger in setup.chargers.items()]
     fired_counts = [0] * (max((r.index for r in setup.program.rules), default=-1) + 1)
 
     dt = setup.tick
@@ -352,94 +361,90 @@ def run(setup: Setup, recorder: Recorder | None = None,
     rows = len(times)
     t0 = times[0]
     ticks = math.floor((times[-1] - t0) / dt + 1e-9) + 1
-    zones = list(data.zones)
-    zone_at = zones[1][0] if len(zones) > 1 else rows
+    zones = data.zones
     zone_next = 1
+    zone_at = zones[1][0] if len(zones) > 1 else rows
+    set_input = store.set_input
+    set_charger = store.set_charger
+    engine_step = engine.step
+    commit = engine.commit
+    charging_state = ChargerState.CHARGING
     now = first
     row = 0
     solar = 0.0
+    pv_w = house_w = 0.0
     report_every = max(ticks // 100, 1)
     for k in range(ticks):
-        t = t0 + k * dt
         if k:
             now += step
-        # 1. refresh: the rows up to now, then the chargers.
-        if row < rows and times[row] <= t + 1e-6:
-            while row < rows and times[row] <= t + 1e-6:
-                if row >= zone_at:
-                    now = now.astimezone(zones[zone_next][1])
-                    zone_next += 1
-                    zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
-                for i, (name, values) in enumerate(feeds):
-                    value: Value = values[row]
-                    if value is None or value != value:
-                        continue                # empty cell: keep the last value
-                    if value != held[i]:
-                        held[i] = value
-                        store.set_input(name, value, now)
-                for column, charger, prop in setup.drivers:
-                    assert column.numbers is not None
-                    number = column.numbers[row]
-                    if number == number:  # not NaN (an empty cell)
-                        if prop == "vehicle":
-                            charger.plug(number >= 0.5)
-                        else:
-                            charger.set_grid_voltage(number)
-                row += 1
-        for name, charger in store_chargers:
-            store.set_charger(name, charger.read_status(), now)
+        # 1. refresh: the rows the clock has reached, then the chargers.
+        limit = t0 + k * dt + 1e-6
+        while row < rows and times[row] <= limit:
+            if row >= zone_at:
+                now = now.astimezone(zones[zone_next][1])
+                zone_next += 1
+                zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
+            for i, name, values in feeds:
+                value = values[row]
+                if value is None or value != value or value == held[i]:
+                    continue        # an empty cell (None, NaN) keeps the last value
+                held[i] = value
+                set_input(name, value, now)
+            for column, charger, prop in drivers:
+                number = column.numbers[row]  # type: ignore[index]
+                if number == number:
+                    if prop == "vehicle":
+                        charger.plug(number >= 0.5)
+                    else:
+                        charger.set_grid_voltage(number)
+            row += 1
+            if pv_at >= 0:
+                pv_w = _number(held[pv_at])
+            if house_at >= 0:
+                house_w = _number(held[house_at])
+        for account in accounts:
+            set_charger(account.name, account.charger.read_status(), now)
         # 2-4. the engine; 5. send.
-        result = engine.step(now)
+        result = engine_step(now)
         for command in result.commands:
-            charger = setup.chargers[command.charger]
+            account = next(a for a in accounts if a.name == command.charger)
             try:
-                kind = command.kind
-                if kind is CommandKind.SET_CURRENT:
-                    charger.apply_current(int(command.value or 0))
-                elif kind is CommandKind.START:
-                    charger.enable()
-                elif kind is CommandKind.STOP:
-                    charger.disable()
-                else:
-                    charger.apply_voltage(float(command.value or 0))
+                _apply(account.charger, command.kind, command.value)
             except ChargerError as error:
-                engine.commit(command, ok=False, error=str(error))
+                commit(command, ok=False, error=str(error))
                 continue
-            engine.commit(command, ok=True)
-            figures[command.charger].commands[command.kind.value] += 1
+            commit(command, ok=True)
+            account.figures.commands[command.kind.value] += 1
         for ref in result.fired:
             fired_counts[ref.index] += 1
-        # The interval that follows this tick: energy and the sun's share.
-        pv_w = held[pv_index] if pv_index >= 0 else None
-        house_w = held[house_index] if house_index >= 0 else None
-        pv_now = pv_w if isinstance(pv_w, float) else 0.0
-        house_now = house_w if isinstance(house_w, float) else 0.0
-        solar += pv_now * dt
-        available = max(pv_now - house_now, 0.0) * dt
-        for name, charger in store_chargers:
-            is_charging = charger.state is ChargerState.CHARGING
-            if is_charging:
-                if not charging[name]:
-                    figures[name].charges += 1
-                    session[name] = 0.0
-                session[name] += dt
-            elif charging[name]:
-                figures[name].durations.append(session[name])
-            charging[name] = is_charging
-            joules = charger.advance(dt)
-            if joules:
-                share = min(available, joules)
+        # The interval that follows this tick: energy, and the sun's share of it.
+        solar += pv_w * dt
+        available = (pv_w - house_w) * dt if pv_w > house_w else 0.0
+        for account in accounts:
+            charger = account.charger
+            if charger.state is charging_state:
+                if not account.charging:
+                    account.charging = True
+                    account.figures.charges += 1
+                    account.session = 0.0
+                account.session += dt
+            elif account.charging:
+                account.charging = False
+                account.figures.durations.append(account.session)
+            if charger.power:
+                joules = charger.advance(dt)
+                share = available if available < joules else joules
                 available -= share
-                charger_figures = figures[name]
-                charger_figures.ev += joules
-                charger_figures.from_solar += share
+                figures = account.figures
+                figures.ev += joules
+                figures.from_solar += share
         if recorder is not None:
             recorder.tick(now, setup.chargers, held, result.lets)
         if progress is not None and k % report_every == 0:
             progress(k, ticks)
-    for name in setup.chargers:
-        if charging[name]:
-            figures[name].durations.append(session[name])
+    for account in accounts:
+        if account.charging:
+            account.figures.durations.append(account.session)
     if progress is not None:
         progress(ticks, ticks)
     rules: dict[str, int] = {}
@@ -449,7 +454,27 @@ def run(setup: Setup, recorder: Recorder | None = None,
     end = first + step * (ticks - 1)
     if len(zones) > 1:
         end = end.astimezone(zones[-1][1])
-    return SimulationResult(ticks, first, end, solar, figures, rules)
+    return SimulationResult(ticks, first, end, solar,
+                            {a.name: a.figures for a in accounts}, rules)
+
+
+def _power_column(columns: Sequence[Column], name: str) -> int:
+    """The position of the power column `name` among the inputs, -1 without one."""
+    for i, column in enumerate(columns):
+        if column.name == name and column.dimension == POWER:
+            return i
+    return -1
+
+
+def _apply(charger: SimulatedCharger, kind: CommandKind, value: float | None) -> None:
+    if kind is CommandKind.SET_CURRENT:
+        charger.apply_current(int(value or 0))
+    elif kind is CommandKind.START:
+        charger.enable()
+    elif kind is CommandKind.STOP:
+        charger.disable()
+    else:
+        charger.apply_voltage(float(value or 0))
 
 
 def simulate(

@@ -56,7 +56,11 @@ class SimulatedCharger:
         self.max_amps = max_amps
         self.session_wh = 0.0
         self.total_wh = 0.0
+        self.state = ChargerState.SLEEPING
+        self.current = 0.0
+        self.power = 0.0
         self._status: ChargerStatus | None = None   # rebuilt only after a change
+        self._changed()
 
     # -- what the vehicle and the charger do ----------------------------------------------
 
@@ -64,26 +68,22 @@ class SimulatedCharger:
     def full(self) -> bool:
         return self.capacity_wh is not None and self.soc >= 100.0
 
-    @property
-    def state(self) -> ChargerState:
+    def _changed(self) -> None:
+        """Recompute what follows from the settings (once per change, not per read)."""
         if not self.enabled:
-            return ChargerState.SLEEPING
-        if not self.vehicle:
-            return ChargerState.NOT_CONNECTED
-        if self.full:
-            return ChargerState.CONNECTED
-        return ChargerState.CHARGING
-
-    @property
-    def current(self) -> float:
-        """A per phase, as the charger measures it."""
-        if self.state is not ChargerState.CHARGING:
-            return 0.0
-        return float(min(self.amps, self.vehicle_max_amps))
-
-    @property
-    def power(self) -> float:
-        return self.current * self.voltage * self.phases
+            state = ChargerState.SLEEPING
+        elif not self.vehicle:
+            state = ChargerState.NOT_CONNECTED
+        elif self.full:
+            state = ChargerState.CONNECTED
+        else:
+            state = ChargerState.CHARGING
+        self.state = state
+        # A per phase, as the charger measures it.
+        self.current = (float(min(self.amps, self.vehicle_max_amps))
+                        if state is ChargerState.CHARGING else 0.0)
+        self.power = self.current * self.voltage * self.phases
+        self._status = None
 
     def advance(self, seconds: float) -> float:
         """Let `seconds` pass at the present power; the energy delivered, in J.
@@ -99,6 +99,7 @@ class SimulatedCharger:
             if joules >= room:
                 joules = room
                 self.soc = 100.0
+                self._changed()
             else:
                 self.soc += joules / (self.capacity_wh * _WH) * 100.0
         self.session_wh += joules / _WH
@@ -113,23 +114,22 @@ class SimulatedCharger:
         self.vehicle = connected
         if connected:
             self.session_wh = 0.0
-        self._status = None
+        self._changed()
 
     def set_grid_voltage(self, volts: float) -> None:
         if volts != self.voltage:
             self.voltage = volts
-            self._status = None
+            self._changed()
 
     # -- synchronous commands (the replay calls these) ------------------------------------
 
     def read_status(self) -> ChargerStatus:
         status = self._status
         if status is None:
-            current = self.current
             status = self._status = ChargerStatus(
-                state=self.state, vehicle=self.vehicle, current=current,
+                state=self.state, vehicle=self.vehicle, current=self.current,
                 amps=float(self.amps), voltage=self.voltage,
-                power=current * self.voltage * self.phases, session_energy=self.session_wh,
+                power=self.power, session_energy=self.session_wh,
                 total_energy=self.total_wh / 1000.0, temp=25.0,
                 min_amps=float(self.min_amps), max_amps=float(self.max_amps),
                 firmware="simulated",
@@ -138,18 +138,18 @@ class SimulatedCharger:
 
     def enable(self) -> None:
         self.enabled = True
-        self._status = None
+        self._changed()
 
     def disable(self) -> None:
         self.enabled = False
-        self._status = None
+        self._changed()
 
     def apply_current(self, amps: int) -> None:
         if not self.min_amps <= amps <= self.max_amps:
             raise ChargerError(self.name, f"current {amps} A is outside the charger's "
                                           f"{self.min_amps}..{self.max_amps} A")
         self.amps = int(amps)
-        self._status = None
+        self._changed()
 
     def apply_voltage(self, volts: float) -> None:
         self.set_grid_voltage(volts)

@@ -24,6 +24,9 @@ from evse_rules.engine.store import StateStore
 from evse_rules.language.program import ActionKind, Program, ProposedAction
 
 
+_NONE: tuple[()] = ()
+
+
 class Engine:
     """Runs a program against a state store and guards what it asks of the chargers."""
 
@@ -62,27 +65,33 @@ class Engine:
         store = self.store
         store.expire(now)
         tick = self.program.tick(now, store.values)
-        commands: list[Command] = []
+        if not tick.actions:
+            # The common tick of a long replay: nothing proposed, nothing to allocate.
+            commands: list[Command] = []
+            for settings in self._voltage:
+                self._reference_voltage(settings, now, commands)
+            return StepResult(now, commands, _NONE, _NONE, _NONE, tick.fired,
+                              tick.lets, _NONE, _NONE, _NONE)
         held: list[HeldBack] = []
         adjusted: list[HeldBack] = []
         lost: list[Lost] = []
         logs: list[ProposedAction] = []
         modes: list[ModeChange] = []
         variables: list[VarChange] = []
-        if tick.actions:
-            winners = self._arbitrate(tick.actions, lost, logs)
-            runs: dict[str, ProposedAction] = {}
-            amps: dict[str, ProposedAction] = {}
-            for action in winners:
-                kind = action.kind
-                if kind is ActionKind.SET_AMPS:
-                    amps[action.charger or ""] = action
-                elif kind is ActionKind.START or kind is ActionKind.STOP:
-                    runs[action.charger or ""] = action
-                elif kind is ActionKind.SET_MODE:
-                    self._set_mode(action, modes)
-                else:
-                    self._set_variable(action, variables)
+        commands = []
+        runs: dict[str, ProposedAction] = {}
+        amps: dict[str, ProposedAction] = {}
+        for action in self._arbitrate(tick.actions, lost, logs):
+            kind = action.kind
+            if kind is ActionKind.SET_AMPS:
+                amps[action.charger or ""] = action
+            elif kind is ActionKind.START or kind is ActionKind.STOP:
+                runs[action.charger or ""] = action
+            elif kind is ActionKind.SET_MODE:
+                self._set_mode(action, modes)
+            else:
+                self._set_variable(action, variables)
+        if runs or amps:
             for name in self._guards:
                 run = runs.get(name)
                 amp = amps.get(name)
@@ -144,8 +153,7 @@ class Engine:
         """The commands for one charger, in the order that suits the contactor: stop first;
         the current before a start, so that charging begins at the asked current."""
         guard = self._guards[name]
-        status = self.store.charger_status(name)
-        read_at = self.store.charger_updated(name)
+        status, read_at = self.store.charger_reading(name)
         if run is not None and run.kind is ActionKind.STOP:
             command = guard.stop(run, status, read_at, now, held)
             if command is not None:
@@ -172,9 +180,7 @@ class Engine:
             volts, shown = float(source), "voltage"
         else:
             return
-        command = self._guards[settings.name].set_voltage(
-            volts, shown, self.store.charger_status(settings.name),
-            self.store.charger_updated(settings.name), now,
-        )
+        status, read_at = self.store.charger_reading(settings.name)
+        command = self._guards[settings.name].set_voltage(volts, shown, status, read_at, now)
         if command is not None:
             commands.append(command)

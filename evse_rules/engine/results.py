@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -109,17 +110,18 @@ class StepResult:
     """Everything one step decided, for the sender, the journal and the trace.
 
     `held` lists the actions not sent (with the guard and the reason); `adjusted` lists the
-    ones sent with another value (clamped). Not frozen: one is built per tick, and
-    building a frozen dataclass costs noticeably more in a year-long replay.
+    ones sent with another value (clamped). Read-only sequences (an empty one may be shared
+    between steps). Not frozen: one is built per tick, and building a frozen dataclass
+    costs noticeably more in a year-long replay.
     """
 
     now: datetime
-    commands: list[Command]
-    held: list[HeldBack]
-    adjusted: list[HeldBack]
-    lost: list[Lost]
-    fired: list[RuleRef]
+    commands: list[Command]                  # always a fresh list, the caller's to keep
+    held: Sequence[HeldBack]
+    adjusted: Sequence[HeldBack]
+    lost: Sequence[Lost]
+    fired: Sequence[RuleRef]
     lets: dict[str, Value]
-    logs: list[ProposedAction]
-    mode_changes: list[ModeChange]
-    var_changes: list[VarChange]
+    logs: Sequence[ProposedAction]
+    mode_changes: Sequence[ModeChange]
+    var_changes: Sequence[VarChange]

@@ -269,7 +269,7 @@ class StateStore:
 
     def set_charger(self, name: str, status: ChargerStatus, at: datetime) -> None:
         """A refresh of charger `name` read `status` at `at`."""
-        slot = self._charger(name)
+        slot = self._chargers.get(name) or self._charger(name)
         slot.updated = at
         old = slot.status
         if status is old:
@@ -281,6 +281,11 @@ class StateStore:
 
     def charger_status(self, name: str) -> ChargerStatus | None:
         return self._charger(name).status
+
+    def charger_reading(self, name: str) -> tuple[ChargerStatus | None, datetime | None]:
+        """The last status of charger `name` and when it was read."""
+        slot = self._chargers.get(name) or self._charger(name)
+        return slot.status, slot.updated
 
     def charger_updated(self, name: str) -> datetime | None:
         return self._charger(name).updated
