@@ -1,0 +1,149 @@
+"""The rules language: rule files -> checked, compiled `Program`.
+
+    load_program(paths, env)        parse, check and compile files into one program
+    load_program_text(text, ...)    the same for a text (tests, tools)
+    check_files(paths, env)         only the errors (an empty list: the files are clean)
+
+Every problem is a `SourceError` (FILE:LINE:COL, the line, a caret); the loaders raise all
+of a program's errors together as `RuleFileErrors`, and a file with any error never gives
+a program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from os import PathLike
+from pathlib import Path
+
+from evse_rules.errors import Location, RuleFileErrors, SourceError
+from evse_rules.language import ast
+from evse_rules.language.check import check
+from evse_rules.language.compiled import CompiledProgram
+from evse_rules.language.parse import parse_text
+from evse_rules.language.program import (
+    CHARGER_STATES,
+    MODES,
+    ActionKind,
+    Environment,
+    External,
+    ExternalKind,
+    Kind,
+    Program,
+    ProposedAction,
+    RuleRef,
+    TickResult,
+    Value,
+    ValueType,
+    VariableDecl,
+)
+
+__all__ = [
+    "CHARGER_STATES",
+    "DEFAULT_ENVIRONMENT",
+    "MODES",
+    "ActionKind",
+    "CompiledProgram",
+    "Environment",
+    "External",
+    "ExternalKind",
+    "Kind",
+    "Program",
+    "ProposedAction",
+    "RuleRef",
+    "TickResult",
+    "Value",
+    "ValueType",
+    "VariableDecl",
+    "check_files",
+    "check_texts",
+    "load_program",
+    "load_program_text",
+]
+
+StrPath = str | PathLike[str]
+
+# No config: one charger named `evse`, no inputs (files declare what they read).
+DEFAULT_ENVIRONMENT = Environment()
+
+
+def _read(path: StrPath) -> tuple[str | None, SourceError | None]:
+    name = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8"), None
+    except UnicodeDecodeError as error:
+        reason = f"not a UTF-8 text file ({error.reason} at byte {error.start})"
+    except OSError as error:
+        reason = f"cannot read the file: {error.strerror or error}"
+    return None, SourceError(Location(name, 1, 1, 1, 2), reason)
+
+
+def _compile(sources: Iterable[tuple[str, str]], env: Environment,
+             errors: list[SourceError]) -> CompiledProgram | None:
+    files: list[ast.RuleFile] = []
+    for name, text in sources:
+        tree, syntax = parse_text(text, name)
+        files.append(tree)
+        errors.extend(syntax)
+    if errors:
+        # Names declared in a file that failed to parse are missing: checking the rest
+        # would only add noise.
+        return None
+    checked, problems = check(files, env)
+    errors.extend(problems)
+    if errors:
+        return None
+    return CompiledProgram(checked)
+
+
+def check_texts(sources: Sequence[tuple[str, str]], env: Environment = DEFAULT_ENVIRONMENT
+                ) -> tuple[CompiledProgram | None, list[SourceError]]:
+    """Check (file name, text) pairs as one program: the program, or None and the errors."""
+    errors: list[SourceError] = []
+    program = _compile(sources, env, errors)
+    return program, sorted(errors, key=lambda e: (e.location.file, e.location.line,
+                                                  e.location.col))
+
+
+def check_files(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
+                ) -> list[SourceError]:
+    """Every error of the files, checked together as one program ([] when clean)."""
+    sources: list[tuple[str, str]] = []
+    errors: list[SourceError] = []
+    for path in paths:
+        text, error = _read(path)
+        if error is not None:
+            errors.append(error)
+        elif text is not None:
+            sources.append((str(path), text))
+    if errors:
+        return errors
+    return check_texts(sources, env)[1]
+
+
+def load_program(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
+                 ) -> CompiledProgram:
+    """Parse, check and compile rule files into one program; RuleFileErrors lists every
+    problem (nothing runs when there is one)."""
+    sources: list[tuple[str, str]] = []
+    errors: list[SourceError] = []
+    for path in paths:
+        text, error = _read(path)
+        if error is not None:
+            errors.append(error)
+        elif text is not None:
+            sources.append((str(path), text))
+    if errors:
+        raise RuleFileErrors(errors)
+    program, errors = check_texts(sources, env)
+    if program is None:
+        raise RuleFileErrors(errors)
+    return program
+
+
+def load_program_text(text: str, filename: str = "<rules>",
+                      env: Environment = DEFAULT_ENVIRONMENT) -> CompiledProgram:
+    """`load_program` for one rule text."""
+    program, errors = check_texts([(filename, text)], env)
+    if program is None:
+        raise RuleFileErrors(errors)
+    return program

@@ -23,7 +23,7 @@ from evse_rules.language.units import NUMBER, Dimension
 Value = float | bool | str | None
 
 
-class Kind(str, Enum):
+class Kind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)
     NUMBER = "number"        # a quantity; see ValueType.dimension
     BOOLEAN = "boolean"
     TEXT = "text"
@@ -42,7 +42,7 @@ class ValueType:
             return self.dimension.name
         if self.kind is Kind.ENUM:
             return "one of " + ", ".join(self.choices)
-        return self.kind.value
+        return str(self.kind.value)
 
 
 # The charger states and modes as rules name them (DESIGN.md section 5).
@@ -65,7 +65,7 @@ class Environment:
     chargers: tuple[str, ...] = ("evse",)
 
 
-class ExternalKind(str, Enum):
+class ExternalKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)
     INPUT = "input"          # an external input (config, `input` declaration, CSV column)
     CHARGER = "charger"      # a charger property, name is "CHARGER.PROPERTY"
     VARIABLE = "variable"    # a user variable (`var`), owned and persisted by the engine
@@ -105,7 +105,7 @@ class RuleRef:
         return f"{self.file}:{self.line}"
 
 
-class ActionKind(str, Enum):
+class ActionKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)
     START = "start"
     STOP = "stop"
     SET_AMPS = "set_amps"

@@ -1,0 +1,358 @@
+"""The compiler: a checked program -> Python functions, built once.
+
+Each `let` and each statement becomes one Python function generated from the AST (never
+from user text): names are read as `v[i]` from the tick's value list into locals, constants
+are literals (finite floats) or default arguments (strings), and stateful parts (`for`,
+windows, smoothing) are objects of `runtime` called with the tick time. Kleene logic is
+compiled into two forms of each condition - "is it true" and "is it false" - so that an
+unknown value never needs a three-valued object at run time, and None checks are left out
+where the checker's types prove a value is always known (literals, built-ins, `for`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from evse_rules.language import ast, runtime
+from evse_rules.language.check import CheckedAction, CheckedProgram, Symbol, SymbolKind
+from evse_rules.language.program import Kind, Value, ValueType
+from evse_rules.language.units import format_quantity
+
+_SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False|None)$")
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+def formatter(vtype: ValueType) -> Callable[[Value], str]:
+    """How a value of this type is shown to people (journal, log interpolation)."""
+    if vtype.kind is Kind.NUMBER:
+        dimension = vtype.dimension
+
+        def number(value: Value) -> str:
+            if value is None:
+                return "unknown"
+            assert isinstance(value, float | int)
+            return format_quantity(float(value), dimension)
+        return number
+    if vtype.kind is Kind.BOOLEAN:
+        return lambda value: "unknown" if value is None else ("true" if value else "false")
+    if vtype.kind is Kind.TIME:
+        def clock(value: Value) -> str:
+            if value is None:
+                return "unknown"
+            assert isinstance(value, float | int)
+            seconds = int(value)
+            text = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+            return text if seconds % 60 == 0 else f"{text}:{seconds % 60:02d}"
+        return clock
+    return lambda value: "unknown" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Function:
+    """One generated function: its source and the names it binds as default arguments."""
+
+    name: str
+    source: str
+
+
+class _FunctionBuilder:
+    """Generates the body of one function: locals for names, hoisted stateful calls."""
+
+    def __init__(self, gen: CodeGen) -> None:
+        self.gen = gen
+        self.loads: dict[int, str] = {}      # slot -> local name
+        self.hoisted: list[str] = []
+        self.bound: list[str] = []           # namespace names bound as default arguments
+        self.temps = 0
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"t{self.temps}"
+
+    def bind(self, name: str) -> str:
+        if name not in self.bound:
+            self.bound.append(name)
+        return name
+
+    def local(self, slot: int) -> str:
+        name = self.loads.get(slot)
+        if name is None:
+            name = self.loads[slot] = f"x{slot}"
+        return name
+
+    def function(self, name: str, body: list[str]) -> _Function:
+        params = ", ".join(["v", "n", *(f"{b}={b}" for b in self.bound)])
+        lines = [f"def {name}({params}):"]
+        lines += [f"    {local} = v[{slot}]" for slot, local in sorted(self.loads.items())]
+        lines += [f"    {line}" for line in self.hoisted]
+        lines += [f"    {line}" for line in body]
+        if len(lines) == 1:
+            lines.append("    return None")
+        return _Function(name, "\n".join(lines))
+
+    # ---- expressions ---------------------------------------------------------------------
+
+    def _known(self, code: str, nullable: bool) -> tuple[str, str, list[str]]:
+        """(first use, later uses, None checks) of an operand, with a temporary if needed."""
+        if not nullable:
+            return code, code, []
+        if _SIMPLE.match(code):
+            return code, code, [f"{code} is None"]
+        temp = self.temp()
+        return f"({temp} := {code})", temp, [f"({temp} := {code}) is None"]
+
+    def _operands(self, *exprs: ast.Expr) -> tuple[list[str], list[str]]:
+        """Values of operands and the checks that one of them is None (each evaluated once)."""
+        uses: list[str] = []
+        checks: list[str] = []
+        for expr in exprs:
+            code, nullable = self.value(expr)
+            if not nullable:
+                uses.append(code)
+                continue
+            if _SIMPLE.match(code):
+                uses.append(code)
+                checks.append(f"{code} is None")
+            else:
+                temp = self.temp()
+                checks.append(f"({temp} := {code}) is None")
+                uses.append(temp)
+        return uses, checks
+
+    def value(self, e: ast.Expr) -> tuple[str, bool]:
+        """Python code for the value of `e` (None when unknown), and whether it can be None."""
+        gen = self.gen
+        if isinstance(e, ast.NumberLit):
+            return gen.number(e.value, self), False
+        if isinstance(e, ast.TimeLit):
+            return gen.number(e.seconds, self), False
+        if isinstance(e, ast.TextLit):
+            return self.bind(gen.constant(e.value)), False
+        if isinstance(e, ast.BoolLit):
+            return repr(e.value), False
+        if isinstance(e, ast.Name):
+            symbol = gen.checked.symbols[id(e)]
+            return self.local(gen.slot(symbol)), symbol.kind is not SymbolKind.BUILTIN
+        vtype = gen.checked.types[id(e)]
+        if vtype.kind is Kind.BOOLEAN and not isinstance(e, ast.For):
+            return self._boolean_value(e)
+        if isinstance(e, ast.Unary):
+            (operand,), checks = self._operands(e.operand)
+            if not checks:
+                return f"(-{operand})", False
+            return f"(None if {' or '.join(checks)} else -{operand})", True
+        if isinstance(e, ast.Binary):
+            (left, right), checks = self._operands(e.left, e.right)
+            op = e.op
+            if op == "/":
+                constant_divisor = isinstance(e.right, ast.NumberLit) and e.right.value != 0
+                if not constant_divisor:
+                    checks.append(f"not {right}")
+            if not checks:
+                return f"({left} {op} {right})", False
+            return f"(None if {' or '.join(checks)} else {left} {op} {right})", True
+        if isinstance(e, ast.Call):
+            return self._call(e)
+        if isinstance(e, ast.Smooth):
+            code, _ = self.value(e.subject)
+            assert e.rise.value > 0 and e.fall.value > 0
+            obj = gen.state(runtime.Smoother(e.rise.value, e.fall.value))
+            return self._hoist(f"{self.bind(obj)}(n, {code})"), True
+        if isinstance(e, ast.For):
+            truth = self.true(e.condition)
+            obj = gen.state(runtime.ForClock(e.duration.value))
+            return self._hoist(f"{self.bind(obj)}(n, {truth})"), False
+        raise AssertionError(f"no code for {type(e).__name__}")
+
+    def _hoist(self, call: str) -> str:
+        """Stateful calls run at every evaluation, before any short-circuit: hoist them."""
+        name = f"h{len(self.hoisted)}"
+        self.hoisted.append(f"{name} = {call}")
+        return name
+
+    def _call(self, e: ast.Call) -> tuple[str, bool]:
+        gen = self.gen
+        window = gen.checked.windows.get(id(e))
+        if window is not None:
+            code, _ = self.value(e.args[0])
+            duration = e.args[1]
+            assert isinstance(duration, ast.NumberLit)
+            obj = gen.state(runtime.Window(window, duration.value))
+            return self._hoist(f"{self.bind(obj)}(n, {code})"), True
+        name = e.function
+        if name == "known":
+            code, nullable = self.value(e.args[0])
+            return (f"({code} is not None)" if nullable else "True"), False
+        uses, checks = self._operands(*e.args)
+        if name in ("min", "max", "abs"):
+            body = f"{name}({', '.join(uses)})"
+        elif name == "clamp":
+            body = f"min(max({uses[0]}, {uses[1]}), {uses[2]})"
+        else:
+            helper = {"round": runtime.round_half_away, "floor": runtime.floor,
+                      "ceil": runtime.ceil}[name]
+            body = f"{self.bind(gen.constant(helper))}({uses[0]})"
+        if not checks:
+            return body, False
+        return f"(None if {' or '.join(checks)} else {body})", True
+
+    def _boolean_value(self, e: ast.Expr) -> tuple[str, bool]:
+        if isinstance(e, (ast.Name, ast.BoolLit)):
+            return self.value(e)
+        if isinstance(e, ast.Call) and e.function == "known":
+            return self._call(e)
+        truth = self.true(e)
+        falsity = self.false(e)
+        return f"(True if {truth} else False if {falsity} else None)", True
+
+    def true(self, e: ast.Expr) -> str:
+        """Code that is True exactly when `e` is true (False when false or unknown)."""
+        return self._logic(e, want=True)
+
+    def false(self, e: ast.Expr) -> str:
+        """Code that is True exactly when `e` is false (False when true or unknown)."""
+        return self._logic(e, want=False)
+
+    def _logic(self, e: ast.Expr, want: bool) -> str:
+        if isinstance(e, ast.BoolLit):
+            return repr(e.value is want)
+        if isinstance(e, (ast.Name, ast.Call, ast.For)):
+            code, nullable = self.value(e)
+            if not nullable:
+                return code if want else f"(not {code})"
+            return f"({code} is {want})"
+        if isinstance(e, ast.Unary):
+            assert e.op == "not"
+            return self._logic(e.operand, not want)
+        if isinstance(e, ast.Binary):
+            if e.op in ("and", "or"):
+                # and: true when both are true, false when either is false; or: the dual.
+                joiner = " and " if (e.op == "and") == want else " or "
+                return f"({self._logic(e.left, want)}{joiner}{self._logic(e.right, want)})"
+            op = e.op if want else _NEGATE[e.op]
+            (left, right), checks = self._operands(e.left, e.right)
+            known = [c.replace(" is None", " is not None") for c in checks]
+            return "(" + " and ".join([*known, f"{left} {op} {right}"]) + ")"
+        if isinstance(e, ast.Is):
+            constant = self.bind(self.gen.constant(e.value))
+            (subject,), checks = self._operands(e.subject)
+            equal = want != e.negated
+            known = [c.replace(" is None", " is not None") for c in checks]
+            return "(" + " and ".join([*known, f"{subject} {'==' if equal else '!='} "
+                                                f"{constant}"]) + ")"
+        if isinstance(e, ast.Between):
+            return self._between(e, want)
+        raise AssertionError(f"no condition code for {type(e).__name__}")
+
+    def _between(self, e: ast.Between, want: bool) -> str:
+        gen = self.gen
+        if e.subject is None:
+            subject_expr: ast.Expr = ast.Name(e.loc, "time")
+            gen.checked.symbols[id(subject_expr)] = gen.time_symbol
+            gen.keep.append(subject_expr)
+        else:
+            subject_expr = e.subject
+        is_time = gen.checked.types.get(id(e.low), None)
+        (subject, low, high), checks = self._operands(subject_expr, e.low, e.high)
+        known = [c.replace(" is None", " is not None") for c in checks]
+        if is_time is not None and is_time.kind is Kind.TIME:
+            test = f"{self.bind(gen.constant(runtime.time_between))}({subject}, {low}, {high})"
+        else:
+            test = f"{low} <= {subject} <= {high}"
+        if not want:
+            test = f"not ({test})"
+        return "(" + " and ".join([*known, test]) + ")"
+
+
+class CodeGen:
+    """Collects constants, stateful objects and generated functions for one program."""
+
+    def __init__(self, checked: CheckedProgram, slots: dict[str, int],
+                 time_symbol: Symbol) -> None:
+        self.checked = checked
+        self.slots = slots
+        self.time_symbol = time_symbol
+        self.namespace: dict[str, Any] = {"__builtins__": {"min": min, "max": max, "abs": abs}}
+        self.functions: list[_Function] = []
+        self.states: list[Any] = []
+        self.keep: list[ast.Expr] = []       # synthesised nodes, kept alive for their id()
+        self._constants: dict[tuple[type, Any], str] = {}
+
+    def slot(self, symbol: Symbol) -> int:
+        return self.slots[symbol.name]
+
+    def constant(self, value: Any) -> str:
+        key = (type(value), value if not callable(value) else id(value))
+        name = self._constants.get(key)
+        if name is None:
+            name = self._constants[key] = f"c{len(self._constants)}"
+            self.namespace[name] = value
+        return name
+
+    def number(self, value: float, fb: _FunctionBuilder) -> str:
+        if math.isfinite(value):
+            return repr(float(value))
+        return fb.bind(self.constant(float(value)))
+
+    def state(self, obj: Any) -> str:
+        name = f"s{len(self.states)}"
+        self.states.append(obj)
+        self.namespace[name] = obj
+        return name
+
+    def let_function(self, index: int, expr: ast.Expr) -> str:
+        fb = _FunctionBuilder(self)
+        code, _ = fb.value(expr)
+        name = f"let_{index}"
+        self.functions.append(fb.function(name, [f"return {code}"]))
+        return name
+
+    def statement_function(self, index: int, condition: ast.Expr | None,
+                           then: tuple[CheckedAction, ...],
+                           otherwise: tuple[CheckedAction, ...]) -> str:
+        fb = _FunctionBuilder(self)
+        body: list[str] = []
+        then_values = self._action_values(fb, then)
+        if condition is None:
+            body.append(f"return 0, {then_values}")
+        else:
+            truth = fb.true(condition)
+            body.append(f"if {truth}:")
+            body.append(f"    return 0, {then_values}")
+            if otherwise:
+                body.append(f"return 1, {self._action_values(fb, otherwise)}")
+        name = f"rule_{index}"
+        self.functions.append(fb.function(name, body))
+        return name
+
+    def _action_values(self, fb: _FunctionBuilder, actions: tuple[CheckedAction, ...]) -> str:
+        codes: list[str] = []
+        for action in actions:
+            if action.value is not None:
+                codes.append(fb.value(action.value)[0])
+            elif action.parts:
+                codes.append(self._message(fb, action.parts))
+            else:
+                codes.append("None")
+        return "(" + "".join(f"{c}, " for c in codes) + ")"
+
+    def _message(self, fb: _FunctionBuilder, parts: tuple[str | ast.Expr, ...]) -> str:
+        pieces: list[str] = []
+        for part in parts:
+            if isinstance(part, str):
+                pieces.append(fb.bind(self.constant(part)))
+            else:
+                show = fb.bind(self.constant(formatter(self.checked.types[id(part)])))
+                pieces.append(f"{show}({fb.value(part)[0]})")
+        return "(" + " + ".join(pieces) + ")" if pieces else repr("")
+
+    def build(self) -> dict[str, Any]:
+        source = "\n\n".join(f.source for f in self.functions)
+        code = compile(source, "<evse-rules program>", "exec")
+        exec(code, self.namespace)  # the source is generated from the AST (module doc)
+        self.namespace["__source__"] = source
+        return self.namespace

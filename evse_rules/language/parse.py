@@ -1,0 +1,582 @@
+"""Rule file text -> AST (`evse_rules.language.ast`), with syntax errors as SourceErrors.
+
+The Lark parser (LALR, contextual lexer) is built once per process; a transformer turns its
+tree (with positions) into AST nodes. A syntax error
+is translated into "expected X, found Y" at the offending token; to report every syntax
+error of a file, not only the first, a file that fails is parsed again piece by piece (each
+unindented line with its indented continuation), collecting one error per piece.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import fields, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.indenter import Indenter
+
+from evse_rules.errors import Location, SourceError
+from evse_rules.language import ast
+from evse_rules.language.units import ALIASES, NUMBER, UNITS
+
+# The file being parsed and the line offset of the piece being parsed: set around each parse
+# (context variables, so that parsing from several threads stays correct).
+_FILE: ContextVar[str] = ContextVar("_FILE", default="<rules>")
+_LINE_OFFSET: ContextVar[int] = ContextVar("_LINE_OFFSET", default=0)
+
+KEYWORDS = frozenset({
+    "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
+    "log", "every", "at", "on", "cron", "change", "for", "or", "and", "not", "is", "between",
+    "true", "false", "smooth",
+})
+
+
+def grammar_text() -> str:
+    """The grammar, from the installed package or, in a source checkout, from grammar/."""
+    packaged = resources.files("evse_rules").joinpath("grammar", "evse_rules.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[2] / "grammar" / "evse_rules.lark"
+    return checkout.read_text(encoding="utf-8")
+
+
+class _IndentError(Exception):
+    def __init__(self, token: Token) -> None:
+        super().__init__("inconsistent indentation")
+        self.token = token
+
+
+class RuleIndenter(Indenter):
+    """Turns leading whitespace into _INDENT/_DEDENT tokens; newlines inside ( ) are joined."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["_LPAR"]  # noqa: RUF012 (Lark reads these class attributes)
+    CLOSE_PAREN_types = ["_RPAR"]  # noqa: RUF012
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+    # Keyword text -> the keyword's terminal name, filled once the parser is built. A word
+    # such as `then` lexed as a NAME (the contextual lexer allows it where no keyword fits) is
+    # turned back into its keyword, so keywords stay reserved and errors say "found 'then'".
+    keyword_types: dict[str, str] = {}  # noqa: RUF012
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        keywords = self.keyword_types
+
+        def reserved(tokens: Iterator[Token]) -> Iterator[Token]:
+            for token in tokens:
+                if token.type == "NAME" and token.value in keywords:
+                    yield Token.new_borrow_pos(keywords[token.value], token.value, token)
+                else:
+                    yield token
+
+        yield from super().process(reserved(stream))  # type: ignore[no-untyped-call]
+
+    def handle_NL(self, token: Token) -> Iterator[Token]:
+        if self.paren_level > 0:
+            return
+        yield token
+        indent_str = token.rsplit("\n", 1)[1]
+        indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
+        if indent > self.indent_level[-1]:
+            self.indent_level.append(indent)
+            yield Token.new_borrow_pos(self.INDENT_type, indent_str, token)
+        else:
+            while indent < self.indent_level[-1]:
+                self.indent_level.pop()
+                yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
+            if indent != self.indent_level[-1]:
+                raise _IndentError(token)
+
+
+def _loc(meta: Any) -> Location:
+    offset = _LINE_OFFSET.get()
+    return Location(_FILE.get(), meta.line + offset, meta.column, meta.end_line + offset,
+                    meta.end_column)
+
+
+def _upto(meta: Any, last: Any) -> Location:
+    """From the start of `meta` to the end of node `last` (a line's newline excluded)."""
+    start = _loc(meta)
+    end = last.loc if hasattr(last, "loc") else _tloc(last)
+    return Location(start.file, start.line, start.col, end.end_line, end.end_col)
+
+
+def _tloc(token: Token) -> Location:
+    offset = _LINE_OFFSET.get()
+    line = token.line or 1
+    end_line = token.end_line or line
+    col = token.column or 1
+    return Location(_FILE.get(), line + offset, col, end_line + offset,
+                    token.end_column or col + 1)
+
+
+_ESCAPE = re.compile(r"\\(.)")
+_ESCAPES = {"n": "\n", "t": "\t"}
+
+
+def unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), text)
+
+
+def _ident(token: Token) -> ast.Ident:
+    return ast.Ident(_tloc(token), str(token))
+
+
+def _number(meta: Any, number: Token, unit: Token | None) -> ast.NumberLit:
+    value = float(number)
+    text = str(number) if unit is None else f"{number} {unit}"
+    if unit is None:
+        return ast.NumberLit(_loc(meta), value, NUMBER, None, text)
+    symbol = str(unit)
+    known = UNITS.get(symbol) or UNITS.get(ALIASES.get(symbol, ""))
+    if known is None:
+        return ast.NumberLit(_loc(meta), value, None, symbol, text)
+    return ast.NumberLit(_loc(meta), known.to_canonical(value), known.dimension, symbol, text)
+
+
+@v_args(meta=True)
+class _Builder(Transformer[Token, Any]):
+    """Builds AST nodes while the LALR parser reduces (an inline transformer)."""
+
+    def start(self, meta: Any, items: list[Any]) -> tuple[ast.Item, ...]:
+        return tuple(items)
+
+    # declarations
+    def input_decl(self, meta: Any, c: list[Any]) -> ast.InputDecl:
+        return ast.InputDecl(_upto(meta, c[1]), _ident(c[0]), c[1])
+
+    def type_spec(self, meta: Any, c: list[Token]) -> ast.TypeSpec:
+        return ast.TypeSpec(_tloc(c[0]), str(c[0]))
+
+    def let_decl(self, meta: Any, c: list[Any]) -> ast.LetDecl:
+        return ast.LetDecl(_upto(meta, c[1]), _ident(c[0]), c[1])
+
+    def var_decl(self, meta: Any, c: list[Any]) -> ast.VarDecl:
+        return ast.VarDecl(_upto(meta, c[2]), _ident(c[0]), c[1], c[2])
+
+    def charger_decl(self, meta: Any, c: list[Token]) -> ast.ChargerDecl:
+        return ast.ChargerDecl(_upto(meta, c[-1]), tuple(_ident(t) for t in c))
+
+    # statements and actions
+    def if_stmt(self, meta: Any, c: list[Any]) -> ast.IfStmt:
+        otherwise = c[2] if len(c) > 2 else ()
+        return ast.IfStmt(_upto(meta, (otherwise or c[1])[-1]), c[0], c[1], otherwise)
+
+    def do_stmt(self, meta: Any, c: list[Any]) -> ast.DoStmt:
+        return ast.DoStmt(_upto(meta, c[0][-1]), c[0])
+
+    def actions(self, meta: Any, c: list[ast.Action]) -> tuple[ast.Action, ...]:
+        return tuple(c)
+
+    def start_action(self, meta: Any, c: list[Token]) -> ast.RunAction:
+        return ast.RunAction(_loc(meta), True, _ident(c[0]) if c else None)
+
+    def stop_action(self, meta: Any, c: list[Token]) -> ast.RunAction:
+        return ast.RunAction(_loc(meta), False, _ident(c[0]) if c else None)
+
+    def set_action(self, meta: Any, c: list[Any]) -> ast.SetAction:
+        target, charger = c[0]
+        return ast.SetAction(_loc(meta), target, charger, c[1])
+
+    def plain_target(self, meta: Any, c: list[Token]) -> tuple[ast.Ident, None]:
+        return _ident(c[0]), None
+
+    def of_target(self, meta: Any, c: list[Token]) -> tuple[ast.Ident, ast.Ident]:
+        return _ident(c[0]), _ident(c[1])
+
+    def dotted_target(self, meta: Any, c: list[Token]) -> tuple[ast.Ident, ast.Ident]:
+        return _ident(c[1]), _ident(c[0])
+
+    def log_action(self, meta: Any, c: list[Token]) -> ast.LogAction:
+        return ast.LogAction(_loc(meta), _log_parts(c[0]))
+
+    # blocks and triggers
+    def block(self, meta: Any, c: list[Any]) -> ast.Block:
+        return ast.Block(_upto(meta, c[-1]), c[0], tuple(c[1:]))
+
+    def every_trigger(self, meta: Any, c: list[Any]) -> ast.Every:
+        return ast.Every(_loc(meta), c[0])
+
+    def at_trigger(self, meta: Any, c: list[Token]) -> ast.At:
+        return ast.At(_loc(meta), _time(c[0]), tuple(_ident(t) for t in c[1:]))
+
+    def cron_trigger(self, meta: Any, c: list[Token]) -> ast.Cron:
+        return ast.Cron(_loc(meta), unescape(c[0][1:-1]), _tloc(c[0]))
+
+    def change_trigger(self, meta: Any, c: list[Any]) -> ast.OnChange:
+        return ast.OnChange(_loc(meta), c[0])
+
+    def start_trigger(self, meta: Any, c: list[Any]) -> ast.OnStart:
+        return ast.OnStart(_loc(meta))
+
+    # expressions
+    def for_expr(self, meta: Any, c: list[Any]) -> ast.For:
+        return ast.For(_loc(meta), c[0], c[1])
+
+    def or_op(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), "or", c[0], c[1])
+
+    def and_op(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), "and", c[0], c[1])
+
+    def not_op(self, meta: Any, c: list[Any]) -> ast.Unary:
+        return ast.Unary(_loc(meta), "not", c[0])
+
+    def compare(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), str(c[1]), c[0], c[2])
+
+    def is_name(self, meta: Any, c: list[Any]) -> ast.Is:
+        return ast.Is(_loc(meta), c[0], str(c[1]), _tloc(c[1]), False, False)
+
+    def is_not_name(self, meta: Any, c: list[Any]) -> ast.Is:
+        return ast.Is(_loc(meta), c[0], str(c[1]), _tloc(c[1]), True, False)
+
+    def is_text(self, meta: Any, c: list[Any]) -> ast.Is:
+        return ast.Is(_loc(meta), c[0], unescape(c[1][1:-1]), _tloc(c[1]), False, True)
+
+    def is_not_text(self, meta: Any, c: list[Any]) -> ast.Is:
+        return ast.Is(_loc(meta), c[0], unescape(c[1][1:-1]), _tloc(c[1]), True, True)
+
+    def between(self, meta: Any, c: list[Any]) -> ast.Between:
+        return ast.Between(_loc(meta), c[0], c[1], c[2])
+
+    def time_between(self, meta: Any, c: list[Any]) -> ast.Between:
+        return ast.Between(_loc(meta), None, c[0], c[1])
+
+    def add(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), "+", c[0], c[1])
+
+    def sub(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), "-", c[0], c[1])
+
+    def mul(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), "*", c[0], c[1])
+
+    def div(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_loc(meta), "/", c[0], c[1])
+
+    def negate(self, meta: Any, c: list[Any]) -> ast.Expr:
+        operand = c[0]
+        if isinstance(operand, ast.NumberLit):
+            # Fold `-5 A` into a literal, so that `for -5 min` reads as a negative duration.
+            return replace(operand, loc=_loc(meta), value=-operand.value,
+                           text="-" + operand.text)
+        return ast.Unary(_loc(meta), "-", operand)
+
+    def quantity(self, meta: Any, c: list[Token]) -> ast.NumberLit:
+        return _number(meta, c[0], c[1] if len(c) > 1 else None)
+
+    def time_of_day(self, meta: Any, c: list[Token]) -> ast.TimeLit:
+        return _time(c[0])
+
+    def text(self, meta: Any, c: list[Token]) -> ast.TextLit:
+        return ast.TextLit(_loc(meta), unescape(c[0][1:-1]))
+
+    def true(self, meta: Any, c: list[Any]) -> ast.BoolLit:
+        return ast.BoolLit(_loc(meta), True)
+
+    def false(self, meta: Any, c: list[Any]) -> ast.BoolLit:
+        return ast.BoolLit(_loc(meta), False)
+
+    def name(self, meta: Any, c: list[Token]) -> ast.Name:
+        if len(c) == 2:
+            return ast.Name(_loc(meta), str(c[1]), str(c[0]))
+        return ast.Name(_loc(meta), str(c[0]))
+
+    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+        return ast.Call(_loc(meta), str(c[0]), _tloc(c[0]), tuple(c[1:]))
+
+    def smooth(self, meta: Any, c: list[Any]) -> ast.Smooth:
+        return ast.Smooth(_loc(meta), c[0], c[1], c[2])
+
+
+def _time(token: Token) -> ast.TimeLit:
+    hours, minutes = (int(part) for part in str(token).split(":"))
+    valid = hours < 24 and minutes < 60
+    return ast.TimeLit(_tloc(token), float(hours * 3600 + minutes * 60), str(token), valid)
+
+
+class _LogSyntaxError(Exception):
+    def __init__(self, error: SourceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _log_parts(token: Token) -> tuple[str | ast.Expr, ...]:
+    """Split `"pv is {pv}"` into text and expressions; `{{` and `}}` are literal braces."""
+    raw = str(token)[1:-1]
+    start = _tloc(token)
+    parts: list[str | ast.Expr] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if raw.startswith("{{", i) or raw.startswith("}}", i):
+            literal.append(ch)
+            i += 2
+            continue
+        if ch == "}":
+            raise _LogSyntaxError(_error_at(start, i + 1, 1, "a '}' without its '{' in the "
+                                            "log text (write '}}' for a brace)"))
+        if ch != "{":
+            literal.append(raw[i])
+            i += 1
+            continue
+        close = raw.find("}", i + 1)
+        if close < 0:
+            raise _LogSyntaxError(_error_at(start, i + 1, len(raw) - i, "a '{' without its '}' "
+                                            "in the log text (write '{{' for a brace)"))
+        inner = raw[i + 1:close]
+        if not inner.strip():
+            raise _LogSyntaxError(_error_at(start, i + 1, close - i + 1,
+                                            "empty '{}' in the log text: put a name inside"))
+        if literal:
+            parts.append(unescape("".join(literal)))
+            literal = []
+        parts.append(_parse_interpolation(inner, start, i + 2))
+        i = close + 1
+    if literal:
+        parts.append(unescape("".join(literal)))
+    return tuple(parts)
+
+
+def _error_at(string_loc: Location, offset: int, width: int, message: str) -> SourceError:
+    col = string_loc.col + offset
+    loc = Location(string_loc.file, string_loc.line, col, string_loc.line, col + width)
+    return SourceError(loc, message)
+
+
+def _parse_interpolation(text: str, string_loc: Location, offset: int) -> ast.Expr:
+    """Parse `{...}` of a log text as an expression, with positions in the file."""
+    token = _LINE_OFFSET.set(0)
+    try:
+        expr: ast.Expr = _build(_parser().parse(text, start="expr"))
+    except UnexpectedInput as error:
+        moved = _translate(error, text.splitlines() or [""])
+        message = moved.message.replace("found end of file", "found '}'")
+        raise _LogSyntaxError(_error_at(string_loc, offset + moved.location.col - 1,
+                                        moved.location.end_col - moved.location.col,
+                                        message)) from None
+    finally:
+        _LINE_OFFSET.reset(token)
+    shifted: ast.Expr = _shift(expr, string_loc.line - 1, string_loc.col + offset - 1)
+    return shifted
+
+
+def _shift(node: Any, lines: int, cols: int) -> Any:
+    """A copy of an interpolated expression with its locations moved into the file."""
+    if isinstance(node, Location):
+        return Location(node.file, node.line + lines, node.col + cols, node.end_line + lines,
+                        node.end_col + cols)
+    if isinstance(node, tuple):
+        return tuple(_shift(item, lines, cols) for item in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return replace(node, **{f.name: _shift(getattr(node, f.name), lines, cols)
+                                for f in fields(node)})
+    return node
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    parser = build_parser()
+    RuleIndenter.keyword_types = {
+        t.pattern.value: t.name for t in parser.terminals
+        if t.pattern.type == "str" and t.pattern.value in KEYWORDS
+    }
+    return parser
+
+
+_BUILDER = _Builder()
+
+
+def _build(tree: Any) -> Any:
+    try:
+        return _BUILDER.transform(tree)
+    except VisitError as error:
+        raise error.orig_exc from None
+
+
+def build_parser(strict: bool = False) -> Lark:
+    """A fresh parser (tests build one with `strict=True` to prove the grammar is clean)."""
+    return Lark(
+        grammar_text(), parser="lalr", lexer="contextual", postlex=RuleIndenter(),
+        start=["start", "expr"], propagate_positions=True, maybe_placeholders=False,
+        strict=strict,
+    )
+
+
+# ---- error translation ------------------------------------------------------------------------
+
+_DESCRIPTIONS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "TIME": "a time of day (HH:MM)",
+    "STRING": 'a quoted text ("...")',
+    "COMPARE": "a comparison (<, <=, >, >=, ==, !=)",
+    "PERCENT": "'%'",
+    "_NL": "end of line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "end of block",
+    "$END": "end of file",
+    "_LPAR": "'('",
+    "_RPAR": "')'",
+}
+# Tokens that can start an expression: when all are expected, say "an expression".
+_EXPRESSION_START = {"NAME", "NUMBER", "TIME", "STRING"}
+_EXPRESSION_ALSO = {"_LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH"}
+# Tokens that can continue an expression: when several are expected, say "an operator".
+_OPERATORS = {"COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "AND", "OR", "IS", "BETWEEN", "FOR",
+              "DOT", "_LPAR"}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = set(expected)
+    parts: list[str] = []
+    if names >= _EXPRESSION_START:
+        names -= _EXPRESSION_START | _EXPRESSION_ALSO
+        parts.append("an expression")
+    if {"LOG", "SET", "START", "STOP"} <= names:
+        names -= {"LOG", "SET", "START", "STOP"}
+        parts.append("an action (start, stop, set or log)")
+    if len(names & _OPERATORS) >= 3:
+        names -= _OPERATORS
+        parts.append("an operator")
+    terminals = {t.name: t for t in _parser().terminals}
+    for name in sorted(names, key=lambda n: (n not in _DESCRIPTIONS, n)):
+        if name in _DESCRIPTIONS:
+            parts.append(_DESCRIPTIONS[name])
+            continue
+        terminal = terminals.get(name)
+        if terminal is not None and terminal.pattern.type == "str":
+            parts.append(f"'{terminal.pattern.value}'")
+        else:
+            parts.append(name.lower())
+    if not parts:
+        return "nothing more"
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _describe_found(token: Token) -> str:
+    if token.type in ("_NL", "_DEDENT", "$END"):
+        return _DESCRIPTIONS[token.type]
+    if token.type == "_INDENT":
+        return "an indented line"
+    return f"'{token.value}'"
+
+
+def _translate(error: UnexpectedInput, lines: list[str]) -> SourceError:
+    file = _FILE.get()
+    offset = _LINE_OFFSET.get()
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        if token.type == "$END" or token.line is None or token.line < 1:
+            line = max(1, len(lines))
+            col = len(lines[line - 1]) + 1 if lines else 1
+            loc = Location(file, line + offset, col, line + offset, col + 1)
+        elif token.type in ("_NL", "_INDENT", "_DEDENT"):
+            # The newline token starts at the end of the line it ends: point there.
+            col = token.column or 1
+            loc = Location(file, token.line + offset, col, token.line + offset, col + 1)
+        else:
+            loc = _tloc(token)
+        expected = error.accepts or error.expected
+        message = (f"expected {_describe_expected(set(expected))}, "
+                   f"found {_describe_found(token)}")
+    elif isinstance(error, UnexpectedCharacters):
+        line, col = error.line, error.column
+        loc = Location(file, line + offset, col, line + offset, col + 1)
+        message = f"unexpected character {error.char!r}"
+        if error.allowed:
+            message += f", expected {_describe_expected(set(error.allowed))}"
+    else:
+        assert isinstance(error, UnexpectedEOF)
+        line = max(1, len(lines))
+        loc = Location(file, line + offset, 1, line + offset, 2)
+        message = f"unexpected end of file, expected {_describe_expected(set(error.expected))}"
+    return SourceError(loc, message)
+
+
+def _with_source(error: SourceError, lines: list[str]) -> SourceError:
+    line = error.location.line
+    source = lines[line - 1] if 0 < line <= len(lines) else None
+    return SourceError(error.location, error.message, source)
+
+
+def _parse_piece(text: str, lines: list[str]) -> tuple[ast.Item, ...]:
+    """Parse `text` (a whole file or one piece); raise SourceError on the first problem."""
+    try:
+        items: tuple[ast.Item, ...] = _build(_parser().parse(text, start="start"))
+        return items
+    except UnexpectedInput as error:
+        raise _translate(error, lines) from None
+    except _LogSyntaxError as error:
+        raise error.error from None
+    except _IndentError as error:
+        token = error.token
+        line = (token.end_line or 1) + _LINE_OFFSET.get()
+        width = len(str(token).rsplit("\n", 1)[1])
+        loc = Location(_FILE.get(), line, 1, line, width + 1)
+        raise SourceError(loc, "this line's indentation matches no enclosing block") from None
+
+
+def _pieces(lines: list[str]) -> Iterator[tuple[int, str]]:
+    """(first line index, text) of each unindented line with the lines that continue it."""
+    start: int | None = None
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not line[0].isspace():
+            if start is not None:
+                yield start, "\n".join(lines[start:index]) + "\n"
+            start = index
+    if start is not None:
+        yield start, "\n".join(lines[start:]) + "\n"
+
+
+def parse_text(text: str, filename: str = "<rules>") -> tuple[ast.RuleFile, list[SourceError]]:
+    """Parse a rule file. Returns the tree and the syntax errors (the tree is only usable
+    when there are none)."""
+    lines = text.splitlines()
+    file_token = _FILE.set(filename)
+    try:
+        try:
+            items = _parse_piece(text + "\n", lines)
+            return ast.RuleFile(filename, items, tuple(lines)), []
+        except SourceError:
+            pass
+        errors: list[SourceError] = []
+        good: list[ast.Item] = []
+        for first, piece in _pieces(lines):
+            offset_token = _LINE_OFFSET.set(first)
+            try:
+                good.extend(_parse_piece(piece, lines[first:]))
+            except SourceError as error:
+                errors.append(_with_source(error, lines))
+            finally:
+                _LINE_OFFSET.reset(offset_token)
+        if not errors:
+            # The file fails as a whole but every piece parses: an indentation problem
+            # at the file's start. Report the whole-file error.
+            try:
+                _parse_piece(text + "\n", lines)
+            except SourceError as error:
+                errors.append(_with_source(error, lines))
+        return ast.RuleFile(filename, tuple(good), tuple(lines)), errors
+    finally:
+        _FILE.reset(file_token)

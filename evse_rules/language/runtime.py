@@ -1,0 +1,238 @@
+"""State kept between ticks: triggers, `for` clocks, time-window aggregates, smoothing.
+
+Compiled statements call these objects with `n`, the tick's time in seconds (POSIX), so that
+nothing on the hot path converts datetimes. Every object can be reset, which makes the next
+tick a first tick again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from datetime import datetime, timedelta
+from datetime import time as dtime
+
+from croniter import croniter
+
+from evse_rules.language.program import Value
+
+
+class ForClock:
+    """`COND for D`: true once COND has been true at every evaluation for at least D."""
+
+    __slots__ = ("duration", "since")
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.since: float | None = None
+
+    def __call__(self, n: float, holds: bool) -> bool:
+        if not holds:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = n
+        return n - self.since >= self.duration
+
+    def reset(self) -> None:
+        self.since = None
+
+
+class Window:
+    """avg/min/max of the known values seen at evaluations within the last `duration`
+    seconds: samples at times t with now - duration < t <= now."""
+
+    __slots__ = ("duration", "kind", "samples")
+
+    def __init__(self, kind: str, duration: float) -> None:
+        self.kind = kind
+        self.duration = duration
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def __call__(self, n: float, value: float | None) -> float | None:
+        samples = self.samples
+        if value is not None:
+            samples.append((n, value))
+        horizon = n - self.duration
+        while samples and samples[0][0] <= horizon:
+            samples.popleft()
+        if not samples:
+            return None
+        if self.kind == "avg":
+            return sum(v for _, v in samples) / len(samples)
+        if self.kind == "min":
+            return min(v for _, v in samples)
+        return max(v for _, v in samples)
+
+    def reset(self) -> None:
+        self.samples.clear()
+
+
+class Smoother:
+    """Exponential smoothing with a rise and a fall time constant.
+
+    s <- s + (x - s) * (1 - exp(-dt / tau)), tau = rise when x > s else fall, dt the time
+    since the previous known sample. The first known sample starts s at x. An unknown sample
+    gives an unknown result and leaves s as it was.
+    """
+
+    __slots__ = ("fall", "last", "rise", "state")
+
+    def __init__(self, rise: float, fall: float) -> None:
+        self.rise = rise
+        self.fall = fall
+        self.state: float | None = None
+        self.last = 0.0
+
+    def __call__(self, n: float, value: float | None) -> float | None:
+        if value is None:
+            return None
+        state = self.state
+        if state is None:
+            self.state = value
+        else:
+            tau = self.rise if value > state else self.fall
+            self.state = state + (value - state) * (1.0 - math.exp(-(n - self.last) / tau))
+        self.last = n
+        return self.state
+
+    def reset(self) -> None:
+        self.state = None
+        self.last = 0.0
+
+
+# ---- triggers -------------------------------------------------------------------------------
+
+
+class Trigger:
+    """A block's trigger; `due` is asked once per tick, in block order."""
+
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget what was seen (the base trigger keeps nothing)."""
+
+
+class EveryTick(Trigger):
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        return True
+
+
+class Every(Trigger):
+    """Fires on the first tick, then whenever at least `period` has passed since it fired."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self.last: float | None = None
+
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        if self.last is None or n - self.last >= self.period:
+            self.last = n
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.last = None
+
+
+class At(Trigger):
+    """Fires once on the first tick at or after HH:MM (local time of `now`), on the given
+    weekdays; a time already past on the first tick waits for its next day."""
+
+    def __init__(self, seconds: float, days: tuple[int, ...]) -> None:
+        self.time = dtime(int(seconds // 3600), int(seconds % 3600 // 60))
+        self.days = days or tuple(range(7))
+        self.next: datetime | None = None
+
+    def _occurrence(self, now: datetime, strictly_after: bool) -> datetime:
+        day = now.date()
+        for _ in range(8):
+            if day.weekday() in self.days:
+                candidate = datetime.combine(day, self.time, tzinfo=now.tzinfo)
+                if candidate > now or (candidate == now and not strictly_after):
+                    return candidate
+            day += timedelta(days=1)
+        raise AssertionError("unreachable: every week has an allowed day")
+
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        if self.next is None:
+            self.next = self._occurrence(now, strictly_after=False)
+        if now >= self.next:
+            self.next = self._occurrence(now, strictly_after=True)
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.next = None
+
+
+class Cron(Trigger):
+    """Fires once on a tick when one or more cron times fall in (previous tick, now]; on the
+    first tick only when now is a cron time."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.next: datetime | None = None
+
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        if self.next is None:
+            start = now - timedelta(microseconds=1)
+            self.next = croniter(self.expression, start).get_next(datetime)
+        if now >= self.next:
+            self.next = croniter(self.expression, now).get_next(datetime)
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.next = None
+
+
+_UNSEEN = object()
+
+
+class OnChange(Trigger):
+    """Fires when the value at `slot` differs from the previous tick's (unknown counts as a
+    value: a change between known and unknown fires); never on the first tick."""
+
+    def __init__(self, slot: int) -> None:
+        self.slot = slot
+        self.previous: object = _UNSEEN
+
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        current = values[self.slot]
+        previous, self.previous = self.previous, current
+        if previous is _UNSEEN:
+            return False
+        return bool(current != previous)
+
+    def reset(self) -> None:
+        self.previous = _UNSEEN
+
+
+class OnStart(Trigger):
+    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+        return first
+
+
+# ---- helpers the compiled code calls ----------------------------------------------------------
+
+
+def round_half_away(x: float) -> float:
+    """round(2.5) is 3 and round(-2.5) is -3 (not Python's banker's rounding)."""
+    return float(math.floor(x + 0.5)) if x >= 0 else -float(math.floor(-x + 0.5))
+
+
+def floor(x: float) -> float:
+    return float(math.floor(x))
+
+
+def ceil(x: float) -> float:
+    return float(math.ceil(x))
+
+
+def time_between(t: float, low: float, high: float) -> bool:
+    """[low, high) of the day, wrapping midnight when low > high; low == high is empty."""
+    if low <= high:
+        return low <= t < high
+    return t >= low or t < high
