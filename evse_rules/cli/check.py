@@ -1,9 +1,79 @@
-"""Placeholder until the command lands."""
+"""`evse-rules check`: the rule files' errors, or a one-line summary when they are clean."""
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from evse_rules.cli._command import add_command
+
+
+def check(args: argparse.Namespace) -> int:
+    """Check rule files (names, units, types, triggers) without running anything.
+
+    Without --config each FILE is checked on its own, as a program by itself, against one
+    charger named `evse` (or the chargers the file declares with `charger NAME`) and the
+    inputs it declares. With --config the config's rule files and the FILEs given are
+    checked together, as the daemon would load them, against the config's inputs and
+    chargers.
+
+    Exit status: 0 when every file is clean (a summary on stdout), 1 when there are errors
+    (all of them on stderr, each as FILE:LINE:COL, the line and a caret), 2 when a file
+    or the config cannot be read.
+
+    Example: evse-rules check rules/*.evr
+    """
+    from evse_rules.errors import ConfigError
+    from evse_rules.language import DEFAULT_ENVIRONMENT, check_texts
+
+    files: list[Path] = [Path(p) for p in args.files]
+    env = DEFAULT_ENVIRONMENT
+    if args.config is not None:
+        from evse_rules.config import load_config
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as error:
+            print(str(error), file=sys.stderr)
+            return 2
+        env = config.environment()
+        files = [*config.rule_paths, *(f for f in files if f not in config.rule_paths)]
+    if not files:
+        print("evse-rules check: error: no rule files to check (name them, or give --config)",
+              file=sys.stderr)
+        return 2
+    sources: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not a UTF-8 text file"
+            print(f"evse-rules check: error: {path}: {reason or error}", file=sys.stderr)
+            return 2
+    groups = [sources] if args.config is not None else [[source] for source in sources]
+    errors = []
+    statements = 0
+    for group in groups:
+        program, found = check_texts(group, env)
+        errors.extend(found)
+        if program is not None:
+            statements += program.statement_count
+    if errors:
+        for error in errors:
+            print(error.render(), file=sys.stderr)
+        count = len(errors)
+        print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        return 1
+    plural = "s" if len(sources) != 1 else ""
+    print(f"{len(sources)} file{plural}, {statements} statement{'s' if statements != 1 else ''}"
+          ": ok")
+    return 0
 
 
 def add_commands(subparsers: Any) -> None:
-    """No command yet."""
+    parser = add_command(subparsers, "check", check)
+    parser.add_argument("files", nargs="*", metavar="FILE", help="rule files (.evr)")
+    parser.add_argument("--config", metavar="FILE", help="the TOML config: its inputs, "
+                        "chargers and rule files")

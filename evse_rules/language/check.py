@@ -204,8 +204,8 @@ class Checker:
                     self.program.declarations += 1
         if not declared:
             return
-        if self.env == Environment():
-            # No config: the files say which chargers they drive.
+        if self.env.chargers == Environment().chargers:
+            # No config (the default charger `evse`): the files say which chargers they drive.
             names: list[str] = []
             for ident in declared:
                 if ident.name not in names:
@@ -693,7 +693,9 @@ class Checker:
                 return BOOLEAN_TYPE
             literal = e.right if isinstance(e.right, ast.NumberLit) else e.left
             hint = _unit_hint(left if literal is e.right else right, literal)
-            self.error(e.loc, f"cannot compare {left.dimension.name} with "
+            # The caret goes under the operand that disagrees: a literal if there is one.
+            self.error(literal.loc if isinstance(literal, ast.NumberLit) else e.loc,
+                       f"cannot compare {left.dimension.name} with "
                        f"{right.dimension.name}{hint}")
             return None
         if left.kind is Kind.TIME and right.kind is Kind.TIME:
