@@ -16,12 +16,16 @@ from evse_rules.errors import (
     ChargerUnsupported,
 )
 from evse_rules.testing.emulator import OpenEvseEmulator
-from tests.openevse_fixtures import (  # noqa: F401  (pytest fixtures)
+from tests import openevse_fixtures
+from tests.openevse_fixtures import (
     VERSIONS,
     EmulatorFactory,
-    make_emulator,
-    maybe_spec_checker,
 )
+
+# The shared pytest fixtures, bound here so that pytest finds them in this module.
+make_emulator = openevse_fixtures.make_emulator
+maybe_spec_checker = openevse_fixtures.maybe_spec_checker
+
 
 CLAIM = f"/claims/{DEFAULT_CLIENT_ID}"
 CONTROL_PATH = {"4.0.1": "/override"}  # below 4.1.0: the override; else our claim

@@ -15,6 +15,7 @@ API-NOTES section 8:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -269,6 +270,7 @@ class RapiCharger:
                     "only when built with energy recording and without a voltmeter",
                 ) from error
             self._voltage = float(volts)
+            self._last = dataclasses.replace(last, voltage=float(volts))
 
     async def release(self) -> None:
         """RAPI has no claims: nothing to hand back (the last $FE/$FS and $SC stay)."""
