@@ -83,6 +83,7 @@ class SimulationResult:
     start: datetime
     end: datetime
     solar: float                               # J
+    surplus: float                             # J, the sun's energy beyond the house's use
     chargers: dict[str, ChargerFigures]
     rules: dict[str, int]                      # "file:line" -> ticks it fired
 
@@ -371,7 +372,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     charging_state = ChargerState.CHARGING
     now = first
     row = 0
-    solar = 0.0
+    solar = surplus = 0.0
     pv_w = house_w = 0.0
     report_every = max(ticks // 100, 1)
     for k in range(ticks):
@@ -420,6 +421,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
         # The interval that follows this tick: energy, and the sun's share of it.
         solar += pv_w * dt
         available = (pv_w - house_w) * dt if pv_w > house_w else 0.0
+        surplus += available
         for account in accounts:
             charger = account.charger
             if charger.state is charging_state:
@@ -454,7 +456,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     end = first + step * (ticks - 1)
     if len(zones) > 1:
         end = end.astimezone(zones[-1][1])
-    return SimulationResult(ticks, first, end, solar,
+    return SimulationResult(ticks, first, end, solar, surplus,
                             {a.name: a.figures for a in accounts}, rules)
 
 
@@ -626,12 +628,18 @@ def render_table(result: SimulationResult, title: str) -> str:
     summary = result.to_json()
     lines = [title, f"  {summary['start']} to {summary['end']}, {result.ticks} ticks", ""]
 
+    surplus = _kwh(result.surplus)
+
     def block(figures: dict[str, Any], with_solar: bool) -> None:
         ev = figures["ev_kwh"]
-        share = f"  ({figures['ev_from_solar_kwh'] / ev:.0%})" if ev else ""
+        share = f"{figures['ev_from_solar_kwh'] / ev:.0%} of the EV's" if ev else ""
         if with_solar:
             lines.append(f"  solar energy      {summary['solar_kwh']:9.2f} kWh")
+            lines.append(f"    beyond house    {surplus:9.2f} kWh  (max(pv - house, 0))")
         lines.append(f"  EV energy         {ev:9.2f} kWh")
+        if with_solar and surplus and ev:
+            share += f", {figures['ev_from_solar_kwh'] / surplus:.0%} of the surplus"
+        share = f"  ({share})" if share else ""
         lines.append(f"    from solar      {figures['ev_from_solar_kwh']:9.2f} kWh{share}")
         lines.append(f"    from grid       {figures['ev_from_grid_kwh']:9.2f} kWh")
         times = figures["charge_time_s"]
