@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Protocol, runtime_checkable
 
 
-class ChargerState(str, Enum):
+class ChargerState(str, Enum):  # noqa: UP042  (str mix-in: members compare equal to text)
     """A charger's state, as rules name it (`state is charging`)."""
 
     STARTING = "starting"

@@ -138,7 +138,9 @@ class OpenEvseEmulator:
         self._server = server
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.02,), name=f"openevse-emulator-{self.port}", daemon=True
+            # A short poll interval: stop() returns in milliseconds, not half a second.
+            target=server.serve_forever, args=(0.02,), name=f"openevse-emulator-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
