@@ -59,8 +59,11 @@ def add_commands(subparsers: Any) -> None:
 def _setup_logging(verbose: int) -> None:
     import logging
 
-    # A daemon's default output is one line per command and per error: INFO for our loggers.
+    # A daemon's default output is one line per command and per error: INFO for the daemon,
+    # while the drivers' own request lines (INFO) wait for -v.
     logging.getLogger("evse_rules").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("evse_rules.chargers").setLevel(
+        logging.DEBUG if verbose else logging.WARNING)
 
 
 def run(args: argparse.Namespace) -> int:
