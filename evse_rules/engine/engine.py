@@ -25,6 +25,8 @@ from evse_rules.language.program import ActionKind, Program, ProposedAction
 
 
 _NONE: tuple[()] = ()
+_TARGETS = {ActionKind.START: "run", ActionKind.STOP: "run", ActionKind.SET_AMPS: "amps",
+            ActionKind.SET_MODE: "mode", ActionKind.SET_VAR: "var"}
 
 
 class Engine:
@@ -115,12 +117,17 @@ class Engine:
         actions: list[ProposedAction], lost: list[Lost], logs: list[ProposedAction]
     ) -> list[ProposedAction]:
         """Last writer wins per target, in file order; the losers are kept with the winner."""
-        winners: dict[tuple[str, str], ProposedAction] = {}
+        if len(actions) == 1 and actions[0].kind is not ActionKind.LOG:
+            return actions
+        winners: dict[tuple[str, str | None], ProposedAction] = {}
         for action in actions:
-            if action.kind is ActionKind.LOG:
+            kind = action.kind
+            if kind is ActionKind.LOG:
                 logs.append(action)
                 continue
-            target = action.target
+            # ProposedAction.target, inlined: this runs for every proposal of every tick.
+            target = (_TARGETS[kind], action.name if kind is ActionKind.SET_VAR
+                      else action.charger)
             beaten = winners.get(target)
             if beaten is not None:
                 lost.append(Lost(beaten, action))
@@ -128,7 +135,8 @@ class Engine:
         if lost:
             # A loser that beat an earlier one lost in turn: name the final winner, and list
             # the losers in file order.
-            lost[:] = sorted((Lost(item.action, winners[item.action.target]) for item in lost),
+            final = {action.target: action for action in winners.values()}
+            lost[:] = sorted((Lost(item.action, final[item.action.target]) for item in lost),
                              key=lambda item: item.action.rule.index)
         return list(winners.values())
 

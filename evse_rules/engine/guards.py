@@ -38,8 +38,8 @@ def _minutes(seconds: float) -> str:
 class ChargerGuard:
     """Guard state of one charger: what was sent last (and when), starts and stops."""
 
-    __slots__ = ("amps_at", "amps_sent", "last_start", "last_stop", "run_at", "run_sent",
-                 "settings", "volts_at", "volts_sent")
+    __slots__ = ("_limits", "_limits_of", "amps_at", "amps_sent", "last_start", "last_stop",
+                 "run_at", "run_sent", "settings", "volts_at", "volts_sent")
 
     def __init__(self, settings: ChargerSettings) -> None:
         self.settings = settings
@@ -51,6 +51,10 @@ class ChargerGuard:
         self.amps_at: datetime | None = None
         self.volts_sent: float | None = None
         self.volts_at: datetime | None = None
+        # The limits of the last status seen: a status object changes far less often
+        # than a current is asked for.
+        self._limits_of: ChargerStatus | None = None
+        self._limits = settings.limits(None)
 
     def committed(self, command: Command) -> None:
         """A command was carried out: remember it."""
@@ -134,7 +138,10 @@ class ChargerGuard:
         # Round down: a computed 15.9999 A from 3840 W / 240 V must not become 16 A, but
         # the float noise of an exact 16 A must not become 15 A either.
         amps = math.floor(value + 1e-6)
-        low, high = self.settings.limits(status)
+        if status is not self._limits_of:
+            self._limits = self.settings.limits(status)
+            self._limits_of = status
+        low, high = self._limits
         note = None
         if amps < low or amps > high:
             clamped = low if amps < low else high
