@@ -89,10 +89,10 @@ def baseline(path: Path) -> Figures:
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
-        for stamp, pv, house in reader:
+        for stamp, pv_cell, house_cell in reader:
             times.append(datetime.fromisoformat(stamp).timestamp())
-            pvs.append(float(pv))
-            houses.append(float(house))
+            pvs.append(float(pv_cell))
+            houses.append(float(house_cell))
     dt, volts = 60.0, 240.0
     rise, fall = 20.0, 600.0
     k_rise, k_fall = 1 - math.exp(-dt / rise), 1 - math.exp(-dt / fall)
@@ -120,14 +120,8 @@ def baseline(path: Path) -> Figures:
             trend += (surplus - trend) * (k_rise if surplus > trend else k_fall)
         trend_amps = trend / volts
         # `for` clocks of the start and stop rules.
-        if trend_amps > 6.5:
-            start_since = t if start_since is None else start_since
-        else:
-            start_since = None
-        if trend_amps < 5.5:
-            stop_since = t if stop_since is None else stop_since
-        else:
-            stop_since = None
+        start_since = (t if start_since is None else start_since) if trend_amps > 6.5 else None
+        stop_since = (t if stop_since is None else stop_since) if trend_amps < 5.5 else None
         want_start = start_since is not None and t - start_since >= 120
         want_stop = stop_since is not None and t - stop_since >= 180
         # Guards: stop first, then the current, then a start.
