@@ -128,6 +128,10 @@ class Recorder(SimulatedCharger):
         await self._do(f"amps {amps}")
         await super().set_current(amps)
 
+    async def set_voltage(self, volts: float) -> None:
+        await self._do(f"voltage {volts:g}")
+        await super().set_voltage(volts)
+
     async def release(self) -> None:
         await self._do("release")
 
@@ -349,3 +353,12 @@ async def test_stop_releases_the_claim_even_when_a_charger_refuses(
     await h.daemon.run()
     assert h.charger.calls[-1] == "release"
     assert "garage: claim not released: release refused (HTTP 500)" in caplog.text
+
+
+async def test_the_reference_voltage_comes_from_an_input_and_is_sent_once(tmp_path: Path) -> None:
+    text = CONFIG.replace('mode = "auto"', 'mode = "manual"\nvoltage = "grid"') + \
+        '[inputs.grid]\nkind = "constant"\nvalue = "236 V"\n'
+    h = _harness(tmp_path, text, ticks=3)
+    await h.daemon.run()
+    assert h.charger.calls == ["voltage 236", "release"]
+    assert h.charger.voltage == 236.0
