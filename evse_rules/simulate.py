@@ -410,7 +410,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
         for command in result.commands:
             account = next(a for a in accounts if a.name == command.charger)
             try:
-                _apply(account.charger, command.kind, command.value)
+                apply_command(account.charger, command.kind, command.value)
             except ChargerError as error:
                 commit(command, ok=False, error=str(error))
                 continue
@@ -468,7 +468,8 @@ def _power_column(columns: Sequence[Column], name: str) -> int:
     return -1
 
 
-def _apply(charger: SimulatedCharger, kind: CommandKind, value: float | None) -> None:
+def apply_command(charger: SimulatedCharger, kind: CommandKind, value: float | None) -> None:
+    """Carry out an engine command on a simulated charger, as a driver would."""
     if kind is CommandKind.SET_CURRENT:
         charger.apply_current(int(value or 0))
     elif kind is CommandKind.START:

@@ -1,0 +1,119 @@
+"""`evse-rules simulate` as users run it: the README's command, --json, --trace, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from evse_rules.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLAR = str(ROOT / "rules" / "solar_surplus.evr")
+NAIVE = str(ROOT / "rules" / "naive_surplus.evr")
+CLOUDY = str(ROOT / "data" / "cloudy-day.csv")
+JSON_KEYS = ["ticks", "start", "end", "solar_kwh", "ev_kwh", "ev_from_solar_kwh",
+             "ev_from_grid_kwh", "charges", "charge_time_s", "commands", "rules", "chargers"]
+
+
+def simulate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["simulate", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_readme_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = simulate(capsys, SOLAR, "--data", CLOUDY)
+    assert code == 0, err
+    for label in ("solar energy", "EV energy", "from solar", "from grid", "charges",
+                  "solar_surplus.evr:"):
+        assert label in out
+
+
+def test_json_has_the_design_keys_and_is_byte_identical(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, first, _ = simulate(capsys, SOLAR, "--data", CLOUDY, "--json")
+    _, second, _ = simulate(capsys, SOLAR, "--data", CLOUDY, "--json")
+    assert first == second
+    result = json.loads(first)
+    assert list(result) == JSON_KEYS
+    assert result["ticks"] == 1440
+    assert list(result["chargers"]) == ["evse"]
+    assert set(result["chargers"]["evse"]) == {"ev_kwh", "ev_from_solar_kwh",
+                                              "ev_from_grid_kwh", "charges",
+                                              "charge_time_s", "commands"}
+    assert result["ev_kwh"] == pytest.approx(result["ev_from_solar_kwh"]
+                                             + result["ev_from_grid_kwh"], abs=0.002)
+
+
+def test_solar_rules_charge_most_of_the_surplus_with_few_cycles(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = simulate(capsys, SOLAR, "--data", CLOUDY, "--json")
+    solar = json.loads(out)
+    _, out, _ = simulate(capsys, NAIVE, "--data", CLOUDY, "--json", "--config",
+                         str(ROOT / "data" / "no-guards.toml"))
+    naive = json.loads(out)
+    assert solar["charges"] <= 5 < 20 <= naive["charges"]
+    assert solar["ev_from_solar_kwh"] > naive["ev_from_solar_kwh"]
+
+
+def test_defaults_without_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One charger `evse`, 240 V, a vehicle, mode auto: `start` then 10 A for 3 minutes.
+    rules = tmp_path / "r.evr"
+    rules.write_text("if mode is auto then set amps to 10 A, start\n")
+    data = tmp_path / "d.csv"
+    data.write_text("time,pv[W]\n2026-06-21T12:00:00,0\n2026-06-21T12:02:00,0\n")
+    code, out, err = simulate(capsys, str(rules), "--data", str(data), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["ev_kwh"] == pytest.approx(10 * 240 * 180 / 3.6e6, abs=5e-4)
+    assert list(result["chargers"]) == ["evse"]
+
+
+def test_trace_has_a_row_per_tick_and_charger(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "trace.csv"
+    code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--trace", str(trace))
+    assert code == 0, err
+    with trace.open() as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["time", "charger", "state", "amps", "power_w", "pv[W]", "house[W]",
+                       "surplus", "trend", "surplus_amps", "trend_amps"]
+    assert len(rows) == 1 + 1440
+    assert rows[1][:2] == ["2025-06-08T00:00:00-05:00", "evse"]
+
+
+def test_bad_row_names_file_and_line_and_prints_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "bad.csv"
+    data.write_text("time,pv[W],house[W]\n2026-06-21T12:00:00,1,2\n2026-06-21T12:01:00,x,2\n")
+    trace = tmp_path / "trace.csv"
+    code, out, err = simulate(capsys, SOLAR, "--data", str(data), "--trace", str(trace))
+    assert code == 1 and out == "" and not trace.exists()
+    assert err.startswith(f"{data}:3: error: column 'pv': 'x' is not a number")
+
+
+def test_missing_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "pv.csv"
+    data.write_text("time,pv[W]\n2026-06-21T12:00:00,1\n")
+    code, out, err = simulate(capsys, SOLAR, "--data", str(data))
+    assert code == 1 and out == ""
+    assert "the rules read input 'house' but the data has no column 'house'" in err
+
+
+def test_plot_without_matplotlib_says_what_to_install(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        code, out, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot",
+                                  str(tmp_path / "p.png"))
+        assert code == 2 and out == ""
+        assert "pip install 'evse-rules[plot]'" in err
+    else:
+        code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot",
+                                str(tmp_path / "p.png"))
+        assert code == 0, err
+        assert (tmp_path / "p.png").stat().st_size > 1000
