@@ -226,3 +226,15 @@ def test_the_spec_check_catches_what_is_not_documented(spec_checker: SpecChecker
         "GET", "/nowhere", None, 200, {}))
     assert not spec_checker.problems("http://h", exchange(
         "GET", "/status", None, 200, {"state": 3, "temp1": False}))
+
+
+async def test_async_context_manager() -> None:
+    from evse_rules.testing import OpenEvseEmulator as Exported
+
+    async with Exported("4.1.2", vehicle=False) as emu:
+        async with httpx.AsyncClient(base_url=emu.url) as client:
+            reply = await client.get("/status")
+        assert reply.json()["state"] == 1  # no vehicle: not connected
+        assert emu.requests[0].path == "/status"
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = emu.url
