@@ -111,6 +111,12 @@ def test_errors_are_clear(make_emulator: EmulatorFactory, capsys: pytest.Capture
     assert code == 1 and "NO_SUCH_VAR is not set" in err
     code, _, err = run(capsys, emu.url, "amps", "lots")
     assert code == 2 and "whole amperes" in err
+    code, _, err = run(capsys, "ftp://evse", "status")
+    assert code == 2 and "not an http(s) URL" in err
+    code, _, err = run(capsys, emu.url, "start", "--client-id", "20")
+    assert code == 2 and "python-openevse-http" in err
+    code, _, err = run(capsys, emu.url, "status", "--timeout", "0")
+    assert code == 2 and "timeout must be positive" in err
     emu.set_fault("timeout")
     code, _, err = run(capsys, emu.url, "status", "--timeout", "0.2", "--user", "admin")
     assert code == 1 and "no answer within 0.2 s" in err

@@ -81,20 +81,25 @@ def charger(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, value: float | None, password: str | None) -> int:
     import json
+    import sys
 
     from evse_rules.chargers.http import split_credentials
     from evse_rules.chargers.openevse import OpenEvseCharger
     from evse_rules.chargers.rapi import RapiCharger
     from evse_rules.errors import LimitError
 
-    name = split_credentials(args.url)[0]
     driver: OpenEvseCharger | RapiCharger
-    if args.api == "rapi":
-        driver = RapiCharger(name, args.url, user=args.user, password=password,
-                             timeout=args.timeout)
-    else:
-        driver = OpenEvseCharger(name, args.url, user=args.user, password=password,
-                                 timeout=args.timeout, client_id=args.client_id)
+    try:  # a bad URL, timeout or client id: a usage error
+        name = split_credentials(args.url)[0]
+        if args.api == "rapi":
+            driver = RapiCharger(name, args.url, user=args.user, password=password,
+                                 timeout=args.timeout)
+        else:
+            driver = OpenEvseCharger(name, args.url, user=args.user, password=password,
+                                     timeout=args.timeout, client_id=args.client_id)
+    except ValueError as error:
+        print(f"evse-rules charger: error: {error}", file=sys.stderr)
+        return 2
     try:
         status = await driver.read_status()
         if args.action == "status":
