@@ -53,17 +53,17 @@ def check(args: argparse.Namespace) -> int:
             print(f"evse-rules check: error: {path}: {reason or error}", file=sys.stderr)
             return 2
     groups = [sources] if args.config is not None else [[source] for source in sources]
-    errors = []
+    problems = []
     statements = 0
     for group in groups:
         program, found = check_texts(group, env)
-        errors.extend(found)
+        problems.extend(found)
         if program is not None:
             statements += program.statement_count
-    if errors:
-        for error in errors:
-            print(error.render(), file=sys.stderr)
-        count = len(errors)
+    if problems:
+        for problem in problems:
+            print(problem.render(), file=sys.stderr)
+        count = len(problems)
         print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
     plural = "s" if len(sources) != 1 else ""

@@ -96,15 +96,6 @@ class _FunctionBuilder:
 
     # ---- expressions ---------------------------------------------------------------------
 
-    def _known(self, code: str, nullable: bool) -> tuple[str, str, list[str]]:
-        """(first use, later uses, None checks) of an operand, with a temporary if needed."""
-        if not nullable:
-            return code, code, []
-        if _SIMPLE.match(code):
-            return code, code, [f"{code} is None"]
-        temp = self.temp()
-        return f"({temp} := {code})", temp, [f"({temp} := {code}) is None"]
-
     def _operands(self, *exprs: ast.Expr) -> tuple[list[str], list[str]]:
         """Values of operands and the checks that one of them is None (each evaluated once)."""
         uses: list[str] = []
@@ -151,6 +142,9 @@ class _FunctionBuilder:
             if op == "/":
                 constant_divisor = isinstance(e.right, ast.NumberLit) and e.right.value != 0
                 if not constant_divisor:
+                    # `not x` is true for None and for 0: one test covers both.
+                    if f"{right} is None" in checks:
+                        checks.remove(f"{right} is None")
                     checks.append(f"not {right}")
             if not checks:
                 return f"({left} {op} {right})", False
@@ -239,11 +233,13 @@ class _FunctionBuilder:
             return "(" + " and ".join([*known, f"{left} {op} {right}"]) + ")"
         if isinstance(e, ast.Is):
             constant = self.bind(self.gen.constant(e.value))
+            if want != e.negated:
+                # Unknown never equals a choice: no None check needed.
+                code, _ = self.value(e.subject)
+                return f"({code} == {constant})"
             (subject,), checks = self._operands(e.subject)
-            equal = want != e.negated
             known = [c.replace(" is None", " is not None") for c in checks]
-            return "(" + " and ".join([*known, f"{subject} {'==' if equal else '!='} "
-                                                f"{constant}"]) + ")"
+            return "(" + " and ".join([*known, f"{subject} != {constant}"]) + ")"
         if isinstance(e, ast.Between):
             return self._between(e, want)
         raise AssertionError(f"no condition code for {type(e).__name__}")

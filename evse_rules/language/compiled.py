@@ -52,6 +52,20 @@ class _Rule:
     why: tuple[tuple[str, int, Callable[[Value], str]], ...]
 
 
+_CHILDREN: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: Any) -> tuple[str, ...]:
+    """The fields of a node that may hold expressions (cached per class)."""
+    kind = type(node)
+    names = _CHILDREN.get(kind)
+    if names is None:
+        names = tuple(f.name for f in fields(node) if f.name not in ("loc", "value_loc",
+                                                                      "function_loc"))
+        _CHILDREN[kind] = names
+    return names
+
+
 def _names_in(node: Any) -> Iterator[ast.Name]:
     """Every Name read by an expression (or a tuple of them), in source order."""
     if isinstance(node, ast.Name):
@@ -63,9 +77,8 @@ def _names_in(node: Any) -> Iterator[ast.Name]:
         yield from _names_in(node.value)
         yield from _names_in(node.parts)
     elif hasattr(node, "__dataclass_fields__") and not isinstance(node, ast.Ident):
-        for f in fields(node):
-            if f.name != "loc":
-                yield from _names_in(getattr(node, f.name))
+        for name in _children(node):
+            yield from _names_in(getattr(node, name))
 
 
 class CompiledProgram:
@@ -165,6 +178,24 @@ class CompiledProgram:
         """The names of the `let` values, in the order they are computed."""
         return self._let_names
 
+    def rule_function(self, index: int) -> Callable[[list[Value], float],
+                                                    tuple[int, tuple[Value, ...]] | None]:
+        """The compiled function of statement `index`, for tests and benchmarks. Call it with
+        `slot_values(...)` and the time in seconds; it returns None (nothing fired) or the
+        branch taken (0 then, 1 else) with the values of its actions."""
+        return self._rules[index].function
+
+    def slot_values(self, values: list[Value], now: datetime | None = None) -> list[Value]:
+        """The list compiled code reads: the externals, the built-ins at `now` (unknown
+        without it) and the `let` values computed from them."""
+        v: list[Value] = list(values)
+        v += _builtins(now) if now is not None else [None] * len(_BUILTIN_ORDER)
+        v += [None] * len(self._let_slots)
+        n = now.timestamp() if now is not None else 0.0
+        for slot, function in self._lets:
+            v[slot] = function(v, n)
+        return v
+
     def tick(self, now: datetime, values: list[Value]) -> TickResult:
         if now.tzinfo is None:
             raise ValueError("tick needs a timezone-aware `now`")
@@ -227,7 +258,7 @@ def _has_between(node: Any) -> bool:
     if isinstance(node, tuple):
         return any(_has_between(item) for item in node)
     if hasattr(node, "__dataclass_fields__") and not isinstance(node, ast.Ident):
-        return any(_has_between(getattr(node, f.name)) for f in fields(node) if f.name != "loc")
+        return any(_has_between(getattr(node, name)) for name in _children(node))
     return False
 
 

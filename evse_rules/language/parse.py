@@ -18,18 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import (
-    UnexpectedCharacters,
-    UnexpectedEOF,
-    UnexpectedInput,
-    UnexpectedToken,
-    VisitError,
-)
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import Indenter
 
 from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
+from evse_rules.language.lexer import TAB_LENGTH, BadCharacter, BadIndent, RuleLexer
 from evse_rules.language.units import ALIASES, NUMBER, UNITS
 
 # The file being parsed and the line offset of the piece being parsed: set around each parse
@@ -40,7 +35,7 @@ _LINE_OFFSET: ContextVar[int] = ContextVar("_LINE_OFFSET", default=0)
 KEYWORDS = frozenset({
     "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
     "log", "every", "at", "on", "cron", "change", "for", "or", "and", "not", "is", "between",
-    "true", "false", "smooth",
+    "true", "false", "smooth", "rise", "fall",
 })
 
 
@@ -53,28 +48,23 @@ def grammar_text() -> str:
     return checkout.read_text(encoding="utf-8")
 
 
-class _IndentError(Exception):
-    def __init__(self, token: Token) -> None:
-        super().__init__("inconsistent indentation")
-        self.token = token
-
-
 class RuleIndenter(Indenter):
-    """Turns leading whitespace into _INDENT/_DEDENT tokens; newlines inside ( ) are joined."""
+    """Indentation for Lark's own contextual lexer, used by the reference parser (tests
+    compare it with the fast lexer of `lexer.py`, which does the same work itself)."""
 
     NL_type = "_NL"
-    OPEN_PAREN_types = ["_LPAR"]  # noqa: RUF012 (Lark reads these class attributes)
-    CLOSE_PAREN_types = ["_RPAR"]  # noqa: RUF012
+    OPEN_PAREN_types = ["LPAR"]  # noqa: RUF012 (Lark reads these class attributes)
+    CLOSE_PAREN_types = ["RPAR"]  # noqa: RUF012
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
-    tab_len = 8
+    tab_len = TAB_LENGTH
 
-    # Keyword text -> the keyword's terminal name, filled once the parser is built. A word
-    # such as `then` lexed as a NAME (the contextual lexer allows it where no keyword fits) is
-    # turned back into its keyword, so keywords stay reserved and errors say "found 'then'".
-    keyword_types: dict[str, str] = {}  # noqa: RUF012
+    def __init__(self, keyword_types: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.keyword_types = keyword_types or {}
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        # Keywords are reserved, as in the fast lexer: a NAME that spells one is the keyword.
         keywords = self.keyword_types
 
         def reserved(tokens: Iterator[Token]) -> Iterator[Token]:
@@ -86,42 +76,12 @@ class RuleIndenter(Indenter):
 
         yield from super().process(reserved(stream))  # type: ignore[no-untyped-call]
 
-    def handle_NL(self, token: Token) -> Iterator[Token]:
-        if self.paren_level > 0:
-            return
-        yield token
-        indent_str = token.rsplit("\n", 1)[1]
-        indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
-        if indent > self.indent_level[-1]:
-            self.indent_level.append(indent)
-            yield Token.new_borrow_pos(self.INDENT_type, indent_str, token)
-        else:
-            while indent < self.indent_level[-1]:
-                self.indent_level.pop()
-                yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
-            if indent != self.indent_level[-1]:
-                raise _IndentError(token)
-
-
-def _loc(meta: Any) -> Location:
-    offset = _LINE_OFFSET.get()
-    return Location(_FILE.get(), meta.line + offset, meta.column, meta.end_line + offset,
-                    meta.end_column)
-
-
-def _upto(meta: Any, last: Any) -> Location:
-    """From the start of `meta` to the end of node `last` (a line's newline excluded)."""
-    start = _loc(meta)
-    end = last.loc if hasattr(last, "loc") else _tloc(last)
-    return Location(start.file, start.line, start.col, end.end_line, end.end_col)
-
 
 def _tloc(token: Token) -> Location:
     offset = _LINE_OFFSET.get()
     line = token.line or 1
-    end_line = token.end_line or line
     col = token.column or 1
-    return Location(_FILE.get(), line + offset, col, end_line + offset,
+    return Location(_FILE.get(), line + offset, col, (token.end_line or line) + offset,
                     token.end_column or col + 1)
 
 
@@ -137,172 +97,186 @@ def _ident(token: Token) -> ast.Ident:
     return ast.Ident(_tloc(token), str(token))
 
 
-def _number(meta: Any, number: Token, unit: Token | None) -> ast.NumberLit:
+def _number(number: Token, unit: Token | None) -> ast.NumberLit:
     value = float(number)
-    text = str(number) if unit is None else f"{number} {unit}"
+    loc = _span(number, unit) if unit is not None else _tloc(number)
     if unit is None:
-        return ast.NumberLit(_loc(meta), value, NUMBER, None, text)
+        return ast.NumberLit(loc, value, NUMBER, None, str(number))
     symbol = str(unit)
+    text = f"{number} {unit}"
     known = UNITS.get(symbol) or UNITS.get(ALIASES.get(symbol, ""))
     if known is None:
-        return ast.NumberLit(_loc(meta), value, None, symbol, text)
-    return ast.NumberLit(_loc(meta), known.to_canonical(value), known.dimension, symbol, text)
+        return ast.NumberLit(loc, value, None, symbol, text)
+    return ast.NumberLit(loc, known.to_canonical(value), known.dimension, symbol, text)
 
 
-@v_args(meta=True)
+def _span(first: Any, last: Any) -> Location:
+    """From the start of `first` to the end of `last` (tokens or nodes)."""
+    if type(first) is Token:
+        offset = _LINE_OFFSET.get()
+        file, line, col = _FILE.get(), (first.line or 1) + offset, first.column or 1
+    else:
+        a = first.loc
+        file, line, col = a.file, a.line, a.col
+    if type(last) is Token:
+        return Location(file, line, col, (last.end_line or 1) + _LINE_OFFSET.get(),
+                        last.end_column or 1)
+    b = last.loc
+    return Location(file, line, col, b.end_line, b.end_col)
+
+
+def _binary(op: str) -> Any:
+    def build(self: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_span(c[0], c[-1]), op, c[0], c[-1])
+    return build
+
+
 class _Builder(Transformer[Token, Any]):
-    """Builds AST nodes while the LALR parser reduces (an inline transformer)."""
+    """Builds AST nodes while the LALR parser reduces (an inline transformer: no parse tree
+    is built). Named keyword tokens (IF, START, ...) give constructs their start."""
 
-    def start(self, meta: Any, items: list[Any]) -> tuple[ast.Item, ...]:
-        return tuple(items)
-
-    # declarations
-    def input_decl(self, meta: Any, c: list[Any]) -> ast.InputDecl:
-        return ast.InputDecl(_upto(meta, c[1]), _ident(c[0]), c[1])
-
-    def type_spec(self, meta: Any, c: list[Token]) -> ast.TypeSpec:
-        return ast.TypeSpec(_tloc(c[0]), str(c[0]))
-
-    def let_decl(self, meta: Any, c: list[Any]) -> ast.LetDecl:
-        return ast.LetDecl(_upto(meta, c[1]), _ident(c[0]), c[1])
-
-    def var_decl(self, meta: Any, c: list[Any]) -> ast.VarDecl:
-        return ast.VarDecl(_upto(meta, c[2]), _ident(c[0]), c[1], c[2])
-
-    def charger_decl(self, meta: Any, c: list[Token]) -> ast.ChargerDecl:
-        return ast.ChargerDecl(_upto(meta, c[-1]), tuple(_ident(t) for t in c))
-
-    # statements and actions
-    def if_stmt(self, meta: Any, c: list[Any]) -> ast.IfStmt:
-        otherwise = c[2] if len(c) > 2 else ()
-        return ast.IfStmt(_upto(meta, (otherwise or c[1])[-1]), c[0], c[1], otherwise)
-
-    def do_stmt(self, meta: Any, c: list[Any]) -> ast.DoStmt:
-        return ast.DoStmt(_upto(meta, c[0][-1]), c[0])
-
-    def actions(self, meta: Any, c: list[ast.Action]) -> tuple[ast.Action, ...]:
+    def start(self, c: list[Any]) -> tuple[ast.Item, ...]:
         return tuple(c)
 
-    def start_action(self, meta: Any, c: list[Token]) -> ast.RunAction:
-        return ast.RunAction(_loc(meta), True, _ident(c[0]) if c else None)
+    # declarations
+    def input_decl(self, c: list[Any]) -> ast.InputDecl:
+        return ast.InputDecl(_span(c[0], c[2]), _ident(c[1]), c[2])
 
-    def stop_action(self, meta: Any, c: list[Token]) -> ast.RunAction:
-        return ast.RunAction(_loc(meta), False, _ident(c[0]) if c else None)
+    def type_spec(self, c: list[Token]) -> ast.TypeSpec:
+        return ast.TypeSpec(_tloc(c[0]), str(c[0]))
 
-    def set_action(self, meta: Any, c: list[Any]) -> ast.SetAction:
-        target, charger = c[0]
-        return ast.SetAction(_loc(meta), target, charger, c[1])
+    def let_decl(self, c: list[Any]) -> ast.LetDecl:
+        return ast.LetDecl(_span(c[0], c[2]), _ident(c[1]), c[2])
 
-    def plain_target(self, meta: Any, c: list[Token]) -> tuple[ast.Ident, None]:
+    def var_decl(self, c: list[Any]) -> ast.VarDecl:
+        return ast.VarDecl(_span(c[0], c[3]), _ident(c[1]), c[2], c[3])
+
+    def charger_decl(self, c: list[Token]) -> ast.ChargerDecl:
+        return ast.ChargerDecl(_span(c[0], c[-1]), tuple(_ident(t) for t in c[1:]))
+
+    # statements and actions
+    def if_stmt(self, c: list[Any]) -> ast.IfStmt:
+        otherwise = c[3] if len(c) > 3 else ()
+        return ast.IfStmt(_span(c[0], (otherwise or c[2])[-1]), c[1], c[2], otherwise)
+
+    def do_stmt(self, c: list[Any]) -> ast.DoStmt:
+        return ast.DoStmt(_span(c[0][0], c[0][-1]), c[0])
+
+    def actions(self, c: list[ast.Action]) -> tuple[ast.Action, ...]:
+        return tuple(c)
+
+    def start_action(self, c: list[Token]) -> ast.RunAction:
+        return ast.RunAction(_span(c[0], c[-1]), True, _ident(c[1]) if len(c) > 1 else None)
+
+    def stop_action(self, c: list[Token]) -> ast.RunAction:
+        return ast.RunAction(_span(c[0], c[-1]), False, _ident(c[1]) if len(c) > 1 else None)
+
+    def set_action(self, c: list[Any]) -> ast.SetAction:
+        target, charger = c[1]
+        return ast.SetAction(_span(c[0], c[2]), target, charger, c[2])
+
+    def plain_target(self, c: list[Token]) -> tuple[ast.Ident, None]:
         return _ident(c[0]), None
 
-    def of_target(self, meta: Any, c: list[Token]) -> tuple[ast.Ident, ast.Ident]:
+    def of_target(self, c: list[Token]) -> tuple[ast.Ident, ast.Ident]:
         return _ident(c[0]), _ident(c[1])
 
-    def dotted_target(self, meta: Any, c: list[Token]) -> tuple[ast.Ident, ast.Ident]:
+    def dotted_target(self, c: list[Token]) -> tuple[ast.Ident, ast.Ident]:
         return _ident(c[1]), _ident(c[0])
 
-    def log_action(self, meta: Any, c: list[Token]) -> ast.LogAction:
-        return ast.LogAction(_loc(meta), _log_parts(c[0]))
+    def log_action(self, c: list[Token]) -> ast.LogAction:
+        return ast.LogAction(_span(c[0], c[1]), _log_parts(c[1]))
 
     # blocks and triggers
-    def block(self, meta: Any, c: list[Any]) -> ast.Block:
-        return ast.Block(_upto(meta, c[-1]), c[0], tuple(c[1:]))
+    def block(self, c: list[Any]) -> ast.Block:
+        return ast.Block(_span(c[0], c[-1]), c[0], tuple(c[1:]))
 
-    def every_trigger(self, meta: Any, c: list[Any]) -> ast.Every:
-        return ast.Every(_loc(meta), c[0])
+    def every_trigger(self, c: list[Any]) -> ast.Every:
+        return ast.Every(_span(c[0], c[1]), c[1])
 
-    def at_trigger(self, meta: Any, c: list[Token]) -> ast.At:
-        return ast.At(_loc(meta), _time(c[0]), tuple(_ident(t) for t in c[1:]))
+    def at_trigger(self, c: list[Token]) -> ast.At:
+        days = tuple(_ident(t) for t in c[2:] if t.type == "NAME")
+        return ast.At(_span(c[0], c[-1]), _time(c[1]), days)
 
-    def cron_trigger(self, meta: Any, c: list[Token]) -> ast.Cron:
-        return ast.Cron(_loc(meta), unescape(c[0][1:-1]), _tloc(c[0]))
+    def cron_trigger(self, c: list[Token]) -> ast.Cron:
+        return ast.Cron(_span(c[0], c[1]), unescape(c[1][1:-1]), _tloc(c[1]))
 
-    def change_trigger(self, meta: Any, c: list[Any]) -> ast.OnChange:
-        return ast.OnChange(_loc(meta), c[0])
+    def change_trigger(self, c: list[Any]) -> ast.OnChange:
+        return ast.OnChange(_span(c[0], c[1]), c[1])
 
-    def start_trigger(self, meta: Any, c: list[Any]) -> ast.OnStart:
-        return ast.OnStart(_loc(meta))
+    def start_trigger(self, c: list[Any]) -> ast.OnStart:
+        return ast.OnStart(_span(c[0], c[-1]))
 
     # expressions
-    def for_expr(self, meta: Any, c: list[Any]) -> ast.For:
-        return ast.For(_loc(meta), c[0], c[1])
+    def for_expr(self, c: list[Any]) -> ast.For:
+        return ast.For(_span(c[0], c[1]), c[0], c[1])
 
-    def or_op(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), "or", c[0], c[1])
+    or_op = _binary("or")
+    and_op = _binary("and")
+    add = _binary("+")
+    sub = _binary("-")
+    mul = _binary("*")
+    div = _binary("/")
 
-    def and_op(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), "and", c[0], c[1])
+    def not_op(self, c: list[Any]) -> ast.Unary:
+        return ast.Unary(_span(c[0], c[1]), "not", c[1])
 
-    def not_op(self, meta: Any, c: list[Any]) -> ast.Unary:
-        return ast.Unary(_loc(meta), "not", c[0])
+    def compare(self, c: list[Any]) -> ast.Binary:
+        return ast.Binary(_span(c[0], c[2]), str(c[1]), c[0], c[2])
 
-    def compare(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), str(c[1]), c[0], c[2])
+    def is_name(self, c: list[Any]) -> ast.Is:
+        return ast.Is(_span(c[0], c[-1]), c[0], str(c[-1]), _tloc(c[-1]), False, False)
 
-    def is_name(self, meta: Any, c: list[Any]) -> ast.Is:
-        return ast.Is(_loc(meta), c[0], str(c[1]), _tloc(c[1]), False, False)
+    def is_not_name(self, c: list[Any]) -> ast.Is:
+        return ast.Is(_span(c[0], c[-1]), c[0], str(c[-1]), _tloc(c[-1]), True, False)
 
-    def is_not_name(self, meta: Any, c: list[Any]) -> ast.Is:
-        return ast.Is(_loc(meta), c[0], str(c[1]), _tloc(c[1]), True, False)
+    def is_text(self, c: list[Any]) -> ast.Is:
+        return ast.Is(_span(c[0], c[-1]), c[0], unescape(c[-1][1:-1]), _tloc(c[-1]), False,
+                      True)
 
-    def is_text(self, meta: Any, c: list[Any]) -> ast.Is:
-        return ast.Is(_loc(meta), c[0], unescape(c[1][1:-1]), _tloc(c[1]), False, True)
+    def is_not_text(self, c: list[Any]) -> ast.Is:
+        return ast.Is(_span(c[0], c[-1]), c[0], unescape(c[-1][1:-1]), _tloc(c[-1]), True,
+                      True)
 
-    def is_not_text(self, meta: Any, c: list[Any]) -> ast.Is:
-        return ast.Is(_loc(meta), c[0], unescape(c[1][1:-1]), _tloc(c[1]), True, True)
+    def between(self, c: list[Any]) -> ast.Between:
+        return ast.Between(_span(c[0], c[-1]), c[0], c[1], c[2])
 
-    def between(self, meta: Any, c: list[Any]) -> ast.Between:
-        return ast.Between(_loc(meta), c[0], c[1], c[2])
+    def time_between(self, c: list[Any]) -> ast.Between:
+        return ast.Between(_span(c[0], c[-1]), None, c[1], c[2])
 
-    def time_between(self, meta: Any, c: list[Any]) -> ast.Between:
-        return ast.Between(_loc(meta), None, c[0], c[1])
-
-    def add(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), "+", c[0], c[1])
-
-    def sub(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), "-", c[0], c[1])
-
-    def mul(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), "*", c[0], c[1])
-
-    def div(self, meta: Any, c: list[Any]) -> ast.Binary:
-        return ast.Binary(_loc(meta), "/", c[0], c[1])
-
-    def negate(self, meta: Any, c: list[Any]) -> ast.Expr:
-        operand = c[0]
+    def negate(self, c: list[Any]) -> ast.Expr:
+        operand = c[1]
+        loc = _span(c[0], operand)
         if isinstance(operand, ast.NumberLit):
             # Fold `-5 A` into a literal, so that `for -5 min` reads as a negative duration.
-            return replace(operand, loc=_loc(meta), value=-operand.value,
-                           text="-" + operand.text)
-        return ast.Unary(_loc(meta), "-", operand)
+            return replace(operand, loc=loc, value=-operand.value, text="-" + operand.text)
+        return ast.Unary(loc, "-", operand)
 
-    def quantity(self, meta: Any, c: list[Token]) -> ast.NumberLit:
-        return _number(meta, c[0], c[1] if len(c) > 1 else None)
+    def quantity(self, c: list[Token]) -> ast.NumberLit:
+        return _number(c[0], c[1] if len(c) > 1 else None)
 
-    def time_of_day(self, meta: Any, c: list[Token]) -> ast.TimeLit:
+    def time_of_day(self, c: list[Token]) -> ast.TimeLit:
         return _time(c[0])
 
-    def text(self, meta: Any, c: list[Token]) -> ast.TextLit:
-        return ast.TextLit(_loc(meta), unescape(c[0][1:-1]))
+    def text(self, c: list[Token]) -> ast.TextLit:
+        return ast.TextLit(_tloc(c[0]), unescape(c[0][1:-1]))
 
-    def true(self, meta: Any, c: list[Any]) -> ast.BoolLit:
-        return ast.BoolLit(_loc(meta), True)
+    def true(self, c: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(_tloc(c[0]), True)
 
-    def false(self, meta: Any, c: list[Any]) -> ast.BoolLit:
-        return ast.BoolLit(_loc(meta), False)
+    def false(self, c: list[Token]) -> ast.BoolLit:
+        return ast.BoolLit(_tloc(c[0]), False)
 
-    def name(self, meta: Any, c: list[Token]) -> ast.Name:
+    def name(self, c: list[Token]) -> ast.Name:
         if len(c) == 2:
-            return ast.Name(_loc(meta), str(c[1]), str(c[0]))
-        return ast.Name(_loc(meta), str(c[0]))
+            return ast.Name(_span(c[0], c[1]), str(c[1]), str(c[0]))
+        return ast.Name(_tloc(c[0]), str(c[0]))
 
-    def call(self, meta: Any, c: list[Any]) -> ast.Call:
-        return ast.Call(_loc(meta), str(c[0]), _tloc(c[0]), tuple(c[1:]))
+    def call(self, c: list[Any]) -> ast.Call:
+        return ast.Call(_span(c[0], c[-1]), str(c[0]), _tloc(c[0]), tuple(c[1:-1]))
 
-    def smooth(self, meta: Any, c: list[Any]) -> ast.Smooth:
-        return ast.Smooth(_loc(meta), c[0], c[1], c[2])
+    def smooth(self, c: list[Any]) -> ast.Smooth:
+        return ast.Smooth(_span(c[0], c[-1]), c[1], c[2], c[3])
 
 
 def _time(token: Token) -> ast.TimeLit:
@@ -365,7 +339,7 @@ def _parse_interpolation(text: str, string_loc: Location, offset: int) -> ast.Ex
     """Parse `{...}` of a log text as an expression, with positions in the file."""
     token = _LINE_OFFSET.set(0)
     try:
-        expr: ast.Expr = _build(_parser().parse(text, start="expr"))
+        expr: ast.Expr = _parser().parse(text, start="expr")  # type: ignore[assignment]
     except UnexpectedInput as error:
         moved = _translate(error, text.splitlines() or [""])
         message = moved.message.replace("found end of file", "found '}'")
@@ -391,33 +365,31 @@ def _shift(node: Any, lines: int, cols: int) -> Any:
     return node
 
 
+def _fixed_texts(parser: Lark) -> dict[str, str]:
+    """Keyword and punctuation text -> terminal name, as the grammar names them."""
+    return {t.pattern.value: t.name for t in parser.terminals if t.pattern.type == "str"}
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    parser = build_parser()
-    RuleIndenter.keyword_types = {
-        t.pattern.value: t.name for t in parser.terminals
-        if t.pattern.type == "str" and t.pattern.value in KEYWORDS
-    }
+    """The parser used for rule files: the fast lexer and an inline transformer."""
+    parser = Lark(
+        grammar_text(), parser="lalr", lexer=RuleLexer, start=["start", "expr"],
+        maybe_placeholders=False, transformer=_Builder(),
+    )
+    RuleLexer.types = _fixed_texts(parser)
     return parser
 
 
-_BUILDER = _Builder()
-
-
-def _build(tree: Any) -> Any:
-    try:
-        return _BUILDER.transform(tree)
-    except VisitError as error:
-        raise error.orig_exc from None
-
-
-def build_parser(strict: bool = False) -> Lark:
-    """A fresh parser (tests build one with `strict=True` to prove the grammar is clean)."""
-    return Lark(
-        grammar_text(), parser="lalr", lexer="contextual", postlex=RuleIndenter(),
-        start=["start", "expr"], propagate_positions=True, maybe_placeholders=False,
-        strict=strict,
-    )
+def build_reference_parser(strict: bool = False) -> Lark:
+    """The same grammar with Lark's contextual lexer and no transformer: tests use it to
+    prove the grammar clean under `strict=True` and the fast lexer faithful."""
+    plain = Lark(grammar_text(), parser="lalr", lexer="contextual", start=["start", "expr"],
+                 maybe_placeholders=False, strict=strict, postlex=RuleIndenter())
+    keywords = {text: name for text, name in _fixed_texts(plain).items() if text.isalpha()}
+    assert plain.options.postlex is not None
+    plain.options.postlex.keyword_types = keywords  # type: ignore[attr-defined]
+    return plain
 
 
 # ---- error translation ------------------------------------------------------------------------
@@ -433,15 +405,15 @@ _DESCRIPTIONS = {
     "_INDENT": "an indented block",
     "_DEDENT": "end of block",
     "$END": "end of file",
-    "_LPAR": "'('",
-    "_RPAR": "')'",
+    "LPAR": "'('",
+    "RPAR": "')'",
 }
 # Tokens that can start an expression: when all are expected, say "an expression".
 _EXPRESSION_START = {"NAME", "NUMBER", "TIME", "STRING"}
-_EXPRESSION_ALSO = {"_LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH"}
+_EXPRESSION_ALSO = {"LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH"}
 # Tokens that can continue an expression: when several are expected, say "an operator".
 _OPERATORS = {"COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "AND", "OR", "IS", "BETWEEN", "FOR",
-              "DOT", "_LPAR"}
+              "DOT", "LPAR"}
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -522,18 +494,21 @@ def _with_source(error: SourceError, lines: list[str]) -> SourceError:
 def _parse_piece(text: str, lines: list[str]) -> tuple[ast.Item, ...]:
     """Parse `text` (a whole file or one piece); raise SourceError on the first problem."""
     try:
-        items: tuple[ast.Item, ...] = _build(_parser().parse(text, start="start"))
+        items: tuple[ast.Item, ...] = _parser().parse(  # type: ignore[assignment]
+            text, start="start")
         return items
     except UnexpectedInput as error:
         raise _translate(error, lines) from None
     except _LogSyntaxError as error:
         raise error.error from None
-    except _IndentError as error:
-        token = error.token
-        line = (token.end_line or 1) + _LINE_OFFSET.get()
-        width = len(str(token).rsplit("\n", 1)[1])
-        loc = Location(_FILE.get(), line, 1, line, width + 1)
+    except BadIndent as error:
+        line = error.line + _LINE_OFFSET.get()
+        loc = Location(_FILE.get(), line, 1, line, error.width + 1)
         raise SourceError(loc, "this line's indentation matches no enclosing block") from None
+    except BadCharacter as error:
+        line = error.line + _LINE_OFFSET.get()
+        loc = Location(_FILE.get(), line, error.column, line, error.column + 1)
+        raise SourceError(loc, f"unexpected character {error.char!r}") from None
 
 
 def _pieces(lines: list[str]) -> Iterator[tuple[int, str]]:
