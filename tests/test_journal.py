@@ -135,3 +135,17 @@ def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
     Journal(tmp_path / "j.sqlite").close()
     mode = sqlite3.connect(tmp_path / "j.sqlite").execute("PRAGMA journal_mode").fetchone()
     assert mode == ("wal",)
+
+
+def test_an_unchanged_action_repeated_tick_after_tick_is_journaled_once(tmp_path: Path) -> None:
+    same = _held(Guard.UNCHANGED, "already 11 A", ActionKind.SET_AMPS)
+    with Journal(tmp_path / "j.sqlite") as journal:
+        for minute in range(5):
+            at = T0 + timedelta(minutes=minute)
+            journal.record(TickRecord(at, _step(at, held=[same])))
+        at = T0 + timedelta(minutes=5)
+        journal.record(TickRecord(at, _step(at)))
+        at = T0 + timedelta(minutes=6)
+        journal.record(TickRecord(at, _step(at, held=[same])))
+        held = journal.entries(unchanged=True)
+    assert [e.at for e in held] == [T0, T0 + timedelta(minutes=6)]

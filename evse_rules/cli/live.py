@@ -145,7 +145,10 @@ def describe(entry: Entry) -> str:
         return f"{what} held back ({entry.guard}: {entry.detail}){_reason(entry)}"
     if entry.type == "fired":
         return f"fired{_reason(entry)}"
-    return f"{entry.kind.upper()} {entry.source}: {entry.detail}"
+    detail = entry.detail or ""
+    if entry.source and detail.startswith(f"{entry.source}: "):
+        return f"{entry.kind.upper()} {detail}"
+    return f"{entry.kind.upper()} {entry.source}: {detail}"
 
 
 def history(args: argparse.Namespace) -> int:
@@ -252,7 +255,7 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
         lines.append(f"  last command: {describe(command)} at {_local(command.at)}")
     if problems:
         lines.append("  problems in the last tick:")
-        lines.extend(f"    {e.source}: {e.detail}" for e in problems)
+        lines.extend(f"    {describe(e)}" for e in problems)
     elif stale:
         lines.append("  stale inputs: " + ", ".join(stale) + " (rules reading them do not fire)")
     return "\n".join(lines)

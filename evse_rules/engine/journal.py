@@ -5,7 +5,8 @@ One transaction per tick holds everything that tick decided:
     ticks      one row per tick: the input and charger values (JSON), the `let` values
     commands   every command sent: charger, kind, value, the rule (file:line and text), the
                values that made it fire, a guard note (clamped...), ok or the error
-    held       every action a guard held back: the guard (min_on, no_vehicle...) and why
+    held       every action a guard held back: the guard (min_on, no_vehicle...) and why; an
+               action held back as unchanged tick after tick is journaled at its first tick
     fires      every rule that fired
     events     errors and notable things: an input or charger failing, a rule file that does
                not check, a mode or variable change, `log` actions, requests taken
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evse_rules.engine.results import Command, StepResult
+from evse_rules.engine.results import Command, Guard, HeldBack, StepResult
 from evse_rules.language.program import Value
 
 SCHEMA_VERSION = 1
@@ -173,6 +174,9 @@ class Journal:
 
     def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
         self.path = path
+        # The actions held back as unchanged in the last tick: a rule that asks for the same
+        # current every minute is journaled when it starts doing so, not every minute.
+        self._unchanged: set[tuple[str | None, str, str | None, int]] = set()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
@@ -233,14 +237,15 @@ class Journal:
                       s.command.reason.rule.text if s.command.reason.rule else None,
                       _values_json(s.command.reason.values), s.command.reason.note,
                       int(s.ok), s.error) for s in tick.sent])
-            if step is not None and step.held:
+            held = self._held(step)
+            if held:
                 db.executemany(
                     "INSERT INTO held (tick, at, charger, kind, value, guard, why, rule, "
                     "rule_text, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(tick_id, at, h.action.charger, h.action.kind.value,
                       None if h.action.value is None else str(h.action.value), h.guard.value,
                       h.why, str(h.action.rule), h.action.rule.text,
-                      _values_json(h.action.values)) for h in step.held])
+                      _values_json(h.action.values)) for h in held])
             if step is not None and step.fired:
                 db.executemany(
                     "INSERT INTO fires (tick, at, rule, rule_text) VALUES (?, ?, ?, ?)",
@@ -252,6 +257,25 @@ class Journal:
                     [(tick_id, at, e.level, e.source, e.charger, e.message)
                      for e in tick.events])
         return tick_id
+
+    def _held(self, step: StepResult | None) -> list[HeldBack]:
+        """The held actions worth a row: all but an unchanged one repeated from the last tick."""
+        if step is None:
+            self._unchanged = set()
+            return []
+        kept: list[HeldBack] = []
+        unchanged: set[tuple[str | None, str, str | None, int]] = set()
+        for held in step.held:
+            if held.guard is Guard.UNCHANGED:
+                action = held.action
+                key = (action.charger, action.kind.value,
+                       None if action.value is None else str(action.value), action.rule.index)
+                unchanged.add(key)
+                if key in self._unchanged:
+                    continue
+            kept.append(held)
+        self._unchanged = unchanged
+        return kept
 
     def event(self, at: datetime, event: Event) -> None:
         """An event outside any tick (start, stop, a request refused)."""
