@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
-from evse_rules.chargers.base import ChargerStatus, offline_status
+from evse_rules.chargers.base import ChargerStatus
 from evse_rules.chargers.firmware import (
     CLAIMS_API,
     DEFAULT_CLIENT_ID,
@@ -30,7 +30,8 @@ from evse_rules.chargers.firmware import (
 )
 from evse_rules.chargers.http import HttpLink, JsonObject, log
 from evse_rules.chargers.openevse_parse import ChargerConfig, number, parse_config, parse_status
-from evse_rules.errors import ChargerError, ChargerProtocolError, ChargerUnsupported
+from evse_rules.chargers.refresh import Refresher
+from evse_rules.errors import ChargerProtocolError, ChargerUnsupported
 
 ClaimState = Literal["active", "disabled"]
 
@@ -65,7 +66,7 @@ class OpenEvseCharger:
         self._config: ChargerConfig | None = None
         self._config_version: object = None  # /status `config_version` when _config was read
         self._last: ChargerStatus | None = None
-        self._offline_reason: str | None = None
+        self._refresher = Refresher(name)
         # What we asked the charger for; None = not asked (the claim does not set it).
         self._state: ClaimState | None = None
         self._current: int | None = None
@@ -105,23 +106,7 @@ class OpenEvseCharger:
 
     async def refresh(self) -> ChargerStatus:
         """Read the status; never raises: a failure gives the offline status with its reason."""
-        try:
-            status = await self.read_status()
-        except ChargerError as error:
-            return self._offline(error.message)
-        except Exception as error:  # a driver bug must not stop the tick either
-            log.exception("%s: unexpected error while refreshing", self.name)
-            return self._offline(f"unexpected error: {type(error).__name__}: {error}")
-        if self._offline_reason is not None:
-            log.warning("%s: back online", self.name)
-            self._offline_reason = None
-        return status
-
-    def _offline(self, reason: str) -> ChargerStatus:
-        if reason != self._offline_reason:  # one line per change of reason, not every tick
-            log.warning("%s: offline: %s", self.name, reason)
-            self._offline_reason = reason
-        return offline_status(reason, self._last)
+        return await self._refresher.refresh(self.read_status, lambda: self._last)
 
     async def _read_config(self) -> ChargerConfig:
         reply = await self._link.request("GET", "/config")

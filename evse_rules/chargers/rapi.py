@@ -16,24 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 
-from evse_rules.chargers.base import ChargerStatus, offline_status
-from evse_rules.chargers.http import HttpLink
+from evse_rules.chargers.base import ChargerStatus
+from evse_rules.chargers.http import HttpLink, log
 from evse_rules.chargers.openevse_parse import DEFAULT_VOLTAGE, FLAG_EV_CONNECTED
+from evse_rules.chargers.refresh import Refresher
 from evse_rules.chargers.states import map_state
 from evse_rules.errors import (
-    ChargerError,
     ChargerProtocolError,
     ChargerTimeout,
     ChargerUnsupported,
 )
-
-log = logging.getLogger("evse_rules.chargers")
 
 USE_WIFI_API = ('use the WiFi API driver on this firmware (driver = "openevse", or --api wifi); '
                 "it needs WiFi firmware 4.0.1 or newer")
@@ -101,7 +98,7 @@ class RapiCharger:
         )
         self._lock = asyncio.Lock()
         self._last: ChargerStatus | None = None
-        self._offline_reason: str | None = None
+        self._refresher = Refresher(name)
         self._firmware: str | None = None
         self._voltage: float | None = None  # the reference voltage we set with $SV
 
@@ -204,23 +201,7 @@ class RapiCharger:
 
     async def refresh(self) -> ChargerStatus:
         """Read the status; never raises: a failure gives the offline status with its reason."""
-        try:
-            status = await self.read_status()
-        except ChargerError as error:
-            return self._offline(error.message)
-        except Exception as error:  # a driver bug must not stop the tick either
-            log.exception("%s: unexpected error while refreshing", self.name)
-            return self._offline(f"unexpected error: {type(error).__name__}: {error}")
-        if self._offline_reason is not None:
-            log.warning("%s: back online", self.name)
-            self._offline_reason = None
-        return status
-
-    def _offline(self, reason: str) -> ChargerStatus:
-        if reason != self._offline_reason:
-            log.warning("%s: offline: %s", self.name, reason)
-            self._offline_reason = reason
-        return offline_status(reason, self._last)
+        return await self._refresher.refresh(self.read_status, lambda: self._last)
 
     # ---------------------------------------------------------------- control
 
