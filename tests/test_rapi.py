@@ -95,3 +95,12 @@ async def test_controller_refusal_is_an_error(make_emulator: EmulatorFactory) ->
     await charger.refresh()
     with pytest.raises(ChargerUnsupported, match="voltmeter"):
         await charger.set_voltage(225)
+
+
+async def test_a_slow_charger_cannot_hold_a_status_read_for_six_timeouts(
+        make_emulator: EmulatorFactory) -> None:
+    emu = make_emulator("4.0.1")
+    emu.set_fault("delay", seconds=0.15)  # each answer within the 0.2 s timeout...
+    charger = RapiCharger("slow", emu.url, timeout=0.2)
+    status = await charger.refresh()  # ...but not six of them within 2 x 0.2 s
+    assert not status.online and "more than 0.4 s" in str(status.error)

@@ -35,6 +35,7 @@ from evse_rules.errors import (
 USE_WIFI_API = ('use the WiFi API driver on this firmware (driver = "openevse", or --api wifi); '
                 "it needs WiFi firmware 4.0.1 or newer")
 NOT_FITTED = -2560  # $GP: sensor not fitted
+STATUS_BUDGET = 2  # timeouts a whole status read may take
 
 
 def checksum(text: str) -> str:
@@ -154,9 +155,20 @@ class RapiCharger:
     # ---------------------------------------------------------------- reading
 
     async def read_status(self) -> ChargerStatus:
-        """Read $GS, $GG, $GE, $GC, $GU, $GP (and $GV once); raises ChargerError on failure."""
+        """Read $GS, $GG, $GE, $GC, $GU, $GP (and $GV once); raises ChargerError on failure.
+
+        Six requests in a row: the whole read gets STATUS_BUDGET timeouts, so that a charger
+        answering each one slowly still cannot hold a tick for six timeouts.
+        """
+        budget = self._link.timeout * STATUS_BUDGET
         async with self._call():
-            return await self._read_status()
+            try:
+                async with asyncio.timeout(budget):
+                    return await self._read_status()
+            except TimeoutError as error:
+                raise ChargerTimeout(
+                    self.name, f"the RAPI status reads took more than {budget:g} s"
+                ) from error
 
     async def _read_status(self) -> ChargerStatus:
         gs = await self.command("$GS")  # evsestate(hex) elapsed pilotstate(hex) vflags(hex)
