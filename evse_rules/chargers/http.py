@@ -124,6 +124,10 @@ class HttpLink:
                 raise ChargerTimeout(
                     self.name, f"connection failed for {where} ({_describe(error)})"
                 ) from error
+            except httpx.HTTPError as error:  # e.g. a body that does not decode
+                raise ChargerProtocolError(
+                    self.name, f"unreadable answer to {where} ({type(error).__name__})"
+                ) from error
         log.debug("%s: %s -> HTTP %d", self.name, where, response.status_code)
         status = response.status_code
         if status == 401:
