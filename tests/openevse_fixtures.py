@@ -161,18 +161,17 @@ EmulatorFactory = Callable[..., OpenEvseEmulator]
 def make_emulator(maybe_spec_checker: SpecChecker | None) -> Iterator[EmulatorFactory]:
     """Start emulators; at teardown every exchange they saw is checked against the spec
     (when shared/ is present)."""
-    started: list[OpenEvseEmulator] = []
+    started: list[tuple[OpenEvseEmulator, str]] = []
 
     def make(version: str = "v5.1.2", **kwargs: Any) -> OpenEvseEmulator:
         emulator = OpenEvseEmulator(version, **kwargs).start()
-        started.append(emulator)
+        started.append((emulator, emulator.url))
         return emulator
 
     yield make
     checker = maybe_spec_checker
     problems: list[str] = []
-    for emulator in started:
-        base_url = emulator.url
+    for emulator, base_url in started:
         exchanges = emulator.exchanges
         emulator.stop()
         if checker is not None:

@@ -258,3 +258,14 @@ async def test_refresh_logs_once_per_change_of_reason(make_emulator: EmulatorFac
     assert len(lines) == 3, lines
     assert "HTTP 500 for GET" in lines[0] and "invalid JSON" in lines[1]
     assert lines[2] == "garage: back online"
+
+
+async def test_nobody_listening(make_emulator: EmulatorFactory) -> None:
+    emu = make_emulator("v5.1.2")
+    url = emu.url
+    emu.stop()  # the port is closed now: connections are refused
+    charger = OpenEvseCharger("garage", url, timeout=0.3)
+    status = await charger.refresh()
+    assert not status.online and "could not connect" in str(status.error)
+    with pytest.raises(ChargerTimeout, match="could not connect"):
+        await charger.start()
