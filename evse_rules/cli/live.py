@@ -142,7 +142,10 @@ def describe(entry: Entry) -> str:
         return f"{what} FAILED: {entry.detail}{_reason(entry)}"
     if entry.type == "held":
         what = entry.kind + (f" {entry.value}" if entry.value else "")
-        return f"{what} held back ({entry.guard}: {entry.detail}){_reason(entry)}"
+        why = entry.guard or ""
+        if entry.detail not in (None, entry.guard):
+            why += f": {entry.detail}"
+        return f"{what} held back ({why}){_reason(entry)}"
     if entry.type == "fired":
         return f"fired{_reason(entry)}"
     detail = entry.detail or ""

@@ -162,6 +162,17 @@ def _values(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple((str(name), str(shown)) for name, shown in json.loads(text))
 
 
+def _action_value(kind: str, value: Value) -> str | None:
+    """A proposed action's value as people read it: '15.42 A' for a current."""
+    if value is None:
+        return None
+    if isinstance(value, float) and kind == "set_amps":
+        return f"{value:.4g} A"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def _shown(value: float | None, kind: str) -> str | None:
     if value is None:
         return None
@@ -243,7 +254,7 @@ class Journal:
                     "INSERT INTO held (tick, at, charger, kind, value, guard, why, rule, "
                     "rule_text, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(tick_id, at, h.action.charger, h.action.kind.value,
-                      None if h.action.value is None else str(h.action.value), h.guard.value,
+                      _action_value(h.action.kind.value, h.action.value), h.guard.value,
                       h.why, str(h.action.rule), h.action.rule.text,
                       _values_json(h.action.values)) for h in held])
             if step is not None and step.fired:

@@ -547,9 +547,8 @@ def _show(value: Value) -> str:
 
 def _trace(now: datetime, samples: dict[str, Value], stale: list[str], step: StepResult) -> str:
     """The -v line of one tick: values, rules fired, winners and losers, held actions."""
-    parts = [f"tick {now.isoformat()}:"]
-    parts.append(" ".join(f"{k}={_show(v)}" + ("(stale)" if k in stale else "")
-                          for k, v in samples.items()))
+    parts = [" ".join(f"{k}={_show(v)}" + ("(stale)" if k in stale else "")
+                      for k, v in samples.items())]
     if step.fired:
         parts.append("fired " + ", ".join(str(r) for r in step.fired))
     for lost in step.lost:
@@ -559,4 +558,4 @@ def _trace(now: datetime, samples: dict[str, Value], stale: list[str], step: Ste
                      f" {held.why})")
     if not step.commands:
         parts.append("no command")
-    return "; ".join(parts)
+    return f"tick {now.isoformat()}: " + "; ".join(parts)
