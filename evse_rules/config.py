@@ -238,16 +238,15 @@ class ChargerConfig(BaseModel):
         if self.password_env:
             secret = os.environ.get(self.password_env)
             if secret is None:
-                raise ConfigError("environment", f"variable {self.password_env} is not set",
-                                  "password_env")
+                raise ConfigError("<config>", f"the environment variable {self.password_env} "
+                                  "is not set", "password_env")
             return SecretStr(secret)
         if self.password_file:
             try:
                 return SecretStr(self.password_file.read_text().strip())
             except OSError as error:
-                raise ConfigError(str(self.password_file),
-                                  f"cannot read password file: {error.strerror}",
-                                  "password_file") from None
+                raise ConfigError("<config>", f"cannot read {self.password_file}: "
+                                  f"{error.strerror}", "password_file") from None
         return None
 
 

@@ -200,6 +200,7 @@ async def _wait_for(condition: Any, what: str, timeout: float = 10.0) -> None:
 async def test_kill_9_then_restart_keeps_modes_variables_and_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import base64
     import os
     import signal
     import sqlite3
@@ -222,7 +223,9 @@ async def test_kill_9_then_restart_keeps_modes_variables_and_the_journal(
         assert "boost is a boolean" in capsys.readouterr().err
 
         command = [sys.executable, "-m", "evse_rules", "run", "--config", str(path)]
-        daemon = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        log_file = tmp_path / "daemon.log"
+        with log_file.open("w") as log:   # -vv: every HTTP request is logged, not a secret
+            daemon = subprocess.Popen([*command[:3], "-vv", *command[3:]], stderr=log, text=True)
         try:
             await _wait_for(lambda: _journal_counts(config.journal_path).get("ticks", 0) >= 5,
                             "five ticks")
@@ -233,7 +236,10 @@ async def test_kill_9_then_restart_keeps_modes_variables_and_the_journal(
             if daemon.poll() is None:
                 daemon.kill()
         assert daemon.returncode == -signal.SIGKILL
-        assert daemon.stderr is not None and PASSWORD not in daemon.stderr.read()
+        logged = log_file.read_text()
+        assert "GET /status" in logged or "/status" in logged
+        assert PASSWORD not in logged
+        assert base64.b64encode(f"admin:{PASSWORD}".encode()).decode() not in logged
 
         # The journal opens and holds every row committed before the kill.
         db = sqlite3.connect(config.journal_path)

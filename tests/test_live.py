@@ -362,3 +362,20 @@ async def test_the_reference_voltage_comes_from_an_input_and_is_sent_once(tmp_pa
     await h.daemon.run()
     assert h.charger.calls == ["voltage 236", "release"]
     assert h.charger.voltage == 236.0
+
+
+async def test_a_missing_password_variable_is_a_clear_error_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evse_rules.errors import ConfigError
+
+    monkeypatch.delenv("EVSE_LIVE_NO_SUCH_PASSWORD", raising=False)
+    text = CONFIG.replace('driver = "simulated"', 'url = "http://127.0.0.1:9"\nuser = "admin"\n'
+                          'password_env = "EVSE_LIVE_NO_SUCH_PASSWORD"')
+    (tmp_path / "solar.evr").write_text("good\n")
+    config = parse_config(text, "evse-rules.toml", tmp_path)
+    daemon = Daemon(config, loader=lambda paths, env: FakeProgram())
+    with pytest.raises(ConfigError) as info:
+        await daemon.run()
+    assert str(info.value) == ("evse-rules.toml: chargers.garage.password_env: error: the "
+                               "environment variable EVSE_LIVE_NO_SUCH_PASSWORD is not set")

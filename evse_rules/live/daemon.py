@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,7 +65,10 @@ def default_charger_factory(name: str, config: Config) -> Charger:
                                 phases=spec.phases)
     from evse_rules.chargers import connect
 
-    secret = spec.password()
+    try:
+        secret = spec.password()
+    except ConfigError as error:
+        raise ConfigError(config.name, error.message, f"chargers.{name}.{error.key}") from None
     try:
         return connect(name, spec.driver, spec.url or "", user=spec.user,
                        password=secret.get_secret_value() if secret else None,
@@ -235,7 +239,11 @@ class Daemon:
         every = {name: spec.every or config.tick_seconds
                  for name, spec in config.chargers.items()}
         self.sources = Sources(build_inputs(config, self._client), chargers, every)
-        self.journal = Journal(config.journal_path)
+        try:
+            self.journal = Journal(config.journal_path)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(config.name, f"cannot open the journal {config.journal_path}: "
+                              f"{error}", "journal") from None
         now = self.clock()
         self._prune(now)
         for event in events:
