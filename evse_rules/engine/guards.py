@@ -135,8 +135,8 @@ class ChargerGuard:
         if status is None or status.state is ChargerState.OFFLINE:
             held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
             return None
-        # Round down: a computed 15.9999 A from 3840 W / 240 V must not become 16 A, but
-        # the float noise of an exact 16 A must not become 15 A either.
+        # Round down (15.7 A is 15 A: never more than the surplus), but let float noise
+        # of an exact value (16 A computed as 15.999999999) stay 16 A.
         amps = math.floor(value + 1e-6)
         if status is not self._limits_of:
             self._limits = self.settings.limits(status)
