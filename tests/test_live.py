@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,7 @@ class FakeProgram:
     path: str = "solar.evr"
     threshold: float = 1400.0
     ticks: list[datetime] = field(default_factory=list)
+    resets: list[int] = field(default_factory=list)   # len(ticks) at each reset
 
     @property
     def externals(self) -> tuple[External, ...]:
@@ -105,7 +106,7 @@ class FakeProgram:
         return TickResult(actions, fired, {})
 
     def reset(self) -> None:
-        self.ticks.clear()
+        self.resets.append(len(self.ticks))
 
 
 class Recorder(SimulatedCharger):
@@ -379,3 +380,26 @@ async def test_a_missing_password_variable_is_a_clear_error_at_start(
         await daemon.run()
     assert str(info.value) == ("evse-rules.toml: chargers.garage.password_env: error: the "
                                "environment variable EVSE_LIVE_NO_SUCH_PASSWORD is not set")
+
+
+async def test_a_clock_going_back_restarts_the_rule_timers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = _harness(tmp_path, ticks=4)
+    moved = False
+
+    async def sleep(seconds: float, stop: asyncio.Event) -> bool:
+        nonlocal moved
+        stopped = await h.time.sleep(seconds, stop)
+        if h.daemon.ticks == 2 and not moved:
+            h.time.now -= timedelta(hours=1)      # NTP corrects a clock that ran ahead
+            moved = True
+        return stopped
+
+    h.daemon.sleep = sleep
+    await h.daemon.run()
+    assert "the clock went back" in caplog.text
+    ticks = h.program.ticks
+    assert h.program.resets == [3]
+    assert [t.hour for t in ticks] == [12, 12, 12, 11]
+    assert ticks[:3] == sorted(ticks[:3])

@@ -182,6 +182,14 @@ class Daemon:
         while not self._stop.is_set():
             now = self.clock()
             when = next_tick(now, interval)
+            if last is not None and now < last - timedelta(seconds=interval):
+                # The wall clock went back (set by hand, or NTP after a bad start): rules
+                # cannot run backwards in time, so their timers start over from here.
+                log.warning("the clock went back from %s to %s: rule timers start over",
+                            last.isoformat(), now.isoformat())
+                if self.engine is not None:
+                    self.engine.program.reset()
+                last = None
             if last is not None and when <= last:
                 when = last + timedelta(seconds=interval)
             elif last is not None and when > last + timedelta(seconds=interval * 1.5):
