@@ -81,7 +81,13 @@ def _compile(sources: Iterable[tuple[str, str]], env: Environment,
              errors: list[SourceError]) -> CompiledProgram | None:
     files: list[ast.RuleFile] = []
     for name, text in sources:
-        tree, syntax = parse_text(text, name)
+        try:
+            tree, syntax = parse_text(text, name)
+        except RecursionError:
+            line = text.splitlines()[0] if text.strip() else None
+            errors.append(SourceError(Location(name, 1, 1, 1, 2), "the file nests "
+                                      "expressions too deeply to be read", line))
+            continue
         files.append(tree)
         errors.extend(syntax)
     if errors:

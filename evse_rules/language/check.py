@@ -28,7 +28,6 @@ from evse_rules.language.names import (
     TEXT_TYPE,
     TIME_TYPE,
 )
-from evse_rules.language.parse import KEYWORDS
 from evse_rules.language.program import MODES, ActionKind, Environment, Kind, Value, ValueType
 from evse_rules.language.units import (
     DISPLAY_UNITS,
@@ -105,8 +104,10 @@ class CheckedProgram:
 
 
 def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    """"; did you mean X?" for the closest candidate (case does not count), or ""."""
+    by_lower = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean {by_lower[close[0]]}?" if close else ""
 
 
 def _choices(values: Sequence[str]) -> str:
@@ -130,6 +131,9 @@ def _is_zero(expr: ast.Expr) -> bool:
 
 
 _ORDERING = ("<", "<=", ">", ">=")
+# Deeper expressions are refused: nobody writes them, and the compiled code must stay
+# within Python's own nesting limits.
+MAX_DEPTH = 40
 _EQUALITY = ("==", "!=")
 
 
@@ -148,6 +152,8 @@ class Checker:
         self.program = CheckedProgram(self.files, self.chargers)
         self.charger_symbols: dict[str, Symbol] = {}
         self.broken: set[str] = set()     # lets whose expression has an error
+        self.depth = 0
+        self.deep_reported = False
 
     # ---- reporting --------------------------------------------------------------------------
 
@@ -221,9 +227,7 @@ class Checker:
     def _reserved(self, ident: ast.Ident, what: str) -> bool:
         """Report a declared name that would hide another meaning; True if it does."""
         name = ident.name
-        if name in KEYWORDS:
-            self.error(ident.loc, f"{name} is a keyword and cannot be a {what} name")
-        elif name in BUILTINS:
+        if name in BUILTINS:
             self.error(ident.loc, f"{what} {name} would hide the built-in {name}")
         elif name in CHARGER_PROPERTIES:
             self.error(ident.loc, f"{what} {name} would hide the charger property {name}")
@@ -373,7 +377,7 @@ class Checker:
             return
         try:
             croniter(trigger.expression)
-        except (ValueError, KeyError) as error:
+        except Exception as error:  # croniter raises several types for bad expressions
             self.error(trigger.expression_loc, f"invalid cron expression "
                        f"\"{trigger.expression}\": {error}")
 
@@ -395,7 +399,9 @@ class Checker:
                 checked.append(result)
         return tuple(checked)
 
-    def _charger(self, ident: ast.Ident | None, loc: Location, what: str) -> str | None:
+    def _charger(self, ident: ast.Ident | None, loc: Location, what: str,
+                 pattern: str) -> str | None:
+        """The charger an action names, or the only one; `pattern` shows how to name it."""
         if ident is not None:
             if ident.name in self.chargers:
                 return ident.name
@@ -408,13 +414,13 @@ class Checker:
             self.error(loc, f"{what} needs a charger, and none is configured")
             return None
         self.error(loc, f"{what} must name its charger when there are several: "
-                   + _choices([what.replace("CHARGER", c) for c in self.chargers]))
+                   + _choices([pattern.replace("CHARGER", c) for c in self.chargers]))
         return None
 
     def _action(self, action: ast.Action) -> CheckedAction | None:
         if isinstance(action, ast.RunAction):
             word = "start" if action.start else "stop"
-            charger = self._charger(action.charger, action.loc, f"{word} CHARGER")
+            charger = self._charger(action.charger, action.loc, word, f"{word} CHARGER")
             kind = ActionKind.START if action.start else ActionKind.STOP
             return CheckedAction(kind, action.loc, charger=charger)
         if isinstance(action, ast.LogAction):
@@ -437,7 +443,8 @@ class Checker:
                                "amps and mode" + _did_you_mean(target, ("amps", "mode")))
                 self.expr(action.value)
                 return None
-            charger = self._charger(action.charger, action.loc, f"set {target} of CHARGER")
+            charger = self._charger(action.charger, action.loc, f"set {target}",
+                                    f"set {target} of CHARGER")
             if target == "amps":
                 return self._set_amps(action, charger)
             return self._set_mode(action, charger)
@@ -498,7 +505,19 @@ class Checker:
             self.error(expr.loc, f"a condition must be true or false, found {_type_name(vtype)}")
 
     def expr(self, expr: ast.Expr) -> ValueType | None:
-        vtype = self._expr(expr)
+        self.depth += 1
+        if self.depth == 1:
+            self.deep_reported = False
+        try:
+            if self.depth > MAX_DEPTH:
+                if not self.deep_reported:
+                    self.deep_reported = True
+                    self.error(expr.loc, f"this expression is nested too deeply (more than "
+                               f"{MAX_DEPTH} levels): split it with let")
+                return None
+            vtype = self._expr(expr)
+        finally:
+            self.depth -= 1
         if vtype is not None:
             self.program.types[id(expr)] = vtype
         return vtype

@@ -533,25 +533,26 @@ def parse_text(text: str, filename: str = "<rules>") -> tuple[ast.RuleFile, list
         try:
             items = _parse_piece(text + "\n", lines)
             return ast.RuleFile(filename, items, tuple(lines)), []
-        except SourceError:
-            pass
-        errors: list[SourceError] = []
-        good: list[ast.Item] = []
-        for first, piece in _pieces(lines):
+        except SourceError as error:
+            first_error = _with_source(error, lines)
+        # The first error is exact. To find the others, parse each following piece (an
+        # unindented line and the lines that continue it) on its own.
+        errors = [first_error]
+        pieces = list(_pieces(lines))
+        for index, (first, piece) in enumerate(pieces):
+            if first + 1 <= first_error.location.line:
+                continue            # up to the first error, the whole-file parse is exact
             offset_token = _LINE_OFFSET.set(first)
             try:
-                good.extend(_parse_piece(piece, lines[first:]))
+                _parse_piece(piece, piece.splitlines())
             except SourceError as error:
+                if index < len(pieces) - 1:
+                    # The piece's end is not the file's: the next line starts a new one.
+                    error = SourceError(error.location, error.message.replace(
+                        "found end of file", "found the next unindented line"))
                 errors.append(_with_source(error, lines))
             finally:
                 _LINE_OFFSET.reset(offset_token)
-        if not errors:
-            # The file fails as a whole but every piece parses: an indentation problem
-            # at the file's start. Report the whole-file error.
-            try:
-                _parse_piece(text + "\n", lines)
-            except SourceError as error:
-                errors.append(_with_source(error, lines))
-        return ast.RuleFile(filename, tuple(good), tuple(lines)), errors
+        return ast.RuleFile(filename, (), tuple(lines)), errors
     finally:
         _FILE.reset(file_token)

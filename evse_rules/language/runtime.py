@@ -220,15 +220,17 @@ class OnStart(Trigger):
 
 def round_half_away(x: float) -> float:
     """round(2.5) is 3 and round(-2.5) is -3 (not Python's banker's rounding)."""
+    if not math.isfinite(x):
+        return x
     return float(math.floor(x + 0.5)) if x >= 0 else -float(math.floor(-x + 0.5))
 
 
 def floor(x: float) -> float:
-    return float(math.floor(x))
+    return float(math.floor(x)) if math.isfinite(x) else x
 
 
 def ceil(x: float) -> float:
-    return float(math.ceil(x))
+    return float(math.ceil(x)) if math.isfinite(x) else x
 
 
 def time_between(t: float, low: float, high: float) -> bool:
