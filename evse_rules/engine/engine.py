@@ -23,7 +23,6 @@ from evse_rules.engine.settings import ChargerSettings
 from evse_rules.engine.store import StateStore
 from evse_rules.language.program import ActionKind, Program, ProposedAction
 
-
 _NONE: tuple[()] = ()
 _TARGETS = {ActionKind.START: "run", ActionKind.STOP: "run", ActionKind.SET_AMPS: "amps",
             ActionKind.SET_MODE: "mode", ActionKind.SET_VAR: "var"}
