@@ -27,6 +27,7 @@ import difflib
 import os
 import re
 import tomllib
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -359,6 +360,28 @@ class Config(BaseModel):
     journal: Path = Field(default=Path("evse-rules.sqlite"), validate_default=True)
     state: Path = Field(default=Path("evse-rules-state.json"), validate_default=True)
     journal_days: int = Field(default=90, ge=0)    # days of journal kept; 0: keep everything
+    timezone: str | None = None     # IANA name for the rules' local time; None: the system's
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (write it like "
+                                 "'Europe/Paris')") from None
+        return value
+
+    def tzinfo(self) -> tzinfo | None:
+        """The rules' time zone; None means the system's local time."""
+        if self.timezone is None:
+            return None
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
     chargers: dict[str, ChargerConfig] = Field(min_length=1)
     inputs: dict[str, InputConfig] = Field(default_factory=dict)
     source: Path | None = Field(default=None, exclude=True)   # set by load_config

@@ -215,3 +215,11 @@ def test_the_example_config_at_the_repository_root_loads() -> None:
         for key in model.model_fields:
             if key not in ("source", "chargers", "inputs"):
                 assert f"`{key}`" in documented, f"docs/running.md does not describe {key}"
+
+
+def test_time_zone_names_are_checked(tmp_path: Path) -> None:
+    lines = _errors(tmp_path, 'timezone = "Europe/Pariss"\n' + GOOD)
+    assert lines == ["evse-rules.toml: timezone: error: unknown time zone 'Europe/Pariss' "
+                     "(write it like 'Europe/Paris')"]
+    config = load_config(_write(tmp_path, 'timezone = "Europe/Paris"\n' + GOOD))
+    assert str(config.tzinfo()) == "Europe/Paris"

@@ -403,3 +403,10 @@ async def test_a_clock_going_back_restarts_the_rule_timers(
     assert h.program.resets == [3]
     assert [t.hour for t in ticks] == [12, 12, 12, 11]
     assert ticks[:3] == sorted(ticks[:3])
+
+
+async def test_rules_see_the_local_time_of_the_configured_zone(tmp_path: Path) -> None:
+    h = _harness(tmp_path, 'timezone = "Europe/Paris"\n' + CONFIG, ticks=1)
+    await h.daemon.run()
+    [tick] = h.program.ticks
+    assert tick == START and (tick.hour, tick.utcoffset()) == (14, timedelta(hours=2))

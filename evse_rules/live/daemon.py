@@ -133,6 +133,7 @@ class Daemon:
         self.sources: Sources | None = None
         self.state_file = StateFile(config.state_path)
         self._client: httpx.AsyncClient | None = None
+        self._tz = config.tzinfo()
 
     # -- control --------------------------------------------------------------------------
 
@@ -302,8 +303,11 @@ class Daemon:
 
     # -- one tick -------------------------------------------------------------------------
 
-    async def tick(self, now: datetime) -> StepResult:
-        """One tick at `now` (see the module docstring). Returns the engine's step."""
+    async def tick(self, when: datetime) -> StepResult:
+        """One tick at `when` (see the module docstring). Returns the engine's step."""
+        # Rules read the time of day in local time: the tick's time is given in the config's
+        # time zone (or the system's), looked up at every tick so that DST changes apply.
+        now = when.astimezone(self._tz)
         engine, sources, journal = self.engine, self.sources, self.journal
         if engine is None or sources is None or journal is None:
             raise RuntimeError("the daemon has not started")
