@@ -8,6 +8,7 @@ import pytest
 
 from evse_rules.errors import RuleFileErrors, SourceError
 from evse_rules.language import (
+    DEFAULT_ENVIRONMENT,
     Environment,
     ExternalKind,
     Kind,
@@ -27,13 +28,13 @@ CONFIG = Environment(inputs={"pv": ValueType(Kind.NUMBER, POWER),
                      chargers=("garage",))
 
 
-def errors(text: str, env: Environment = Environment()) -> list[SourceError]:
+def errors(text: str, env: Environment = DEFAULT_ENVIRONMENT) -> list[SourceError]:
     program, found = check_texts([("t.evr", text)], env)
     assert program is None and found, "expected errors"
     return found
 
 
-def clean(text: str, env: Environment = Environment()) -> None:
+def clean(text: str, env: Environment = DEFAULT_ENVIRONMENT) -> None:
     program, found = check_texts([("t.evr", text)], env)
     assert found == [], "\n".join(e.render() for e in found)
     assert program is not None
