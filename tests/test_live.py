@@ -410,3 +410,37 @@ async def test_rules_see_the_local_time_of_the_configured_zone(tmp_path: Path) -
     await h.daemon.run()
     [tick] = h.program.ticks
     assert tick == START and (tick.hour, tick.utcoffset()) == (14, timedelta(hours=2))
+
+
+async def test_a_tick_does_not_wait_for_a_source_that_is_failing() -> None:
+    from evse_rules.live.sources import InputResult, Sources
+
+    class Meter:
+        name, every, stale_after = "pv", 1.0, 3.0
+
+        def __init__(self) -> None:
+            self.reads = 0
+            self.release = asyncio.Event()
+
+        async def read(self) -> Reading:
+            self.reads += 1
+            if self.reads == 1:
+                raise InputError("pv", "http://meter/: connection failed")
+            await self.release.wait()          # hangs, like a meter that stopped answering
+            return Reading(1500.0, START)
+
+        async def close(self) -> None:
+            return None
+
+    meter = Meter()
+    sources = Sources({"pv": meter}, {}, {})
+    [first] = await sources.gather(START, budget=30.0)
+    assert isinstance(first, InputResult) and first.error is not None
+    # Failing now: the next tick launches the read but does not wait 30 s for it.
+    assert await asyncio.wait_for(sources.gather(START + timedelta(seconds=1), 30.0), 2.0) == []
+    meter.release.set()
+    await asyncio.sleep(0)
+    [late] = await sources.gather(START + timedelta(seconds=1.5), budget=30.0)  # not due
+    assert isinstance(late, InputResult) and late.value == 1500.0
+    assert late.at == START + timedelta(seconds=1)   # stamped with the tick that asked
+    await sources.cancel()

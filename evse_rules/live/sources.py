@@ -64,27 +64,31 @@ class Sources:
         self._charger_polls = {name: _Poll(name, charger_every[name]) for name in chargers}
         self._ready: list[InputResult | ChargerResult] = []
         self._last_status: dict[str, ChargerStatus] = {}
+        # Sources whose last read failed: a tick does not wait for them (a dead meter would
+        # delay every tick by its timeout); their answer is taken whenever it comes.
+        self._failing: set[str] = set()
 
-    def launch(self, now: datetime) -> list[asyncio.Task[None]]:
-        """Start the reads that are due at `now`; returns them."""
-        started: list[asyncio.Task[None]] = []
+    def launch(self, now: datetime) -> dict[str, asyncio.Task[None]]:
+        """Start the reads that are due at `now`; returns them by source name."""
+        started: dict[str, asyncio.Task[None]] = {}
         for name, poll in self._input_polls.items():
             if poll.due(now):
                 poll.planned(now)
                 poll.task = asyncio.create_task(self._read_input(poll, now),
                                                 name=f"input {name}")
-                started.append(poll.task)
+                started[name] = poll.task
         for name, poll in self._charger_polls.items():
             if poll.due(now):
                 poll.planned(now)
                 poll.task = asyncio.create_task(self._refresh(poll, now),
                                                 name=f"charger {name}")
-                started.append(poll.task)
+                started[name] = poll.task
         return started
 
     async def gather(self, now: datetime, budget: float) -> list[InputResult | ChargerResult]:
         """Launch the due reads, wait for them at most `budget` seconds, take what came."""
-        started = self.launch(now)
+        started = [task for name, task in self.launch(now).items()
+                   if name not in self._failing]
         if started:
             await asyncio.wait(started, timeout=budget)
         ready, self._ready = self._ready, []
@@ -103,6 +107,7 @@ class Sources:
                                  f"inputs.{poll.name}: unexpected {type(error).__name__}")
         finally:
             poll.task = None
+        self._mark(poll.name, result.error is not None)
         self._ready.append(result)
 
     async def _refresh(self, poll: _Poll, at: datetime) -> None:
@@ -116,7 +121,14 @@ class Sources:
         finally:
             poll.task = None
         self._last_status[poll.name] = status
+        self._mark(poll.name, not status.online)
         self._ready.append(ChargerResult(poll.name, at, status))
+
+    def _mark(self, name: str, failed: bool) -> None:
+        if failed:
+            self._failing.add(name)
+        else:
+            self._failing.discard(name)
 
     async def cancel(self) -> None:
         """Stop every read in flight (shutdown)."""
