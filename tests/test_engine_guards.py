@@ -203,4 +203,4 @@ def test_logs_never_compete() -> None:
     engine = engine_with([action(ActionKind.LOG, 0, "a", charger=None),
                           action(ActionKind.LOG, 0, "b", charger=None)])
     result = engine.step(T0)
-    assert [log.value for log in result.logs] == ["a", "b"] and result.lost == []
+    assert [log.value for log in result.logs] == ["a", "b"] and not result.lost

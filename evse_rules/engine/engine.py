@@ -66,23 +66,24 @@ class Engine:
         store = self.store
         store.expire(now)
         tick = self.program.tick(now, store.values)
-        if not tick.actions:
+        actions = tick.actions
+        commands: list[Command] = []
+        if not actions:
             # The common tick of a long replay: nothing proposed, nothing to allocate.
-            commands: list[Command] = []
             for settings in self._voltage:
                 self._reference_voltage(settings, now, commands)
             return StepResult(now, commands, _NONE, _NONE, _NONE, tick.fired,
                               tick.lets, _NONE, _NONE, _NONE)
-        held: list[HeldBack] = []
-        adjusted: list[HeldBack] = []
         lost: list[Lost] = []
         logs: list[ProposedAction] = []
+        winners = self._arbitrate(actions, lost, logs)
+        held: list[HeldBack] = []
+        adjusted: list[HeldBack] = []
         modes: list[ModeChange] = []
         variables: list[VarChange] = []
-        commands = []
         runs: dict[str, ProposedAction] = {}
         amps: dict[str, ProposedAction] = {}
-        for action in self._arbitrate(tick.actions, lost, logs):
+        for action in winners:
             kind = action.kind
             if kind is ActionKind.SET_AMPS:
                 amps[action.charger or ""] = action
@@ -93,15 +94,16 @@ class Engine:
             else:
                 self._set_variable(action, variables)
         if runs or amps:
-            for name in self._guards:
+            for name, guard in self._guards.items():
                 run = runs.get(name)
                 amp = amps.get(name)
                 if run is not None or amp is not None:
-                    self._guard(name, run, amp, now, commands, held, adjusted)
+                    self._guard(name, guard, run, amp, now, commands, held, adjusted)
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
-        return StepResult(now, commands, held, adjusted, lost, tick.fired, tick.lets, logs,
-                          modes, variables)
+        return StepResult(now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
+                          tick.fired, tick.lets, logs or _NONE, modes or _NONE,
+                          variables or _NONE)
 
     def commit(self, command: Command, ok: bool, error: str | None = None) -> None:
         """Report whether `command` was carried out. Guard state (last start, last stop,
@@ -114,9 +116,12 @@ class Engine:
     @staticmethod
     def _arbitrate(
         actions: list[ProposedAction], lost: list[Lost], logs: list[ProposedAction]
-    ) -> list[ProposedAction]:
+    ) -> Sequence[ProposedAction]:
         """Last writer wins per target, in file order; the losers are kept with the winner."""
-        if len(actions) == 1 and actions[0].kind is not ActionKind.LOG:
+        if len(actions) == 1:
+            if actions[0].kind is ActionKind.LOG:
+                logs.append(actions[0])
+                return ()
             return actions
         winners: dict[tuple[str, str | None], ProposedAction] = {}
         for action in actions:
@@ -153,13 +158,13 @@ class Engine:
             changes.append(VarChange(name, old, action.value, action.rule))
 
     def _guard(
-        self, name: str, run: ProposedAction | None, amps: ProposedAction | None,
+        self, name: str, guard: ChargerGuard, run: ProposedAction | None,
+        amps: ProposedAction | None,
         now: datetime, commands: list[Command], held: list[HeldBack],
         adjusted: list[HeldBack],
     ) -> None:
         """The commands for one charger, in the order that suits the contactor: stop first;
         the current before a start, so that charging begins at the asked current."""
-        guard = self._guards[name]
         status, read_at = self.store.charger_reading(name)
         if run is not None and run.kind is ActionKind.STOP:
             command = guard.stop(run, status, read_at, now, held)

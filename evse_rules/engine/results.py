@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from evse_rules.language.program import ProposedAction, RuleRef, Value
 
@@ -65,9 +66,12 @@ class Guard(StrEnum):
     CLAMP = "clamp"
 
 
-@dataclass(frozen=True, slots=True)
-class HeldBack:
-    """An action a guard did not send as proposed, and why (for people: 'why not charging?')."""
+class HeldBack(NamedTuple):
+    """An action a guard did not send as proposed, and why (for people: 'why not charging?').
+
+    A named tuple rather than a frozen dataclass: most ticks hold something back ("unchanged"),
+    and a tuple is the cheapest immutable record to build.
+    """
 
     action: ProposedAction
     guard: Guard
