@@ -188,6 +188,12 @@ def _journal_counts(path: Path) -> dict[str, int]:
         return journal.counts()
 
 
+def _reloaded(path: Path) -> bool:
+    with Journal(path) as journal:
+        return any((e.detail or "").startswith("rule files reloaded")
+                   for e in journal.entries() if e.type == "event")
+
+
 async def _wait_for(condition: Any, what: str, timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -258,6 +264,8 @@ async def test_kill_9_then_restart_keeps_modes_variables_and_the_journal(
             await _wait_for(
                 lambda: _journal_counts(config.journal_path)["ticks"] >= ticks + 3,
                 "three more ticks")
+            daemon.send_signal(signal.SIGHUP)       # reload the rule files, as is
+            await _wait_for(lambda: _reloaded(config.journal_path), "a reload on SIGHUP")
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=5)
         finally:
