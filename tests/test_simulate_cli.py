@@ -117,3 +117,29 @@ def test_plot_without_matplotlib_says_what_to_install(
                                 str(tmp_path / "p.png"))
         assert code == 0, err
         assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_config_gives_chargers_tick_and_constant_inputs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "r.evr").write_text(
+        "if garage.mode is auto then start garage, set amps of garage to 10 A\n"
+        "if carport.mode is auto then start carport, set amps of carport to 16 A\n")
+    (tmp_path / "c.toml").write_text(
+        'tick = "30 s"\nrules = ["r.evr"]\n'
+        '[chargers.garage]\ndriver = "simulated"\nvoltage = "grid"\nmode = "auto"\n'
+        'min_on = "0 s"\nmin_off = "0 s"\n'
+        '[chargers.carport]\ndriver = "simulated"\nmode = "manual"\n'
+        '[inputs.grid]\nkind = "constant"\nvalue = "230 V"\n')
+    data = tmp_path / "d.csv"
+    data.write_text("time,pv[W]\n2026-06-21T12:00:00,3000\n2026-06-21T12:01:00,3000\n")
+    code, out, err = simulate(capsys, "--config", str(tmp_path / "c.toml"), "--data",
+                              str(data), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["ticks"] == 3                       # 12:00, 12:00:30, 12:01
+    garage, carport = result["chargers"]["garage"], result["chargers"]["carport"]
+    assert garage["commands"] == {"start": 1, "stop": 0, "set_current": 1, "set_voltage": 1}
+    assert carport["ev_kwh"] == 0                     # manual: its rule does not fire
+    # 10 A at the 230 V reference for 90 s, all of it from the 3 kW of sun.
+    assert garage["ev_kwh"] == pytest.approx(10 * 230 * 90 / 3.6e6, abs=1e-3)
+    assert garage["ev_from_solar_kwh"] == garage["ev_kwh"]
