@@ -20,8 +20,8 @@ def check(args: argparse.Namespace) -> int:
     chargers.
 
     Exit status: 0 when every file is clean (a summary on stdout), 1 when there are errors
-    (all of them on stderr, each as FILE:LINE:COL, the line and a caret), 2 when a file
-    or the config cannot be read.
+    (all of them on stderr, each as FILE:LINE:COL, the line and a caret, or a bad config),
+    2 when a file or the config cannot be read.
 
     Example: evse-rules check rules/*.evr
     """
@@ -33,11 +33,14 @@ def check(args: argparse.Namespace) -> int:
     if args.config is not None:
         from evse_rules.config import load_config
 
+        if not Path(args.config).is_file():
+            print(f"evse-rules check: error: {args.config}: no such file", file=sys.stderr)
+            return 2
         try:
             config = load_config(args.config)
         except ConfigError as error:
             print(str(error), file=sys.stderr)
-            return 2
+            return 1
         env = config.environment()
         files = [*config.rule_paths, *(f for f in files if f not in config.rule_paths)]
     if not files:

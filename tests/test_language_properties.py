@@ -1,0 +1,102 @@
+"""Property tests: whatever the text, loading it gives a program or RuleFileErrors, never
+another exception; and a program that loads ticks without raising, whatever it is fed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evse_rules.errors import RuleFileErrors
+from evse_rules.language import Environment, Kind, Value, ValueType, load_program_text
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = [p.read_text() for p in sorted((ROOT / "rules").glob("*.evr"))]
+ENVS = [Environment(), Environment(chargers=("garage", "carport")),
+        Environment(inputs={"pv": ValueType(Kind.NUMBER)}, chargers=())]
+
+WORDS = [
+    "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
+    "log", "every", "at", "on", "cron", "change", "for", "and", "or", "not", "is", "between",
+    "true", "false", "smooth", "rise", "fall", "pv", "house", "mode", "auto", "manual", "amps",
+    "state", "charging", "voltage", "power", "garage", "carport", "time", "weekday", "mon",
+    "avg", "min", "max", "clamp", "round", "known", "W", "kW", "A", "V", "min", "h", "s", "%",
+    "kWh", "text", "boolean", "number", "1400", "0", "6.5", "22:00", "06:00", "99:99",
+    '"HC"', '"0 22 * * 1-5"', '"* *"', '"{pv}"', '"{"', ":", ",", ".", "=", "==", "<", ">=",
+    "+", "-", "*", "/", "(", ")", "\n", "\n    ", "\n        ", "#", "\\\n", "!", "\t",
+]
+
+settings.register_profile("language", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("language")
+
+
+def _values_for(kind: Kind, draw: st.DrawFn) -> Value:
+    if kind is Kind.BOOLEAN:
+        return draw(st.one_of(st.none(), st.booleans()))
+    if kind in (Kind.TEXT, Kind.ENUM):
+        return draw(st.one_of(st.none(), st.sampled_from(["auto", "manual", "charging", "x"])))
+    return draw(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))
+
+
+def load_or_refuse(text: str, env: Environment, draw: st.DrawFn | None = None) -> None:
+    try:
+        program = load_program_text(text, "p.evr", env)
+    except RuleFileErrors as errors:
+        assert errors.errors
+        for error in errors.errors:
+            rendered = error.render()
+            assert rendered.startswith(f"{error.location.file}:{error.location.line}:")
+        return
+    # A program that loads must tick, whatever its values (unknown, NaN, infinite, ...).
+    now = datetime(2026, 6, 6, 21, 58, tzinfo=UTC)
+    for step in range(3):
+        if draw is None:
+            row: list[Value] = [None] * len(program.externals)
+        else:
+            row = [_values_for(e.type.kind, draw) for e in program.externals]
+        program.tick(now + timedelta(minutes=step), row)
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=40), st.sampled_from(ENVS), st.data())
+def test_random_token_soup_loads_or_raises_rule_file_errors(words: list[str], env: Environment,
+                                                             data: st.DataObject) -> None:
+    load_or_refuse(" ".join(words), env, data.draw)
+
+
+@given(st.text(max_size=200), st.sampled_from(ENVS))
+def test_random_text_loads_or_raises_rule_file_errors(text: str, env: Environment) -> None:
+    load_or_refuse(text, env)
+
+
+@st.composite
+def mutated_example(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(EXAMPLES))
+    for _ in range(draw(st.integers(1, 4))):
+        if not text:
+            break
+        at = draw(st.integers(0, len(text) - 1))
+        how = draw(st.sampled_from(["delete", "insert", "replace", "word"]))
+        if how == "delete":
+            end = at + draw(st.integers(1, 8))
+            text = text[:at] + text[end:]
+        elif how == "insert":
+            text = text[:at] + draw(st.sampled_from(WORDS)) + text[at:]
+        elif how == "replace":
+            text = text[:at] + draw(st.characters()) + text[at + 1:]
+        else:
+            text = text[:at] + " " + draw(st.sampled_from(WORDS)) + " " + text[at:]
+    return text
+
+
+@given(mutated_example(), st.sampled_from(ENVS[:2]), st.data())
+def test_mutated_examples_load_or_raise_rule_file_errors(text: str, env: Environment,
+                                                          data: st.DataObject) -> None:
+    load_or_refuse(text, env, data.draw)
+
+
+@given(st.sampled_from(EXAMPLES), st.data())
+def test_examples_tick_on_any_values(text: str, data: st.DataObject) -> None:
+    load_or_refuse(text, Environment(), data.draw)
