@@ -149,6 +149,7 @@ class Setup:
     constants: dict[str, float]                   # config inputs of kind constant
     chargers: dict[str, SimulatedCharger]
     drivers: list[tuple[Column, SimulatedCharger, str]]   # (column, charger, "vehicle"/...)
+    stale_after: dict[str, float] = field(default_factory=dict)   # s, set in the config
 
 
 def _column_type(column: Column) -> ValueType:
@@ -187,6 +188,10 @@ def prepare(
         env_inputs = dict(config.environment().inputs)
         constants = {name: spec.constant().value for name, spec in config.inputs.items()
                      if spec.kind == "constant"}
+        # Only an explicit stale_after: the default follows the polling interval, which
+        # says nothing about how often a recorded file has rows.
+        stale_after = {name: spec.stale_after for name, spec in config.inputs.items()
+                       if spec.stale_after is not None}
     else:
         # Without a config: one simulated charger, mode auto (DESIGN.md section 7).
         settings = [ChargerSettings(DEFAULT_CHARGER, initial_mode="auto")]
@@ -194,6 +199,7 @@ def prepare(
         paths = list(rule_paths)
         env_inputs = {}
         constants = {}
+        stale_after = {}
     if not paths:
         raise DataError(str(data_path), None, "no rule files to replay (name them, or give "
                                                "a config with rules = [...])")
@@ -244,7 +250,8 @@ def prepare(
     for column, charger, prop in drivers_spec:
         targets = [charger] if charger else names
         drivers.extend((column, chargers[name], prop) for name in targets)
-    return Setup(data, program, settings, tick, inputs, constants, chargers, drivers)
+    return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
+                 stale_after)
 
 
 def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
@@ -338,15 +345,17 @@ def run(setup: Setup, recorder: Recorder | None = None,
     engine = Engine(setup.program, setup.settings)
     store = engine.store
     for column in setup.inputs:
-        store.declare_input(column.name, _column_type(column))
+        store.declare_input(column.name, _column_type(column),
+                            setup.stale_after.get(column.name))
     first = data.start()
     for name, constant in setup.constants.items():
         store.set_input(name, constant, first)
 
-    # Row columns as (position, name, numbers or texts); `held` is what the store has.
-    feeds: list[tuple[int, str, Sequence[Value]]] = [
+    # Row columns as (position, name, numbers or texts, every reading counts); `held` is
+    # what the store has. An input that can go stale needs every reading, even unchanged.
+    feeds: list[tuple[int, str, Sequence[Value], bool]] = [
         (i, column.name, column.texts if column.texts is not None
-         else column.numbers)  # type: ignore[misc]
+         else column.numbers, column.name in setup.stale_after)  # type: ignore[misc]
         for i, column in enumerate(setup.inputs)
     ]
     held: list[Value] = [None] * len(feeds)
@@ -385,9 +394,9 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 now = now.astimezone(zones[zone_next][1])
                 zone_next += 1
                 zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
-            for i, name, values in feeds:
+            for i, name, values, every_reading in feeds:
                 value = values[row]
-                if value is None or value != value or value == held[i]:
+                if value is None or value != value or (value == held[i] and not every_reading):
                     continue        # an empty cell (None, NaN) keeps the last value
                 held[i] = value
                 set_input(name, value, now)
@@ -451,13 +460,21 @@ def run(setup: Setup, recorder: Recorder | None = None,
         progress(ticks, ticks)
     rules: dict[str, int] = {}
     for ref in setup.program.rules:
-        key = str(ref) if str(ref) not in rules else f"{ref}:{ref.col}"
-        rules[key] = fired_counts[ref.index]
+        key = f"{shown_path(ref.file)}:{ref.line}"
+        rules[key if key not in rules else f"{key}:{ref.col}"] = fired_counts[ref.index]
     end = first + step * (ticks - 1)
     if len(zones) > 1:
         end = end.astimezone(zones[-1][1])
     return SimulationResult(ticks, first, end, solar, surplus,
                             {a.name: a.figures for a in accounts}, rules)
+
+
+def shown_path(path: str) -> str:
+    """A path as short as it can be said: relative to the working directory when inside."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _power_column(columns: Sequence[Column], name: str) -> int:

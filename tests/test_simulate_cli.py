@@ -143,3 +143,24 @@ def test_config_gives_chargers_tick_and_constant_inputs(
     # 10 A at the 230 V reference for 90 s, all of it from the 3 kW of sun.
     assert garage["ev_kwh"] == pytest.approx(10 * 230 * 90 / 3.6e6, abs=1e-3)
     assert garage["ev_from_solar_kwh"] == garage["ev_kwh"]
+
+
+def test_a_gap_in_the_data_makes_a_configured_input_stale(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "r.evr").write_text("if pv > 1000 W then start else stop\n")
+    (tmp_path / "c.toml").write_text(
+        'rules = ["r.evr"]\n[chargers.evse]\ndriver = "simulated"\nmode = "auto"\n'
+        'min_on = "0 s"\nmin_off = "0 s"\n'
+        '[inputs.pv]\nkind = "http"\nurl = "http://meter.local/"\npath = "pv"\nunit = "W"\n'
+        'stale_after = "2 min"\n')
+    rows = [f"2026-06-21T12:0{m}:00,3000" for m in range(6)] + ["2026-06-21T12:20:00,3000"]
+    data = tmp_path / "d.csv"
+    data.write_text("time,pv[W]\n" + "\n".join(rows) + "\n")
+    code, out, err = simulate(capsys, "--config", str(tmp_path / "c.toml"), "--data",
+                              str(data), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    # Read at 12:05 for the last time before the gap: stale from 12:07, the charge stops
+    # then (7 minutes of charging), and starts again with the 12:20 row.
+    assert result["commands"]["stop"] == 1 and result["charges"] == 2
+    assert result["charge_time_s"]["max"] == 7 * 60

@@ -40,6 +40,7 @@ def simulate(args: argparse.Namespace) -> int:
         prepare,
         render_table,
         run,
+        shown_path,
     )
 
     if args.plot:
@@ -64,7 +65,7 @@ def simulate(args: argparse.Namespace) -> int:
         raise
     if trace is not None:
         trace.finish()
-    files = " ".join(_shown(path) for path in (args.rules or setup.program.files))
+    files = " ".join(shown_path(path) for path in (args.rules or setup.program.files))
     if plot is not None:
         plot.save(args.plot, f"{files} on {args.data}")
     if args.json:
@@ -72,14 +73,6 @@ def simulate(args: argparse.Namespace) -> int:
     else:
         print(render_table(result, f"Replay of {args.data} with {files}"))
     return 0
-
-
-def _shown(path: str) -> str:
-    """A path as short as it can be said: relative to the working directory when inside."""
-    import os
-
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def _progress(done: int, total: int) -> None:
