@@ -33,7 +33,8 @@ settings.register_profile("language", max_examples=150, deadline=None,
 settings.load_profile("language")
 
 
-def _values_for(kind: Kind, draw: st.DrawFn) -> Value:
+def _values_for(kind: Kind, data: st.DataObject) -> Value:
+    draw = data.draw
     if kind is Kind.BOOLEAN:
         return draw(st.one_of(st.none(), st.booleans()))
     if kind in (Kind.TEXT, Kind.ENUM):
@@ -41,7 +42,7 @@ def _values_for(kind: Kind, draw: st.DrawFn) -> Value:
     return draw(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))
 
 
-def load_or_refuse(text: str, env: Environment, draw: st.DrawFn | None = None) -> None:
+def load_or_refuse(text: str, env: Environment, data: st.DataObject | None = None) -> None:
     try:
         program = load_program_text(text, "p.evr", env)
     except RuleFileErrors as errors:
@@ -53,17 +54,17 @@ def load_or_refuse(text: str, env: Environment, draw: st.DrawFn | None = None) -
     # A program that loads must tick, whatever its values (unknown, NaN, infinite, ...).
     now = datetime(2026, 6, 6, 21, 58, tzinfo=UTC)
     for step in range(3):
-        if draw is None:
+        if data is None:
             row: list[Value] = [None] * len(program.externals)
         else:
-            row = [_values_for(e.type.kind, draw) for e in program.externals]
+            row = [_values_for(e.type.kind, data) for e in program.externals]
         program.tick(now + timedelta(minutes=step), row)
 
 
 @given(st.lists(st.sampled_from(WORDS), max_size=40), st.sampled_from(ENVS), st.data())
 def test_random_token_soup_loads_or_raises_rule_file_errors(words: list[str], env: Environment,
                                                              data: st.DataObject) -> None:
-    load_or_refuse(" ".join(words), env, data.draw)
+    load_or_refuse(" ".join(words), env, data)
 
 
 @given(st.text(max_size=200), st.sampled_from(ENVS))
@@ -94,9 +95,9 @@ def mutated_example(draw: st.DrawFn) -> str:
 @given(mutated_example(), st.sampled_from(ENVS[:2]), st.data())
 def test_mutated_examples_load_or_raise_rule_file_errors(text: str, env: Environment,
                                                           data: st.DataObject) -> None:
-    load_or_refuse(text, env, data.draw)
+    load_or_refuse(text, env, data)
 
 
 @given(st.sampled_from(EXAMPLES), st.data())
 def test_examples_tick_on_any_values(text: str, data: st.DataObject) -> None:
-    load_or_refuse(text, Environment(), data.draw)
+    load_or_refuse(text, Environment(), data)
