@@ -23,84 +23,33 @@ import contextlib
 import logging
 import signal
 import sqlite3
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from evse_rules.chargers.base import Charger, ChargerStatus
+from evse_rules.chargers.base import Charger
 from evse_rules.config import Config
 from evse_rules.engine import Command, CommandKind, Engine, Guard, StateStore, StepResult
 from evse_rules.engine.journal import Event, Journal, Request, Sent, TickRecord
 from evse_rules.engine.persist import StateFile, restore, snapshot
 from evse_rules.errors import ChargerError, ConfigError
-from evse_rules.inputs.base import Input
-from evse_rules.inputs.constant import ConstantInput
-from evse_rules.language.program import Kind, Value, ValueType
+from evse_rules.language.program import Kind, ValueType
 from evse_rules.language.units import DURATION, format_quantity
+from evse_rules.live.build import ChargerFactory, build_inputs, default_charger_factory
+from evse_rules.live.health import Health
 from evse_rules.live.reload import ProgramLoader, RuleWatcher, default_loader
+from evse_rules.live.report import samples, short, show, trace
 from evse_rules.live.schedule import Clock, Sleeper, next_tick, wall_clock, wall_sleep
-from evse_rules.live.sources import ChargerResult, InputResult, Sources
+from evse_rules.live.sources import Sources
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("evse_rules.live")
 
-ChargerFactory = Callable[[str, Config], Charger]
-
 # How long shutdown waits for a tick in progress, then for each charger's release.
 _GRACE = 1.0
 _RELEASE_TIMEOUT = 3.0
 _PRUNE_EVERY = timedelta(hours=1)
-
-
-def default_charger_factory(name: str, config: Config) -> Charger:
-    """A driver for `[chargers.NAME]`: the password is read here, at connect time."""
-    spec = config.chargers[name]
-    if spec.driver == "simulated":
-        from evse_rules.chargers.simulated import SimulatedCharger
-
-        return SimulatedCharger(name, min_amps=spec.min_amps, max_amps=spec.max_amps,
-                                phases=spec.phases)
-    from evse_rules.chargers import connect
-
-    try:
-        secret = spec.password()
-    except ConfigError as error:
-        raise ConfigError(config.name, error.message, f"chargers.{name}.{error.key}") from None
-    try:
-        return connect(name, spec.driver, spec.url or "", user=spec.user,
-                       password=secret.get_secret_value() if secret else None,
-                       timeout=spec.timeout, client_id=spec.client_id)
-    except ValueError as error:
-        raise ConfigError(config.name, str(error), f"chargers.{name}") from None
-
-
-def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, Input]:
-    """The configured inputs, sharing one HTTP client."""
-    from evse_rules.inputs.http import HttpInput
-
-    built: dict[str, Input] = {}
-    for name, spec in config.inputs.items():
-        every = config.input_every(name)
-        if spec.kind == "constant":
-            built[name] = ConstantInput(name, spec.constant().value, every)
-        else:
-            built[name] = HttpInput(
-                name, spec.url or "", spec.path or "", factor=spec.factor(), every=every,
-                timeout=spec.timeout, stale_after=config.input_stale_after(name),
-                client=client)
-    return built
-
-
-@dataclass(slots=True)
-class _Health:
-    """What was last said about each source, so that a dead one is reported once."""
-
-    input_errors: dict[str, str] = field(default_factory=dict)
-    stale: set[str] = field(default_factory=set)
-    offline: dict[str, str] = field(default_factory=dict)
 
 
 class Daemon:
@@ -124,7 +73,7 @@ class Daemon:
         self._charger_factory = charger_factory
         self._stop = asyncio.Event()
         self._reload_asked = False
-        self._health = _Health()
+        self._health = Health()
         self._last_prune: datetime | None = None
         self.watcher = RuleWatcher(config.rule_paths, config.environment(),
                                    list(config.inputs), loader)
@@ -315,17 +264,18 @@ class Daemon:
         self._maybe_reload(events)
         self._take_requests(now, events)
         results = await sources.gather(now, self._budget())
-        self._apply(results, events)
-        self._watch_staleness(now, events)
+        self._health.apply(engine.store, results, events)
+        engine.store.expire(now)
+        self._health.staleness(engine.store, events)
         step = engine.step(now)
         sent = await self._send_all(step.commands)
         self._after_step(step, events)
         self._save(now)
-        samples, stale = self._samples()
-        journal.record(TickRecord(now, step, sent, samples, stale, events))
+        values, stale = samples(engine.store)
+        journal.record(TickRecord(now, step, sent, values, stale, events))
         self._advance_simulated()
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s", _trace(now, samples, stale, step))
+            log.debug("%s", trace(now, values, stale, step))
         if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
             self._prune(now)
         return step
@@ -357,7 +307,7 @@ class Daemon:
             result = self._apply_request(request)
             journal.finish_request(request.id, now, result)
             level = "info" if result.startswith("done") else "error"
-            message = f"{request.kind} {request.target} {_show(request.value)}: {result}"
+            message = f"{request.kind} {request.target} {show(request.value)}: {result}"
             (log.info if level == "info" else log.error)("%s", message)
             charger = request.target if request.kind == "mode" else None
             events.append(Event(level, request.kind, message, charger))
@@ -382,51 +332,6 @@ class Daemon:
                 return f"refused: {error}"
             return "done" if changed else "done (unchanged)"
         return f"refused: unknown request {request.kind!r}"
-
-    def _apply(self, results: Sequence[InputResult | ChargerResult],
-               events: list[Event]) -> None:
-        store, health = self.store, self._health
-        for result in results:
-            if isinstance(result, ChargerResult):
-                store.set_charger(result.name, result.status, result.at)
-                self._charger_health(result.name, result.status, events)
-            elif result.error is None and result.value is not None:
-                store.set_input(result.name, result.value, result.at)
-                if health.input_errors.pop(result.name, None) is not None:
-                    log.info("inputs.%s: reading again", result.name)
-                    events.append(Event("info", f"inputs.{result.name}", "reading again"))
-            elif result.error is not None:
-                if health.input_errors.get(result.name) != result.error:
-                    log.warning("%s", result.error)
-                    events.append(Event("warning", f"inputs.{result.name}", result.error))
-                health.input_errors[result.name] = result.error
-
-    def _charger_health(self, name: str, status: ChargerStatus, events: list[Event]) -> None:
-        offline = self._health.offline
-        if not status.online:
-            reason = status.error or "no answer"
-            if offline.get(name) != reason:
-                log.warning("%s: offline: %s", name, reason)
-                events.append(Event("warning", f"chargers.{name}", f"offline: {reason}", name))
-            offline[name] = reason
-        elif offline.pop(name, None) is not None:
-            log.info("%s: online again (%s)", name, status.state.value)
-            events.append(Event("info", f"chargers.{name}",
-                                f"online again ({status.state.value})", name))
-
-    def _watch_staleness(self, now: datetime, events: list[Event]) -> None:
-        """Say when an input goes stale (rules reading it stop firing) and when it is back."""
-        store = self.store
-        store.expire(now)
-        stale = {r.name for r in store.readings() if r.stale}
-        for name in sorted(stale - self._health.stale):
-            message = "stale: no fresh value, rules that read it do not fire"
-            log.warning("inputs.%s: %s", name, message)
-            events.append(Event("warning", f"inputs.{name}", message))
-        for name in sorted(self._health.stale - stale):
-            log.info("inputs.%s: fresh again", name)
-            events.append(Event("info", f"inputs.{name}", "fresh again"))
-        self._health.stale = stale
 
     async def _send_all(self, commands: list[Command]) -> list[Sent]:
         if not commands:
@@ -463,7 +368,7 @@ class Daemon:
             if error is None:
                 log.info("%s", command)
             else:
-                log.error("%s: %s failed: %s", name, _short(command), error)
+                log.error("%s: %s failed: %s", name, short(command), error)
                 failure = failure or error
         return sent
 
@@ -473,7 +378,7 @@ class Daemon:
             log.info("%s: %s", change.charger, message)
             events.append(Event("info", "mode", message, change.charger))
         for var in step.var_changes:
-            message = f"{var.name} = {_show(var.new)} <- {var.rule} {var.rule.text}"
+            message = f"{var.name} = {show(var.new)} <- {var.rule} {var.rule.text}"
             log.info("%s", message)
             events.append(Event("info", "set", message))
         for action in step.logs:
@@ -495,31 +400,6 @@ class Daemon:
             log.error("%s: cannot save the state: %s", self.config.state_path, error)
             return
         store.dirty = False
-
-    def _samples(self) -> tuple[dict[str, Value], list[str]]:
-        """The values of this tick for the journal: inputs, chargers, modes, variables."""
-        store = self.store
-        values: dict[str, Value] = {}
-        stale: list[str] = []
-        for reading in store.readings():
-            values[reading.name] = reading.value
-            if reading.stale:
-                stale.append(reading.name)
-        for name in store.chargers:
-            status = store.charger_status(name)
-            values[f"{name}.mode"] = store.mode(name)
-            if status is None:
-                continue
-            values[f"{name}.state"] = status.state.value
-            values[f"{name}.vehicle"] = status.vehicle
-            values[f"{name}.amps"] = status.amps
-            values[f"{name}.current"] = status.current
-            values[f"{name}.voltage"] = status.voltage
-            values[f"{name}.power"] = status.power
-            values[f"{name}.session_energy"] = status.session_energy
-        for name, value in store.variables().items():
-            values[name] = value
-        return values, stale
 
     def _advance_simulated(self) -> None:
         """Simulated chargers (driver = "simulated") draw energy as time passes."""
@@ -551,31 +431,3 @@ async def _carry_out(charger: Charger, command: Command) -> None:
         await charger.set_voltage(float(command.value or 0.0))
 
 
-def _short(command: Command) -> str:
-    if command.kind is CommandKind.SET_CURRENT:
-        return f"set_current {command.value:g} A"
-    if command.kind is CommandKind.SET_VOLTAGE:
-        return f"set_voltage {command.value:g} V"
-    return command.kind.value
-
-
-def _show(value: Value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value).lower() if isinstance(value, bool) else repr(value)
-
-
-def _trace(now: datetime, samples: dict[str, Value], stale: list[str], step: StepResult) -> str:
-    """The -v line of one tick: values, rules fired, winners and losers, held actions."""
-    parts = [" ".join(f"{k}={_show(v)}" + ("(stale)" if k in stale else "")
-                      for k, v in samples.items())]
-    if step.fired:
-        parts.append("fired " + ", ".join(str(r) for r in step.fired))
-    for lost in step.lost:
-        parts.append(str(lost))
-    for held in step.held:
-        parts.append(f"{held.action.rule}: {held.action.kind.value} not sent ({held.guard.value}:"
-                     f" {held.why})")
-    if not step.commands:
-        parts.append("no command")
-    return f"tick {now.isoformat()}: " + "; ".join(parts)

@@ -1,0 +1,58 @@
+"""Building the daemon's chargers and inputs from the config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from evse_rules.chargers.base import Charger
+from evse_rules.config import Config
+from evse_rules.errors import ConfigError
+from evse_rules.inputs.base import Input
+from evse_rules.inputs.constant import ConstantInput
+
+if TYPE_CHECKING:
+    import httpx
+
+ChargerFactory = Callable[[str, Config], Charger]
+
+
+def default_charger_factory(name: str, config: Config) -> Charger:
+    """A driver for `[chargers.NAME]`: the password is read here, at connect time."""
+    spec = config.chargers[name]
+    if spec.driver == "simulated":
+        from evse_rules.chargers.simulated import SimulatedCharger
+
+        return SimulatedCharger(name, min_amps=spec.min_amps, max_amps=spec.max_amps,
+                                phases=spec.phases)
+    from evse_rules.chargers import connect
+
+    try:
+        secret = spec.password()
+    except ConfigError as error:
+        raise ConfigError(config.name, error.message, f"chargers.{name}.{error.key}") from None
+    try:
+        return connect(name, spec.driver, spec.url or "", user=spec.user,
+                       password=secret.get_secret_value() if secret else None,
+                       timeout=spec.timeout, client_id=spec.client_id)
+    except ValueError as error:
+        raise ConfigError(config.name, str(error), f"chargers.{name}") from None
+
+
+def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, Input]:
+    """The configured inputs, sharing one HTTP client."""
+    from evse_rules.inputs.http import HttpInput
+
+    built: dict[str, Input] = {}
+    for name, spec in config.inputs.items():
+        every = config.input_every(name)
+        if spec.kind == "constant":
+            built[name] = ConstantInput(name, spec.constant().value, every)
+        else:
+            built[name] = HttpInput(
+                name, spec.url or "", spec.path or "", factor=spec.factor(), every=every,
+                timeout=spec.timeout, stale_after=config.input_stale_after(name),
+                client=client)
+    return built
+
+

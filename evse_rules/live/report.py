@@ -1,0 +1,63 @@
+"""What one tick leaves for people: the journal's samples and the -v trace line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from evse_rules.engine import Command, CommandKind, StateStore, StepResult
+from evse_rules.language.program import Value
+
+
+def samples(store: StateStore) -> tuple[dict[str, Value], list[str]]:
+    """The values of a tick: inputs, charger readings and modes, user variables."""
+    values: dict[str, Value] = {}
+    stale: list[str] = []
+    for reading in store.readings():
+        values[reading.name] = reading.value
+        if reading.stale:
+            stale.append(reading.name)
+    for name in store.chargers:
+        status = store.charger_status(name)
+        values[f"{name}.mode"] = store.mode(name)
+        if status is None:
+            continue
+        values[f"{name}.state"] = status.state.value
+        values[f"{name}.vehicle"] = status.vehicle
+        values[f"{name}.amps"] = status.amps
+        values[f"{name}.current"] = status.current
+        values[f"{name}.voltage"] = status.voltage
+        values[f"{name}.power"] = status.power
+        values[f"{name}.session_energy"] = status.session_energy
+    for name, value in store.variables().items():
+        values[name] = value
+    return values, stale
+
+
+def short(command: Command) -> str:
+    if command.kind is CommandKind.SET_CURRENT:
+        return f"set_current {command.value:g} A"
+    if command.kind is CommandKind.SET_VOLTAGE:
+        return f"set_voltage {command.value:g} V"
+    return command.kind.value
+
+
+def show(value: Value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def trace(now: datetime, samples: dict[str, Value], stale: list[str], step: StepResult) -> str:
+    """The -v line of one tick: values, rules fired, winners and losers, held actions."""
+    parts = [" ".join(f"{k}={show(v)}" + ("(stale)" if k in stale else "")
+                      for k, v in samples.items())]
+    if step.fired:
+        parts.append("fired " + ", ".join(str(r) for r in step.fired))
+    for lost in step.lost:
+        parts.append(str(lost))
+    for held in step.held:
+        parts.append(f"{held.action.rule}: {held.action.kind.value} not sent ({held.guard.value}:"
+                     f" {held.why})")
+    if not step.commands:
+        parts.append("no command")
+    return f"tick {now.isoformat()}: " + "; ".join(parts)
