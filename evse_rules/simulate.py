@@ -363,6 +363,10 @@ def run(setup: Setup, recorder: Recorder | None = None,
     house_at = _power_column(setup.inputs, "house")
     drivers = setup.drivers
     accounts = [_Account(name, charger) for name, charger in setup.chargers.items()]
+    read = {external.name for external in setup.program.externals}
+    for name, charger in setup.chargers.items():
+        charger.energy_in_status = bool({f"{name}.session_energy", f"{name}.total_energy"}
+                                        & read)
     fired_counts = [0] * (max((r.index for r in setup.program.rules), default=-1) + 1)
 
     dt = setup.tick
@@ -380,7 +384,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     commit = engine.commit
     charging_state = ChargerState.CHARGING
     now = first
-    row = 0
+    row = applied = 0
     solar = surplus = 0.0
     pv_w = house_w = 0.0
     report_every = max(ticks // 100, 1)
@@ -408,6 +412,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
                     else:
                         charger.set_grid_voltage(number)
             row += 1
+        if row != applied:
+            applied = row
             if pv_at >= 0:
                 pv_w = _number(held[pv_at])
             if house_at >= 0:
