@@ -370,3 +370,10 @@ def test_an_error_in_a_let_is_not_repeated_where_the_let_is_used() -> None:
     assert [e.message for e in found] == [
         "unknown name nothing (declare it with `input nothing: UNIT`, or define it with let "
         "or var)"]
+
+
+def test_the_language_reference_shows_every_error_message() -> None:
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    missing = [message for _, _, message, _, _ in CATALOGUE
+               if message.replace("t.evr", "rules.evr") not in reference]
+    assert missing == []
