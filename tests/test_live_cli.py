@@ -121,3 +121,15 @@ def test_values_are_read_by_their_declared_type(vtype: ValueType, text: str,
 def test_values_of_the_wrong_type_are_refused(vtype: ValueType, text: str, words: str) -> None:
     with pytest.raises(EvseRulesError, match=words.replace("(", r"\(").replace(")", r"\)")):
         parse_value(VariableDecl("x", vtype, None), text)
+
+
+def test_an_unwritable_journal_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(CONFIG.replace('rules = ["solar.evr"]',
+                                     'rules = ["solar.evr"]\njournal = "journal-dir"'))
+    (tmp_path / "journal-dir").mkdir()       # a folder where the database file should be
+    assert main(["mode", "garage", "auto", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "journal: error: cannot open the journal" in err and "Traceback" not in err

@@ -90,13 +90,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _journal(config: Config) -> Journal:
-    from evse_rules.engine.journal import Journal
-
     path = config.journal_path
     if not path.exists():
         raise ConfigError(config.name, f"no journal at {path} yet (has `evse-rules run` run?)",
                           "journal")
-    return Journal(path)
+    return _open(config)
+
+
+def _open(config: Config) -> Journal:
+    import sqlite3
+
+    from evse_rules.engine.journal import Journal
+
+    try:
+        return Journal(config.journal_path)
+    except (OSError, sqlite3.Error) as error:
+        raise ConfigError(config.name, f"cannot open the journal {config.journal_path}: "
+                          f"{error} (run this as the user the daemon runs as)",
+                          "journal") from None
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -368,9 +379,7 @@ def _unit_hint(dimension: Any) -> str:
 
 
 def _request(config: Config, kind: str, target: str, value: Value, shown: str) -> int:
-    from evse_rules.engine.journal import Journal
-
-    with Journal(config.journal_path) as journal:
+    with _open(config) as journal:
         journal.add_request(kind, target, value, datetime.now(UTC))
     print(f"{kind} {target} {shown}: queued; the running engine takes it on its next tick "
           f"(see `evse-rules history --config {config.name}`)")
