@@ -97,22 +97,30 @@ class _FunctionBuilder:
     # ---- expressions ---------------------------------------------------------------------
 
     def _operands(self, *exprs: ast.Expr) -> tuple[list[str], list[str]]:
-        """Values of operands and the checks that one of them is None (each evaluated once)."""
+        """Values of operands, and the operands that may be None (each evaluated once: a
+        complex one is bound to a temporary where it is first tested)."""
         uses: list[str] = []
-        checks: list[str] = []
+        nullable: list[str] = []
         for expr in exprs:
-            code, nullable = self.value(expr)
-            if not nullable:
+            code, may_be_none = self.value(expr)
+            if not may_be_none:
                 uses.append(code)
-                continue
-            if _SIMPLE.match(code):
+            elif _SIMPLE.match(code):
                 uses.append(code)
-                checks.append(f"{code} is None")
+                nullable.append(code)
             else:
                 temp = self.temp()
-                checks.append(f"({temp} := {code}) is None")
+                nullable.append(f"({temp} := {code})")
                 uses.append(temp)
-        return uses, checks
+        return uses, nullable
+
+    @staticmethod
+    def _any_none(nullable: list[str]) -> str:
+        return " or ".join(f"{n} is None" for n in nullable)
+
+    @staticmethod
+    def _all_known(nullable: list[str]) -> list[str]:
+        return [f"{n} is not None" for n in nullable]
 
     def value(self, e: ast.Expr) -> tuple[str, bool]:
         """Python code for the value of `e` (None when unknown), and whether it can be None."""
@@ -132,20 +140,25 @@ class _FunctionBuilder:
         if vtype.kind is Kind.BOOLEAN and not isinstance(e, ast.For):
             return self._boolean_value(e)
         if isinstance(e, ast.Unary):
-            (operand,), checks = self._operands(e.operand)
-            if not checks:
+            (operand,), nullable = self._operands(e.operand)
+            if not nullable:
                 return f"(-{operand})", False
-            return f"(None if {' or '.join(checks)} else -{operand})", True
+            return f"(None if {self._any_none(nullable)} else -{operand})", True
         if isinstance(e, ast.Binary):
-            (left, right), checks = self._operands(e.left, e.right)
+            (left, right), nullable = self._operands(e.left, e.right)
             op = e.op
+            checks = [f"{n} is None" for n in nullable]
             if op == "/":
                 constant_divisor = isinstance(e.right, ast.NumberLit) and e.right.value != 0
                 if not constant_divisor:
                     # `not x` is true for None and for 0: one test covers both.
-                    if f"{right} is None" in checks:
+                    if right in nullable:
                         checks.remove(f"{right} is None")
-                    checks.append(f"not {right}")
+                        checks.append(f"not {right}")
+                    elif nullable and nullable[-1].startswith(f"({right} :="):
+                        checks[-1] = f"not {nullable[-1]}"
+                    else:
+                        checks.append(f"not {right}")
             if not checks:
                 return f"({left} {op} {right})", False
             return f"(None if {' or '.join(checks)} else {left} {op} {right})", True
@@ -181,7 +194,7 @@ class _FunctionBuilder:
         if name == "known":
             code, nullable = self.value(e.args[0])
             return (f"({code} is not None)" if nullable else "True"), False
-        uses, checks = self._operands(*e.args)
+        uses, nullable = self._operands(*e.args)
         if name in ("min", "max", "abs"):
             body = f"{name}({', '.join(uses)})"
         elif name == "clamp":
@@ -190,9 +203,9 @@ class _FunctionBuilder:
             helper = {"round": runtime.round_half_away, "floor": runtime.floor,
                       "ceil": runtime.ceil}[name]
             body = f"{self.bind(gen.constant(helper))}({uses[0]})"
-        if not checks:
+        if not nullable:
             return body, False
-        return f"(None if {' or '.join(checks)} else {body})", True
+        return f"(None if {self._any_none(nullable)} else {body})", True
 
     def _boolean_value(self, e: ast.Expr) -> tuple[str, bool]:
         if isinstance(e, (ast.Name, ast.BoolLit)):
@@ -228,18 +241,17 @@ class _FunctionBuilder:
                 joiner = " and " if (e.op == "and") == want else " or "
                 return f"({self._logic(e.left, want)}{joiner}{self._logic(e.right, want)})"
             op = e.op if want else _NEGATE[e.op]
-            (left, right), checks = self._operands(e.left, e.right)
-            known = [c.replace(" is None", " is not None") for c in checks]
-            return "(" + " and ".join([*known, f"{left} {op} {right}"]) + ")"
+            (left, right), nullable = self._operands(e.left, e.right)
+            return "(" + " and ".join([*self._all_known(nullable), f"{left} {op} {right}"]) + ")"
         if isinstance(e, ast.Is):
             constant = self.bind(self.gen.constant(e.value))
             if want != e.negated:
                 # Unknown never equals a choice: no None check needed.
                 code, _ = self.value(e.subject)
                 return f"({code} == {constant})"
-            (subject,), checks = self._operands(e.subject)
-            known = [c.replace(" is None", " is not None") for c in checks]
-            return "(" + " and ".join([*known, f"{subject} != {constant}"]) + ")"
+            (subject,), nullable = self._operands(e.subject)
+            return "(" + " and ".join([*self._all_known(nullable),
+                                       f"{subject} != {constant}"]) + ")"
         if isinstance(e, ast.Between):
             return self._between(e, want)
         raise AssertionError(f"no condition code for {type(e).__name__}")
@@ -253,8 +265,8 @@ class _FunctionBuilder:
         else:
             subject_expr = e.subject
         is_time = gen.checked.types.get(id(e.low), None)
-        (subject, low, high), checks = self._operands(subject_expr, e.low, e.high)
-        known = [c.replace(" is None", " is not None") for c in checks]
+        (subject, low, high), nullable = self._operands(subject_expr, e.low, e.high)
+        known = self._all_known(nullable)
         if is_time is not None and is_time.kind is Kind.TIME:
             test = f"{self.bind(gen.constant(runtime.time_between))}({subject}, {low}, {high})"
         else:
