@@ -120,8 +120,12 @@ def evaluate(tree: Tree, env: dict[str, Any]) -> Any:
         return None if values[1] == 0 else values[0] / values[1] * 1.0
     if kind == "neg":
         return -values[0]
-    if kind in ("min", "max", "abs"):
-        return {"min": min, "max": max, "abs": abs}[kind](*values)
+    if kind == "min":
+        return min(values)
+    if kind == "max":
+        return max(values)
+    if kind == "abs":
+        return abs(values[0])
     if kind == "round":
         return _round(values[0])
     if kind == "floor":

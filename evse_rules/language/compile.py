@@ -192,8 +192,8 @@ class _FunctionBuilder:
             return self._hoist(f"{self.bind(obj)}(n, {code})"), True
         name = e.function
         if name == "known":
-            code, nullable = self.value(e.args[0])
-            return (f"({code} is not None)" if nullable else "True"), False
+            code, may_be_none = self.value(e.args[0])
+            return (f"({code} is not None)" if may_be_none else "True"), False
         uses, nullable = self._operands(*e.args)
         if name in ("min", "max", "abs"):
             body = f"{name}({', '.join(uses)})"
@@ -228,8 +228,8 @@ class _FunctionBuilder:
         if isinstance(e, ast.BoolLit):
             return repr(e.value is want)
         if isinstance(e, (ast.Name, ast.Call, ast.For)):
-            code, nullable = self.value(e)
-            if not nullable:
+            code, may_be_none = self.value(e)
+            if not may_be_none:
                 return code if want else f"(not {code})"
             return f"({code} is {want})"
         if isinstance(e, ast.Unary):
