@@ -20,7 +20,7 @@ from typing import Any
 from evse_rules.language import ast, runtime
 from evse_rules.language.check import CheckedAction, CheckedProgram, Symbol, SymbolKind
 from evse_rules.language.program import Kind, Value, ValueType
-from evse_rules.language.units import format_quantity
+from evse_rules.language.units import DISPLAY_UNITS, ENERGY, Dimension, format_quantity
 
 _SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False|None)$")
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
@@ -29,14 +29,7 @@ _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 def formatter(vtype: ValueType) -> Callable[[Value], str]:
     """How a value of this type is shown to people (journal, log interpolation)."""
     if vtype.kind is Kind.NUMBER:
-        dimension = vtype.dimension
-
-        def number(value: Value) -> str:
-            if value is None:
-                return "unknown"
-            assert isinstance(value, float | int)
-            return format_quantity(float(value), dimension)
-        return number
+        return _number_formatter(vtype.dimension)
     if vtype.kind is Kind.BOOLEAN:
         return lambda value: "unknown" if value is None else ("true" if value else "false")
     if vtype.kind is Kind.TIME:
@@ -49,6 +42,28 @@ def formatter(vtype: ValueType) -> Callable[[Value], str]:
             return text if seconds % 60 == 0 else f"{text}:{seconds % 60:02d}"
         return clock
     return lambda value: "unknown" if value is None else str(value)
+
+
+def _number_formatter(dimension: Dimension) -> Callable[[Value], str]:
+    """`units.format_quantity` for one dimension, with the unit looked up once (reasons are
+    formatted on every tick a rule fires)."""
+    unit = DISPLAY_UNITS.get(dimension)
+    if unit is None or dimension == ENERGY:
+        def general(value: Value) -> str:
+            if value is None:
+                return "unknown"
+            assert isinstance(value, float | int)
+            return format_quantity(float(value), dimension)
+        return general
+    factor = unit.factor
+    suffix = "%" if unit.symbol == "%" else " " + unit.symbol
+
+    def number(value: Value) -> str:
+        if value is None:
+            return "unknown"
+        assert isinstance(value, float | int)
+        return f"{value / factor:g}{suffix}"
+    return number
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,13 @@ class CompiledProgram:
         self._slot_count = let_base + len(checked.lets)
         self._let_names = tuple(s.name for s, _ in checked.lets)
         self._let_slots = tuple(range(let_base, self._slot_count))
+        self._let_pairs = tuple(zip(self._let_names, self._let_slots, strict=True))
+        self._let_padding = (None,) * len(self._let_slots)
+        # The built-ins are only computed when some rule reads one.
+        self._needs_builtins = any(s.kind is SymbolKind.BUILTIN
+                                   for s in checked.symbols.values()) or any(
+            _has_between(st.statement) for st in checked.statements) or any(
+            _has_between(e) for _, e in checked.lets)
 
         gen = CodeGen(checked, slots, Symbol("time", SymbolKind.BUILTIN, TIME_TYPE))
         let_names = [gen.let_function(i, expr) for i, (_, expr) in enumerate(checked.lets)]
@@ -205,9 +212,8 @@ class CompiledProgram:
         n = now.timestamp()
         if self._last is not None and n < self._last:
             raise ValueError("time went backwards: call reset() before replaying again")
-        v: list[Value] = list(values)
-        v += _builtins(now)
-        v += [None] * len(self._let_slots)
+        v: list[Value] = [*values, *(_builtins(now) if self._needs_builtins
+                                     else _NO_BUILTINS), *self._let_padding]
         for slot, function in self._lets:
             v[slot] = function(v, n)
         first = self._first
@@ -221,20 +227,20 @@ class CompiledProgram:
             if outcome is None:
                 continue
             branch, results = outcome
-            fired.append(rule.ref)
-            why = tuple((label, show(v[slot])) for label, slot, show in rule.why)
+            ref = rule.ref
+            fired.append(ref)
+            why = tuple([(label, show(v[slot])) for label, slot, show in rule.why])
             for template, value in zip(rule.branches[branch], results, strict=True):
-                if template.kind is ActionKind.SET_MODE:
+                kind = template.kind
+                if kind is _SET_MODE:
                     value = template.mode
-                elif value is None and template.kind in (ActionKind.SET_AMPS,
-                                                         ActionKind.SET_VAR):
+                elif value is None and (kind is _SET_AMPS or kind is _SET_VAR):
                     continue    # an unknown value proposes nothing
-                actions.append(ProposedAction(template.kind, rule.ref, template.charger,
-                                              template.name, value, why))
+                actions.append(ProposedAction(kind, ref, template.charger, template.name,
+                                              value, why))
         self._first = False
         self._last = n
-        lets = {name: v[slot] for name, slot in zip(self._let_names, self._let_slots,
-                                                      strict=True)}
+        lets = {name: v[slot] for name, slot in self._let_pairs}
         return TickResult(actions, fired, lets)
 
     def reset(self) -> None:
@@ -244,6 +250,12 @@ class CompiledProgram:
             trigger.reset()
         self._first = True
         self._last = None
+
+
+_SET_MODE = ActionKind.SET_MODE
+_SET_AMPS = ActionKind.SET_AMPS
+_SET_VAR = ActionKind.SET_VAR
+_NO_BUILTINS: tuple[Value, ...] = (None,) * len(_BUILTIN_ORDER)
 
 
 def _builtins(now: datetime) -> list[Value]:
