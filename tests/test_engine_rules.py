@@ -211,9 +211,6 @@ def test_mode_is_read_by_rules() -> None:
     assert [c.kind for c in second.commands] == [CommandKind.START]
 
 
-@pytest.mark.xfail(reason="the compiled condition tests its operands for None the wrong way "
-                          "round when arithmetic on a charger value stands in a condition",
-                   strict=False)
 def test_a_condition_with_arithmetic_on_a_charger_value() -> None:
     # 6.5 A x 240 V = 1560 W; the same comparison through a `let` works.
     rig = Rig("if pv > 6.5 A * voltage then start\n")

@@ -24,8 +24,6 @@ from evse_rules.engine.store import StateStore
 from evse_rules.language.program import ActionKind, Program, ProposedAction
 
 _NONE: tuple[()] = ()
-_TARGETS = {ActionKind.START: "run", ActionKind.STOP: "run", ActionKind.SET_AMPS: "amps",
-            ActionKind.SET_MODE: "mode", ActionKind.SET_VAR: "var"}
 
 
 class Engine:
@@ -74,31 +72,47 @@ class Engine:
                 self._reference_voltage(settings, now, commands)
             return StepResult(now, commands, _NONE, _NONE, _NONE, tick.fired,
                               tick.lets, _NONE, _NONE, _NONE)
+        # Arbitration: the last proposal per target wins (file order). Start/stop and the
+        # current, the proposals of nearly every tick, are kept per charger in a pair.
         lost: list[Lost] = []
         logs: list[ProposedAction] = []
-        winners = self._arbitrate(actions, lost, logs)
-        held: list[HeldBack] = []
-        adjusted: list[HeldBack] = []
+        pairs: dict[str | None, list[ProposedAction | None]] = {}   # [run, amps]
+        others: dict[tuple[str, str], ProposedAction] = {}          # modes, variables
+        for action in actions:
+            kind = action.kind
+            if kind is ActionKind.SET_AMPS or kind is ActionKind.START or \
+                    kind is ActionKind.STOP:
+                pair = pairs.get(action.charger)
+                if pair is None:
+                    pair = pairs[action.charger] = [None, None]
+                which = 1 if kind is ActionKind.SET_AMPS else 0
+                beaten = pair[which]
+                if beaten is not None:
+                    lost.append(Lost(beaten, action))
+                pair[which] = action
+            elif kind is ActionKind.LOG:
+                logs.append(action)
+            else:
+                target = action.target
+                beaten = others.get(target)
+                if beaten is not None:
+                    lost.append(Lost(beaten, action))
+                others[target] = action
+        if lost:
+            lost = self._final_winners(lost, pairs, others)
         modes: list[ModeChange] = []
         variables: list[VarChange] = []
-        runs: dict[str, ProposedAction] = {}
-        amps: dict[str, ProposedAction] = {}
-        for action in winners:
-            kind = action.kind
-            if kind is ActionKind.SET_AMPS:
-                amps[action.charger or ""] = action
-            elif kind is ActionKind.START or kind is ActionKind.STOP:
-                runs[action.charger or ""] = action
-            elif kind is ActionKind.SET_MODE:
+        for action in others.values():
+            if action.kind is ActionKind.SET_MODE:
                 self._set_mode(action, modes)
             else:
                 self._set_variable(action, variables)
-        if runs or amps:
-            for name, guard in self._guards.items():
-                run = runs.get(name)
-                amp = amps.get(name)
-                if run is not None or amp is not None:
-                    self._guard(name, guard, run, amp, now, commands, held, adjusted)
+        held: list[HeldBack] = []
+        adjusted: list[HeldBack] = []
+        for name, guard in self._guards.items():
+            pair = pairs.get(name)
+            if pair is not None:
+                self._guard(name, guard, pair[0], pair[1], now, commands, held, adjusted)
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
         return StepResult(now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
@@ -114,35 +128,25 @@ class Engine:
     # -- the parts of a step --------------------------------------------------------------
 
     @staticmethod
-    def _arbitrate(
-        actions: list[ProposedAction], lost: list[Lost], logs: list[ProposedAction]
-    ) -> Sequence[ProposedAction]:
-        """Last writer wins per target, in file order; the losers are kept with the winner."""
-        if len(actions) == 1:
-            if actions[0].kind is ActionKind.LOG:
-                logs.append(actions[0])
-                return ()
-            return actions
-        winners: dict[tuple[str, str | None], ProposedAction] = {}
-        for action in actions:
+    def _final_winners(
+        lost: list[Lost], pairs: dict[str | None, list[ProposedAction | None]],
+        others: dict[tuple[str, str], ProposedAction],
+    ) -> list[Lost]:
+        """Name each loser's final winner (a loser may have beaten an earlier one before it
+        lost in turn), in the file order of the losers."""
+        fixed = []
+        for item in lost:
+            action = item.action
             kind = action.kind
-            if kind is ActionKind.LOG:
-                logs.append(action)
-                continue
-            # ProposedAction.target, inlined: this runs for every proposal of every tick.
-            target = (_TARGETS[kind], action.name if kind is ActionKind.SET_VAR
-                      else action.charger)
-            beaten = winners.get(target)
-            if beaten is not None:
-                lost.append(Lost(beaten, action))
-            winners[target] = action
-        if lost:
-            # A loser that beat an earlier one lost in turn: name the final winner, and list
-            # the losers in file order.
-            final = {action.target: action for action in winners.values()}
-            lost[:] = sorted((Lost(item.action, final[item.action.target]) for item in lost),
-                             key=lambda item: item.action.rule.index)
-        return list(winners.values())
+            if kind is ActionKind.SET_AMPS:
+                winner = pairs[action.charger][1]
+            elif kind is ActionKind.START or kind is ActionKind.STOP:
+                winner = pairs[action.charger][0]
+            else:
+                winner = others[action.target]
+            assert winner is not None
+            fixed.append(Lost(action, winner))
+        return sorted(fixed, key=lambda item: item.action.rule.index)
 
     def _set_mode(self, action: ProposedAction, changes: list[ModeChange]) -> None:
         charger = action.charger or ""
