@@ -411,3 +411,16 @@ def test_tick_refuses_a_naive_time_a_wrong_row_and_time_going_back() -> None:
         program.tick(T0 - MINUTE, [1.0])
     program.reset()
     program.tick(T0 - MINUTE, [1.0])
+
+
+@pytest.mark.parametrize("unit", ["A", "mA", "V", "W", "kW", "Wh", "kWh", "s", "min", "%"])
+@pytest.mark.parametrize("number", [0.0, 1.5, -2.0, 1234.5678, 25_000.0])
+def test_reasons_show_values_like_units_format_quantity(unit: str, number: float) -> None:
+    from evse_rules.language.compile import formatter
+    from evse_rules.language.program import Kind, ValueType
+    from evse_rules.language.units import format_quantity, parse_quantity
+
+    quantity = parse_quantity(f"{number} {unit}")
+    show = formatter(ValueType(Kind.NUMBER, quantity.dimension))
+    assert show(quantity.value) == format_quantity(quantity.value, quantity.dimension)
+    assert show(None) == "unknown"
