@@ -9,15 +9,26 @@ the resolved actions and triggers.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Sequence
 
 from croniter import croniter
 
 from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
+from evse_rules.language.checked import (
+    CheckedAction,
+    CheckedProgram,
+    CheckedStatement,
+    CheckedTrigger,
+    Symbol,
+    SymbolKind,
+    article,
+    choices,
+    did_you_mean,
+    is_zero,
+    type_name,
+    unit_hint,
+)
 from evse_rules.language.names import (
     BOOLEAN_TYPE,
     BUILTINS,
@@ -26,118 +37,15 @@ from evse_rules.language.names import (
     FUNCTIONS,
     NUMBER_TYPE,
     TEXT_TYPE,
-    TIME_TYPE,
 )
 from evse_rules.language.program import MODES, ActionKind, Environment, Kind, Value, ValueType
-from evse_rules.language.units import (
-    DISPLAY_UNITS,
-    DURATION,
-    NUMBER,
-    UNITS,
-    Dimension,
-    UnitError,
-    lookup_unit,
-)
+from evse_rules.language.types import ExpressionChecker
+from evse_rules.language.units import UNITS, UnitError, lookup_unit
+
+__all__ = ["CheckedAction", "CheckedProgram", "Checker", "Symbol", "SymbolKind", "check"]
 
 
-class SymbolKind(str, Enum):  # noqa: UP042 (str() must stay the member name)
-    INPUT = "input"
-    CHARGER = "charger property"
-    VARIABLE = "variable"
-    LET = "let"
-    BUILTIN = "built-in"
-
-
-@dataclass(frozen=True, slots=True)
-class Symbol:
-    """A name a rule can read. Charger properties are qualified: "garage.power"."""
-
-    name: str
-    kind: SymbolKind
-    type: ValueType
-    decl: Location | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedAction:
-    """An action with its charger and target resolved."""
-
-    kind: ActionKind
-    loc: Location
-    charger: str | None = None
-    variable: Symbol | None = None
-    value: ast.Expr | None = None          # set amps / set VAR
-    mode: str | None = None                # set mode
-    parts: tuple[str | ast.Expr, ...] = ()  # log
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedStatement:
-    statement: ast.Statement
-    block: int | None                      # index into CheckedProgram.triggers; None: every tick
-    then: tuple[CheckedAction, ...]
-    otherwise: tuple[CheckedAction, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedTrigger:
-    trigger: ast.Trigger
-    days: tuple[int, ...] = ()             # `at ... on`: weekday numbers (0 = Monday)
-    symbol: Symbol | None = None           # `on change of`
-
-
-@dataclass(slots=True)
-class CheckedProgram:
-    files: tuple[ast.RuleFile, ...]
-    chargers: tuple[str, ...]
-    inputs: list[Symbol] = field(default_factory=list)
-    variables: list[tuple[Symbol, Value]] = field(default_factory=list)
-    lets: list[tuple[Symbol, ast.Expr]] = field(default_factory=list)
-    triggers: list[CheckedTrigger] = field(default_factory=list)
-    statements: list[CheckedStatement] = field(default_factory=list)
-    # Keyed by id() of AST nodes (the nodes live as long as `files`).
-    types: dict[int, ValueType] = field(default_factory=dict)
-    symbols: dict[int, Symbol] = field(default_factory=dict)
-    windows: dict[int, str] = field(default_factory=dict)   # id(Call) -> avg / min / max
-    charger_symbols: list[Symbol] = field(default_factory=list)
-    declarations: int = 0
-
-
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """"; did you mean X?" for the closest candidate (case does not count), or ""."""
-    by_lower = {c.lower(): c for c in candidates}
-    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"; did you mean {by_lower[close[0]]}?" if close else ""
-
-
-def _choices(values: Sequence[str]) -> str:
-    if len(values) <= 1:
-        return "".join(values)
-    return ", ".join(values[:-1]) + " or " + values[-1]
-
-
-def _type_name(vtype: ValueType) -> str:
-    if vtype.kind is Kind.NUMBER:
-        return vtype.dimension.name
-    if vtype.kind is Kind.ENUM:
-        return "a choice of " + ", ".join(vtype.choices)
-    if vtype.kind is Kind.TIME:
-        return "a time of day"
-    return str(vtype.kind.value)
-
-
-def _is_zero(expr: ast.Expr) -> bool:
-    return isinstance(expr, ast.NumberLit) and expr.value == 0 and expr.unit is None
-
-
-_ORDERING = ("<", "<=", ">", ">=")
-# Deeper expressions are refused: nobody writes them, and the compiled code must stay
-# within Python's own nesting limits.
-MAX_DEPTH = 40
-_EQUALITY = ("==", "!=")
-
-
-class Checker:
+class Checker(ExpressionChecker):
     """Checks files against an environment; `run` returns the program and the errors."""
 
     def __init__(self, files: Sequence[ast.RuleFile], env: Environment) -> None:
@@ -222,7 +130,7 @@ class Checker:
             if ident.name not in self.env.chargers:
                 self.error(ident.loc, f"charger {ident.name} is not in the config (chargers: "
                            f"{', '.join(self.env.chargers)})"
-                           + _did_you_mean(ident.name, self.env.chargers))
+                           + did_you_mean(ident.name, self.env.chargers))
 
     def _reserved(self, ident: ast.Ident, what: str) -> bool:
         """Report a declared name that would hide another meaning; True if it does."""
@@ -279,7 +187,7 @@ class Checker:
         except UnitError:
             known = ["number", "boolean", "text", *UNITS]
             self.error(spec.loc, f"unknown type {text}: write a unit ({', '.join(UNITS)}), "
-                       f"number, boolean or text" + _did_you_mean(text, known))
+                       f"number, boolean or text" + did_you_mean(text, known))
             return None
         return ValueType(Kind.NUMBER, unit.dimension)
 
@@ -300,8 +208,8 @@ class Checker:
             self.error(item.name.loc, f"input {name} is declared twice in this file")
         elif existing.type != vtype:
             where = f"at {existing.decl}" if existing.decl else "by the config"
-            self.error(item.type.loc, f"input {name} is {_type_name(existing.type)} {where}, "
-                       f"not {_type_name(vtype)}")
+            self.error(item.type.loc, f"input {name} is {type_name(existing.type)} {where}, "
+                       f"not {type_name(vtype)}")
         here.add(name)
 
     def _var(self, item: ast.VarDecl) -> None:
@@ -319,8 +227,8 @@ class Checker:
         dtype = self.expr(item.default)
         if dtype is not None and not self._assignable(vtype, dtype, item.default):
             self.error(item.default.loc, f"the default of {item.name.name} must be "
-                       f"{_type_name(vtype)}, found {_type_name(dtype)}"
-                       + _unit_hint(vtype, item.default))
+                       f"{type_name(vtype)}, found {type_name(dtype)}"
+                       + unit_hint(vtype, item.default))
             return
         assert default is None or isinstance(default, float | bool | str)
         self.program.variables.append((symbol, default))
@@ -337,7 +245,7 @@ class Checker:
     def _assignable(target: ValueType, value: ValueType, expr: ast.Expr) -> bool:
         if target == value:
             return True
-        return target.kind is Kind.NUMBER and value.kind is Kind.NUMBER and _is_zero(expr)
+        return target.kind is Kind.NUMBER and value.kind is Kind.NUMBER and is_zero(expr)
 
     # ---- blocks, statements, actions --------------------------------------------------------
 
@@ -355,7 +263,7 @@ class Checker:
                 if names is None:
                     self.error(ident.loc, f"unknown day {ident.name}: write mon, tue, wed, thu, "
                                "fri, sat, sun, weekdays or weekend"
-                               + _did_you_mean(ident.name.lower(), DAY_NAMES))
+                               + did_you_mean(ident.name.lower(), DAY_NAMES))
                     continue
                 days.extend(order.index(n) for n in names if order.index(n) not in days)
             checked = CheckedTrigger(trigger, days=tuple(sorted(days)))
@@ -406,7 +314,7 @@ class Checker:
             if ident.name in self.chargers:
                 return ident.name
             self.error(ident.loc, f"unknown charger {ident.name} (chargers: "
-                       f"{', '.join(self.chargers)})" + _did_you_mean(ident.name, self.chargers))
+                       f"{', '.join(self.chargers)})" + did_you_mean(ident.name, self.chargers))
             return None
         if len(self.chargers) == 1:
             return self.chargers[0]
@@ -414,7 +322,7 @@ class Checker:
             self.error(loc, f"{what} needs a charger, and none is configured")
             return None
         self.error(loc, f"{what} must name its charger when there are several: "
-                   + _choices([pattern.replace("CHARGER", c) for c in self.chargers]))
+                   + choices([pattern.replace("CHARGER", c) for c in self.chargers]))
         return None
 
     def _action(self, action: ast.Action) -> CheckedAction | None:
@@ -440,7 +348,7 @@ class Checker:
                                "set amps and mode")
                 else:
                     self.error(action.target.loc, f"unknown charger setting {target}: rules set "
-                               "amps and mode" + _did_you_mean(target, ("amps", "mode")))
+                               "amps and mode" + did_you_mean(target, ("amps", "mode")))
                 self.expr(action.value)
                 return None
             charger = self._charger(action.charger, action.loc, f"set {target}",
@@ -452,7 +360,7 @@ class Checker:
         vtype = self.expr(action.value)
         if symbol is None:
             known = [s.name for s in self.symbols.values() if s.kind is SymbolKind.VARIABLE]
-            hint = _did_you_mean(target, [*known, "amps", "mode"])
+            hint = did_you_mean(target, [*known, "amps", "mode"])
             if target in CHARGER_PROPERTIES:
                 self.error(action.target.loc, f"{target} of a charger cannot be set: rules set "
                            "amps and mode")
@@ -464,12 +372,12 @@ class Checker:
                            f"`var {target}: TYPE = DEFAULT`" + hint)
             return None
         if symbol.kind is not SymbolKind.VARIABLE:
-            self.error(action.target.loc, f"cannot set {target}: it is {_article(symbol.kind)}; "
+            self.error(action.target.loc, f"cannot set {target}: it is {article(symbol.kind)}; "
                        "only variables declared with var can be set")
             return None
         if vtype is not None and not self._assignable(symbol.type, vtype, action.value):
-            self.error(action.value.loc, f"cannot set {target} ({_type_name(symbol.type)}) to "
-                       f"{_type_name(vtype)}" + _unit_hint(symbol.type, action.value))
+            self.error(action.value.loc, f"cannot set {target} ({type_name(symbol.type)}) to "
+                       f"{type_name(vtype)}" + unit_hint(symbol.type, action.value))
             return None
         return CheckedAction(ActionKind.SET_VAR, action.loc, variable=symbol, value=action.value)
 
@@ -478,7 +386,7 @@ class Checker:
         current = CHARGER_PROPERTIES["amps"]
         if vtype is not None and vtype != current:
             self.error(action.value.loc, f"set amps to needs a current (A), found "
-                       f"{_type_name(vtype)}" + _unit_hint(current, action.value))
+                       f"{type_name(vtype)}" + unit_hint(current, action.value))
             return None
         if charger is None or vtype is None:
             return None
@@ -490,8 +398,8 @@ class Checker:
             self.error(value.loc, "set mode to takes auto or manual")
             return None
         if value.name not in MODES:
-            self.error(value.loc, f"{value.name} is not a mode: expected {_choices(MODES)}"
-                       + _did_you_mean(value.name, MODES))
+            self.error(value.loc, f"{value.name} is not a mode: expected {choices(MODES)}"
+                       + did_you_mean(value.name, MODES))
             return None
         if charger is None:
             return None
@@ -499,387 +407,8 @@ class Checker:
 
     # ---- expressions ----------------------------------------------------------------------
 
-    def condition(self, expr: ast.Expr) -> None:
-        vtype = self.expr(expr)
-        if vtype is not None and vtype.kind is not Kind.BOOLEAN:
-            self.error(expr.loc, f"a condition must be true or false, found {_type_name(vtype)}")
-
-    def expr(self, expr: ast.Expr) -> ValueType | None:
-        self.depth += 1
-        if self.depth == 1:
-            self.deep_reported = False
-        try:
-            if self.depth > MAX_DEPTH:
-                if not self.deep_reported:
-                    self.deep_reported = True
-                    self.error(expr.loc, f"this expression is nested too deeply (more than "
-                               f"{MAX_DEPTH} levels): split it with let")
-                return None
-            vtype = self._expr(expr)
-        finally:
-            self.depth -= 1
-        if vtype is not None:
-            self.program.types[id(expr)] = vtype
-        return vtype
-
-    def _expr(self, e: ast.Expr) -> ValueType | None:
-        if isinstance(e, ast.NumberLit):
-            return self._number(e)
-        if isinstance(e, ast.TimeLit):
-            return TIME_TYPE if self._time(e) else None
-        if isinstance(e, ast.TextLit):
-            return TEXT_TYPE
-        if isinstance(e, ast.BoolLit):
-            return BOOLEAN_TYPE
-        if isinstance(e, ast.Name):
-            symbol = self.resolve(e)
-            return symbol.type if symbol is not None else None
-        if isinstance(e, ast.Unary):
-            return self._unary(e)
-        if isinstance(e, ast.Binary):
-            return self._binary(e)
-        if isinstance(e, ast.Is):
-            return self._is(e)
-        if isinstance(e, ast.Between):
-            return self._between(e)
-        if isinstance(e, ast.Call):
-            return self._call(e)
-        if isinstance(e, ast.Smooth):
-            vtype = self._number_arg(e.subject, "smooth")
-            self._duration(e.rise, "rise")
-            self._duration(e.fall, "fall")
-            return vtype
-        assert isinstance(e, ast.For)
-        self.condition(e.condition)
-        self._duration(e.duration, "for")
-        return BOOLEAN_TYPE
-
-    def _number(self, e: ast.NumberLit) -> ValueType | None:
-        if e.dimension is None:
-            unit = e.unit or ""
-            self.error(e.loc, f"unknown unit {unit} (units: {', '.join(UNITS)})"
-                       + _did_you_mean(unit, UNITS))
-            return None
-        return ValueType(Kind.NUMBER, e.dimension)
-
-    def _time(self, e: ast.TimeLit) -> bool:
-        if not e.valid:
-            self.error(e.loc, f"{e.text} is not a time of day (00:00 to 23:59)")
-        return e.valid
-
-    def _duration(self, e: ast.NumberLit, what: str) -> None:
-        vtype = self.expr(e)
-        if vtype is None:
-            return
-        if vtype.dimension != DURATION:
-            found = f"the number {e.text}" if vtype.dimension == NUMBER else \
-                _type_name(vtype)
-            self.error(e.loc, f"{what} takes a duration (like 5 min or 30 s), found {found}")
-        elif e.value <= 0:
-            self.error(e.loc, f"a duration must be positive, found {e.text}")
-
-    def resolve(self, name: ast.Name) -> Symbol | None:
-        symbol = self._resolve(name)
-        if symbol is not None:
-            self.program.symbols[id(name)] = symbol
-        return symbol
-
-    def _charger_property(self, charger: str, prop: str) -> Symbol:
-        key = f"{charger}.{prop}"
-        symbol = self.charger_symbols.get(key)
-        if symbol is None:
-            symbol = Symbol(key, SymbolKind.CHARGER, CHARGER_PROPERTIES[prop])
-            self.charger_symbols[key] = symbol
-        return symbol
-
-    def _resolve(self, name: ast.Name) -> Symbol | None:
-        if name.qualifier is not None:
-            if name.qualifier not in self.chargers:
-                if name.qualifier in self.symbols or name.qualifier in BUILTINS:
-                    self.error(name.loc, f"{name.qualifier} is not a charger, so "
-                               f"{name.text} means nothing (chargers: "
-                               f"{', '.join(self.chargers)})")
-                else:
-                    self.error(name.loc, f"unknown charger {name.qualifier} (chargers: "
-                               f"{', '.join(self.chargers)})"
-                               + _did_you_mean(name.qualifier, self.chargers))
-                return None
-            if name.name not in CHARGER_PROPERTIES:
-                self.error(name.loc, f"unknown charger property {name.name} (properties: "
-                           f"{', '.join(CHARGER_PROPERTIES)})"
-                           + _did_you_mean(name.name, CHARGER_PROPERTIES))
-                return None
-            return self._charger_property(name.qualifier, name.name)
-        symbol = self.symbols.get(name.name)
-        if symbol is not None:
-            if name.name in self.broken:
-                return None
-            if symbol.kind is SymbolKind.LET and self.current_let is not None \
-                    and self.let_order[name.name] >= self.current_let:
-                if self.let_order[name.name] == self.current_let:
-                    self.error(name.loc, f"let {name.name} cannot use itself")
-                else:
-                    self.error(name.loc, f"{name.name} is defined further down, at "
-                               f"{symbol.decl}: a let can only use lets defined above it")
-                return None
-            return symbol
-        if name.name in BUILTINS:
-            return Symbol(name.name, SymbolKind.BUILTIN, BUILTINS[name.name])
-        if name.name in CHARGER_PROPERTIES:
-            if len(self.chargers) == 1:
-                return self._charger_property(self.chargers[0], name.name)
-            if not self.chargers:
-                self.error(name.loc, f"{name.name} is a charger property, and no charger is "
-                           "configured")
-                return None
-            self.error(name.loc, f"{name.name} is ambiguous with several chargers: write "
-                       + _choices([f"{c}.{name.name}" for c in self.chargers]))
-            return None
-        self.error(name.loc, f"unknown name {name.name}" + self._suggest(name.name))
-        return None
-
-    def _suggest(self, word: str) -> str:
-        candidates = list(self.symbols) + list(BUILTINS)
-        if len(self.chargers) == 1:
-            candidates += list(CHARGER_PROPERTIES)
-        else:
-            candidates += [f"{c}.{p}" for c in self.chargers for p in CHARGER_PROPERTIES]
-            close = difflib.get_close_matches(word, CHARGER_PROPERTIES, n=1, cutoff=0.6)
-            if close:
-                return f"; did you mean {_choices([f'{c}.{close[0]}' for c in self.chargers])}?"
-        hint = _did_you_mean(word, candidates)
-        if hint:
-            return hint
-        return f" (declare it with `input {word}: UNIT`, or define it with let or var)"
-
-    def _unary(self, e: ast.Unary) -> ValueType | None:
-        if e.op == "not":
-            vtype = self.expr(e.operand)
-            if vtype is not None and vtype.kind is not Kind.BOOLEAN:
-                self.error(e.operand.loc, f"not takes a condition (true or false), found "
-                           f"{_type_name(vtype)}")
-                return None
-            return BOOLEAN_TYPE if vtype is not None else None
-        return self._number_arg(e.operand, "-")
-
-    def _number_arg(self, e: ast.Expr, what: str) -> ValueType | None:
-        vtype = self.expr(e)
-        if vtype is not None and vtype.kind is not Kind.NUMBER:
-            self.error(e.loc, f"{what} takes a number, found {_type_name(vtype)}")
-            return None
-        return vtype
-
-    def _binary(self, e: ast.Binary) -> ValueType | None:
-        op = e.op
-        left = self.expr(e.left)
-        right = self.expr(e.right)
-        if op in ("and", "or"):
-            ok = True
-            for side, vtype in ((e.left, left), (e.right, right)):
-                if vtype is not None and vtype.kind is not Kind.BOOLEAN:
-                    self.error(side.loc, f"{op} takes conditions (true or false), found "
-                               f"{_type_name(vtype)}")
-                    ok = False
-            return BOOLEAN_TYPE if ok and left is not None and right is not None else None
-        if left is None or right is None:
-            return BOOLEAN_TYPE if op in _ORDERING + _EQUALITY else None
-        if op in _ORDERING + _EQUALITY:
-            return self._compare(e, left, right)
-        if left.kind is not Kind.NUMBER or right.kind is not Kind.NUMBER:
-            bad = left if left.kind is not Kind.NUMBER else right
-            where = e.left if bad is left else e.right
-            hint = "; compare times with <, > or between" if bad.kind is Kind.TIME else ""
-            self.error(where.loc, f"{_verb(op)} takes numbers, found {_type_name(bad)}{hint}")
-            return None
-        if op in ("+", "-"):
-            if left.dimension != right.dimension:
-                if op == "+":
-                    message = f"cannot add {left.dimension.name} and {right.dimension.name}"
-                else:
-                    message = (f"cannot subtract {right.dimension.name} from "
-                               f"{left.dimension.name}")
-                self.error(e.loc, message)
-                return None
-            return left
-        dimension: Dimension = left.dimension * right.dimension if op == "*" else \
-            left.dimension / right.dimension
-        return ValueType(Kind.NUMBER, dimension)
-
-    def _compare(self, e: ast.Binary, left: ValueType, right: ValueType) -> ValueType | None:
-        op = e.op
-        if left.kind is Kind.NUMBER and right.kind is Kind.NUMBER:
-            if left.dimension == right.dimension or _is_zero(e.left) or _is_zero(e.right):
-                return BOOLEAN_TYPE
-            literal = e.right if isinstance(e.right, ast.NumberLit) else e.left
-            hint = _unit_hint(left if literal is e.right else right, literal)
-            # The caret goes under the operand that disagrees: a literal if there is one.
-            self.error(literal.loc if isinstance(literal, ast.NumberLit) else e.loc,
-                       f"cannot compare {left.dimension.name} with "
-                       f"{right.dimension.name}{hint}")
-            return None
-        if left.kind is Kind.TIME and right.kind is Kind.TIME:
-            return BOOLEAN_TYPE
-        if op in _ORDERING:
-            bad = left if left.kind is not Kind.NUMBER and left.kind is not Kind.TIME else right
-            if left.kind in (Kind.NUMBER, Kind.TIME) and right.kind in (Kind.NUMBER, Kind.TIME):
-                self.error(e.loc, f"cannot compare {_type_name(left)} with {_type_name(right)}")
-            else:
-                self.error(e.loc, f"{op} compares numbers or times, found {_type_name(bad)}"
-                           + ("; use is for choices and texts"
-                              if bad.kind in (Kind.ENUM, Kind.TEXT) else ""))
-            return None
-        if left == right:
-            return BOOLEAN_TYPE
-        if left.kind is Kind.ENUM and right.kind is Kind.ENUM:
-            return BOOLEAN_TYPE
-        self.error(e.loc, f"cannot compare {_type_name(left)} with {_type_name(right)}")
-        return None
-
-    def _is(self, e: ast.Is) -> ValueType | None:
-        vtype = self.expr(e.subject)
-        if vtype is None:
-            return None
-        subject = e.subject.text if isinstance(e.subject, ast.Name) else "the value"
-        if vtype.kind is Kind.ENUM:
-            if e.text:
-                self.error(e.value_loc, f"{subject} is a choice: write {subject} is "
-                           f"{e.value if e.value in vtype.choices else vtype.choices[0]} "
-                           "(without quotes)")
-                return None
-            if e.value not in vtype.choices:
-                label = subject.rsplit(".", 1)[-1]
-                self.error(e.value_loc, f"{e.value} is not a {label}: expected "
-                           f"{_choices(vtype.choices)}" + _did_you_mean(e.value, vtype.choices))
-                return None
-            return BOOLEAN_TYPE
-        if vtype.kind is Kind.TEXT:
-            if not e.text:
-                self.error(e.value_loc, f"{subject} is a text: quote the value, "
-                           f"{subject} is \"{e.value}\"")
-                return None
-            return BOOLEAN_TYPE
-        if vtype.kind is Kind.BOOLEAN:
-            self.error(e.loc, f"{subject} is true or false: write {subject} or not {subject}")
-            return None
-        self.error(e.loc, f"is compares choices and texts, found {_type_name(vtype)}; "
-                   "use ==, < or > for numbers")
-        return None
-
-    def _between(self, e: ast.Between) -> ValueType | None:
-        subject = TIME_TYPE if e.subject is None else self.expr(e.subject)
-        low = self.expr(e.low)
-        high = self.expr(e.high)
-        if subject is None or low is None or high is None:
-            return None
-        if subject.kind is Kind.TIME:
-            for bound, btype in ((e.low, low), (e.high, high)):
-                if btype.kind is not Kind.TIME:
-                    self.error(bound.loc, f"between times takes times of day like 22:00, "
-                               f"found {_type_name(btype)}")
-                    return None
-            return BOOLEAN_TYPE
-        if subject.kind is not Kind.NUMBER:
-            assert e.subject is not None
-            self.error(e.subject.loc, f"between compares numbers or times, found "
-                       f"{_type_name(subject)}")
-            return None
-        for bound, btype in ((e.low, low), (e.high, high)):
-            if btype.kind is not Kind.NUMBER or (btype.dimension != subject.dimension
-                                                 and not _is_zero(bound)):
-                self.error(bound.loc, f"cannot compare {subject.dimension.name} with "
-                           f"{_type_name(btype)}" + _unit_hint(subject, bound))
-                return None
-        return BOOLEAN_TYPE
-
-    def _call(self, e: ast.Call) -> ValueType | None:
-        name = e.function
-        if name not in FUNCTIONS or name == "smooth":
-            self.error(e.function_loc, f"unknown function {name}"
-                       + (_did_you_mean(name, FUNCTIONS) or
-                          f" (functions: {', '.join(FUNCTIONS)})"))
-            for arg in e.args:
-                self.expr(arg)
-            return None
-        args = e.args
-        if name in ("min", "max", "avg") and len(args) == 2 \
-                and isinstance(args[1], ast.NumberLit) and args[1].dimension == DURATION:
-            first = self.expr(args[0])
-            if name == "avg" or (first is not None and first.dimension != DURATION):
-                self._duration(args[1], name)
-                if first is not None and first.kind is not Kind.NUMBER:
-                    self.error(args[0].loc, f"{name} over a time window takes a number, "
-                               f"found {_type_name(first)}")
-                    return None
-                self.program.windows[id(e)] = name
-                return first
-        if name == "avg":
-            self.error(e.loc, f"avg takes a value and a time window: {FUNCTIONS[name]}")
-            for arg in args:
-                self.expr(arg)
-            return None
-        if name in ("round", "floor", "ceil", "abs", "known") and len(args) != 1:
-            self.error(e.loc, f"{name} takes one argument: {FUNCTIONS[name]}, found "
-                       f"{len(args)}")
-            return None
-        if name == "clamp" and len(args) != 3:
-            self.error(e.loc, f"clamp takes 3 arguments: {FUNCTIONS[name]}, found {len(args)}")
-            return None
-        if name in ("min", "max") and len(args) < 2:
-            self.error(e.loc, f"{name} takes at least 2 arguments: {FUNCTIONS[name]}")
-            return None
-        if name == "known":
-            return BOOLEAN_TYPE if self.expr(args[0]) is not None else None
-        types = [self.expr(arg) for arg in args]
-        if any(t is None for t in types):
-            return None
-        first_type = types[0]
-        assert first_type is not None
-        if name in ("round", "floor", "ceil", "abs"):
-            return self._number_arg_type(args[0], first_type, name)
-        allowed_time = name in ("min", "max") and first_type.kind is Kind.TIME
-        for arg, vtype in zip(args, types, strict=True):
-            assert vtype is not None
-            if allowed_time and vtype.kind is Kind.TIME:
-                continue
-            if vtype.kind is not Kind.NUMBER:
-                self.error(arg.loc, f"{name} takes numbers, found {_type_name(vtype)}")
-                return None
-            if vtype.dimension != first_type.dimension and not _is_zero(arg):
-                self.error(arg.loc, f"{name} mixes {first_type.dimension.name} with "
-                           f"{vtype.dimension.name}" + _unit_hint(first_type, arg))
-                return None
-        return first_type
-
-    def _number_arg_type(self, arg: ast.Expr, vtype: ValueType, name: str) -> ValueType | None:
-        if vtype.kind is not Kind.NUMBER:
-            self.error(arg.loc, f"{name} takes a number, found {_type_name(vtype)}")
-            return None
-        return vtype
-
 
 _NOT_LITERAL = object()
-
-
-def _article(kind: SymbolKind) -> str:
-    return {"input": "an input", "let": "a let", "built-in": "a built-in",
-            "charger property": "a charger property", "variable": "a variable"}[kind.value]
-
-
-def _verb(op: str) -> str:
-    return {"+": "+", "-": "-", "*": "*", "/": "/"}.get(op, op)
-
-
-def _unit_hint(wanted: ValueType, expr: ast.Expr) -> str:
-    """For a bare number where a quantity was wanted: say how to write it."""
-    if wanted.kind is not Kind.NUMBER or wanted.dimension == NUMBER:
-        return ""
-    if isinstance(expr, ast.NumberLit) and expr.unit is None:
-        unit = DISPLAY_UNITS.get(wanted.dimension)
-        if unit is None:
-            return ""
-        return f"; write {expr.text} {unit.symbol}" if unit.symbol != "%" else \
-            f"; write {expr.text}%"
-    return ""
 
 
 def check(files: Sequence[ast.RuleFile], env: Environment) -> tuple[CheckedProgram,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evse_rules.language import ast, runtime
-from evse_rules.language.check import CheckedAction, CheckedProgram, Symbol, SymbolKind
+from evse_rules.language.checked import CheckedAction, CheckedProgram, Symbol, SymbolKind
 from evse_rules.language.program import Kind, Value, ValueType
 from evse_rules.language.units import DISPLAY_UNITS, ENERGY, Dimension, format_quantity
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from evse_rules.language import ast, runtime
-from evse_rules.language.check import CheckedAction, CheckedProgram, Symbol, SymbolKind
+from evse_rules.language.checked import CheckedAction, CheckedProgram, Symbol, SymbolKind
 from evse_rules.language.compile import CodeGen, formatter
 from evse_rules.language.names import BUILTINS, TIME_TYPE, WEEKDAYS
 from evse_rules.language.program import (

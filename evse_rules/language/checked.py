@@ -1,0 +1,124 @@
+"""What the checker finds out, for the compiler: symbols, resolved actions and triggers,
+the type of every expression; and the phrases its error messages share."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from evse_rules.errors import Location
+from evse_rules.language import ast
+from evse_rules.language.program import ActionKind, Kind, Value, ValueType
+from evse_rules.language.units import DISPLAY_UNITS, NUMBER
+
+
+class SymbolKind(StrEnum):
+    INPUT = "input"
+    CHARGER = "charger property"
+    VARIABLE = "variable"
+    LET = "let"
+    BUILTIN = "built-in"
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A name a rule can read. Charger properties are qualified: "garage.power"."""
+
+    name: str
+    kind: SymbolKind
+    type: ValueType
+    decl: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAction:
+    """An action with its charger and target resolved."""
+
+    kind: ActionKind
+    loc: Location
+    charger: str | None = None
+    variable: Symbol | None = None
+    value: ast.Expr | None = None          # set amps / set VAR
+    mode: str | None = None                # set mode
+    parts: tuple[str | ast.Expr, ...] = ()  # log
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedStatement:
+    statement: ast.Statement
+    block: int | None                      # index into CheckedProgram.triggers; None: every tick
+    then: tuple[CheckedAction, ...]
+    otherwise: tuple[CheckedAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedTrigger:
+    trigger: ast.Trigger
+    days: tuple[int, ...] = ()             # `at ... on`: weekday numbers (0 = Monday)
+    symbol: Symbol | None = None           # `on change of`
+
+
+@dataclass(slots=True)
+class CheckedProgram:
+    files: tuple[ast.RuleFile, ...]
+    chargers: tuple[str, ...]
+    inputs: list[Symbol] = field(default_factory=list)
+    variables: list[tuple[Symbol, Value]] = field(default_factory=list)
+    lets: list[tuple[Symbol, ast.Expr]] = field(default_factory=list)
+    triggers: list[CheckedTrigger] = field(default_factory=list)
+    statements: list[CheckedStatement] = field(default_factory=list)
+    # Keyed by id() of AST nodes (the nodes live as long as `files`).
+    types: dict[int, ValueType] = field(default_factory=dict)
+    symbols: dict[int, Symbol] = field(default_factory=dict)
+    windows: dict[int, str] = field(default_factory=dict)   # id(Call) -> avg / min / max
+    charger_symbols: list[Symbol] = field(default_factory=list)
+    declarations: int = 0
+
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """"; did you mean X?" for the closest candidate (case does not count), or ""."""
+    by_lower = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean {by_lower[close[0]]}?" if close else ""
+
+
+def choices(values: Sequence[str]) -> str:
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " or " + values[-1]
+
+
+def type_name(vtype: ValueType) -> str:
+    if vtype.kind is Kind.NUMBER:
+        return vtype.dimension.name
+    if vtype.kind is Kind.ENUM:
+        return "a choice of " + ", ".join(vtype.choices)
+    if vtype.kind is Kind.TIME:
+        return "a time of day"
+    return str(vtype.kind.value)
+
+
+def is_zero(expr: ast.Expr) -> bool:
+    return isinstance(expr, ast.NumberLit) and expr.value == 0 and expr.unit is None
+
+
+
+def unit_hint(wanted: ValueType, expr: ast.Expr) -> str:
+    """For a bare number where a quantity was wanted: say how to write it."""
+    if wanted.kind is not Kind.NUMBER or wanted.dimension == NUMBER:
+        return ""
+    if isinstance(expr, ast.NumberLit) and expr.unit is None:
+        unit = DISPLAY_UNITS.get(wanted.dimension)
+        if unit is None:
+            return ""
+        return f"; write {expr.text} {unit.symbol}" if unit.symbol != "%" else \
+            f"; write {expr.text}%"
+    return ""
+
+
+def article(kind: SymbolKind) -> str:
+    return {"input": "an input", "let": "a let", "built-in": "a built-in",
+            "charger property": "a charger property", "variable": "a variable"}[kind.value]
