@@ -22,12 +22,13 @@ from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedInput
 from lark.indenter import Indenter
 
 from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
 from evse_rules.language.lexer import TAB_LENGTH, BadCharacter, BadIndent, RuleLexer
+from evse_rules.language.syntax import translate
 from evse_rules.language.units import ALIASES, NUMBER, UNITS
 
 # The file being parsed and the line offset of the piece being parsed: set around each parse
@@ -409,97 +410,9 @@ def build_reference_parser(strict: bool = False) -> Lark:
     return plain
 
 
-# ---- error translation ------------------------------------------------------------------------
-
-_DESCRIPTIONS = {
-    "NAME": "a name",
-    "NUMBER": "a number",
-    "TIME": "a time of day (HH:MM)",
-    "STRING": 'a quoted text ("...")',
-    "COMPARE": "a comparison (<, <=, >, >=, ==, !=)",
-    "PERCENT": "'%'",
-    "_NL": "end of line",
-    "_INDENT": "an indented block",
-    "_DEDENT": "end of block",
-    "$END": "end of file",
-    "LPAR": "'('",
-    "RPAR": "')'",
-}
-# Tokens that can start an expression: when all are expected, say "an expression".
-_EXPRESSION_START = {"NAME", "NUMBER", "TIME", "STRING"}
-_EXPRESSION_ALSO = {"LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH"}
-# Tokens that can continue an expression: when several are expected, say "an operator".
-_OPERATORS = {"COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "AND", "OR", "IS", "BETWEEN", "FOR",
-              "DOT", "LPAR"}
-
-
-def _describe_expected(expected: set[str]) -> str:
-    names = set(expected)
-    parts: list[str] = []
-    if names >= _EXPRESSION_START:
-        names -= _EXPRESSION_START | _EXPRESSION_ALSO
-        parts.append("an expression")
-    if {"LOG", "SET", "START", "STOP"} <= names:
-        names -= {"LOG", "SET", "START", "STOP"}
-        parts.append("an action (start, stop, set or log)")
-    if len(names & _OPERATORS) >= 3:
-        names -= _OPERATORS
-        parts.append("an operator")
-    terminals = {t.name: t for t in _parser().terminals}
-    for name in sorted(names, key=lambda n: (n not in _DESCRIPTIONS, n)):
-        if name in _DESCRIPTIONS:
-            parts.append(_DESCRIPTIONS[name])
-            continue
-        terminal = terminals.get(name)
-        if terminal is not None and terminal.pattern.type == "str":
-            parts.append(f"'{terminal.pattern.value}'")
-        else:
-            parts.append(name.lower())
-    if not parts:
-        return "nothing more"
-    if len(parts) == 1:
-        return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
-
-
-def _describe_found(token: Token) -> str:
-    if token.type in ("_NL", "_DEDENT", "$END"):
-        return _DESCRIPTIONS[token.type]
-    if token.type == "_INDENT":
-        return "an indented line"
-    return f"'{token.value}'"
-
-
 def _translate(error: UnexpectedInput, lines: list[str]) -> SourceError:
-    file = _FILE.get()
-    offset = _LINE_OFFSET.get()
-    if isinstance(error, UnexpectedToken):
-        token = error.token
-        if token.type == "$END" or token.line is None or token.line < 1:
-            line = max(1, len(lines))
-            col = len(lines[line - 1]) + 1 if lines else 1
-            loc = Location(file, line + offset, col, line + offset, col + 1)
-        elif token.type in ("_NL", "_INDENT", "_DEDENT"):
-            # The newline token starts at the end of the line it ends: point there.
-            col = token.column or 1
-            loc = Location(file, token.line + offset, col, token.line + offset, col + 1)
-        else:
-            loc = _tloc(token)
-        expected = error.accepts or error.expected
-        message = (f"expected {_describe_expected(set(expected))}, "
-                   f"found {_describe_found(token)}")
-    elif isinstance(error, UnexpectedCharacters):
-        line, col = error.line, error.column
-        loc = Location(file, line + offset, col, line + offset, col + 1)
-        message = f"unexpected character {error.char!r}"
-        if error.allowed:
-            message += f", expected {_describe_expected(set(error.allowed))}"
-    else:
-        assert isinstance(error, UnexpectedEOF)
-        line = max(1, len(lines))
-        loc = Location(file, line + offset, 1, line + offset, 2)
-        message = f"unexpected end of file, expected {_describe_expected(set(error.expected))}"
-    return SourceError(loc, message)
+    texts = {t.name: t.pattern.value for t in _parser().terminals if t.pattern.type == "str"}
+    return translate(error, lines, _FILE.get(), _LINE_OFFSET.get(), texts)
 
 
 def _with_source(error: SourceError, lines: list[str]) -> SourceError:
