@@ -10,6 +10,7 @@ the resolved actions and triggers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from croniter import croniter
 
@@ -283,11 +284,10 @@ class Checker(ExpressionChecker):
             self.error(trigger.expression_loc, f"a cron expression has 5 fields (minute hour "
                        f"day month weekday), found {len(fields)}")
             return
-        try:
-            croniter(trigger.expression)
-        except Exception as error:  # croniter raises several types for bad expressions
+        problem = _cron_problem(trigger.expression)
+        if problem is not None:
             self.error(trigger.expression_loc, f"invalid cron expression "
-                       f"\"{trigger.expression}\": {error}")
+                       f"\"{trigger.expression}\": {problem}")
 
     def _statement(self, statement: ast.Statement, block: int | None) -> None:
         if isinstance(statement, ast.IfStmt):
@@ -409,6 +409,17 @@ class Checker(ExpressionChecker):
 
 
 _NOT_LITERAL = object()
+
+
+@lru_cache(maxsize=256)
+def _cron_problem(expression: str) -> str | None:
+    """What croniter finds wrong with a cron expression (None: nothing). Files repeat the
+    same few expressions, and croniter takes a while to parse one."""
+    try:
+        croniter(expression)
+    except Exception as error:  # croniter raises several types for bad expressions
+        return str(error)
+    return None
 
 
 def check(files: Sequence[ast.RuleFile], env: Environment) -> tuple[CheckedProgram,
