@@ -310,7 +310,9 @@ def test_inconsistent_indentation() -> None:
 
 def test_unexpected_indentation() -> None:
     (error,) = syntax_errors("start\n    stop\n")
-    assert error.message.endswith("found an indented line")
+    assert error.message == ("this line is indented, but the line above opens no block "
+                             "(blocks open with a trigger and a colon, like `every 5 min:`)")
+    assert (error.location.line, error.location.col, error.location.end_col) == (2, 1, 5)
 
 
 def test_block_without_statements() -> None:

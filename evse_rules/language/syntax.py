@@ -82,6 +82,11 @@ def translate(error: UnexpectedInput, lines: list[str], file: str, offset: int,
         return SourceError(Location(file, line + offset, col, line + offset, col + 1),
                            "unexpected text")
     token = error.token
+    if token.type == "_INDENT":
+        line = (token.end_line or token.line or 1) + offset
+        return SourceError(Location(file, line, 1, line, (token.end_column or 1)),
+                           "this line is indented, but the line above opens no block "
+                           "(blocks open with a trigger and a colon, like `every 5 min:`)")
     if token.type == "$END" or not token.line:
         line = max(1, len(lines))
         col = len(lines[line - 1]) + 1 if lines else 1
