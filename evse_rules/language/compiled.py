@@ -137,6 +137,7 @@ class CompiledProgram:
                         tuple(_template(a) for a in statement.otherwise))
             rules.append(_Rule(ref, statement.block, namespace[rule_names[i]], branches, why))
         self._rules = tuple(rules)
+        self._rule_refs = tuple(rule.ref for rule in rules)
         self._triggers = tuple(_trigger(t, slots) for t in checked.triggers)
         self.statement_count = len(rules) + checked.declarations
         self._first = True
@@ -169,7 +170,7 @@ class CompiledProgram:
 
     @property
     def rules(self) -> tuple[RuleRef, ...]:
-        return tuple(rule.ref for rule in self._rules)
+        return self._rule_refs
 
     @property
     def files(self) -> tuple[str, ...]:
