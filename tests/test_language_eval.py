@@ -86,6 +86,13 @@ def test_a_set_with_an_unknown_value_proposes_nothing(state: dict[str, Any]) -> 
     assert len(result.fired) == 1          # the condition held; the value was unknown
 
 
+def test_a_set_with_a_value_that_is_not_a_finite_number_proposes_nothing() -> None:
+    run = Runner("input pv: W\nvar v: W = 0 W\nset amps to pv / voltage, set v to pv\n")
+    for pv in (math.inf, -math.inf, math.nan):
+        result = run.tick(T0, pv=pv, voltage=230.0, v=0.0)
+        assert result.actions == []
+
+
 def test_compiled_rule_function_matches_the_statement() -> None:
     program = Runner(SENTENCE).program
     rule = program.rule_function(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
+from math import isfinite
 from typing import Any
 
 from evse_rules.language import ast, runtime
@@ -235,8 +236,9 @@ class CompiledProgram:
                 kind = template.kind
                 if kind is _SET_MODE:
                     value = template.mode
-                elif value is None and (kind is _SET_AMPS or kind is _SET_VAR):
-                    continue    # an unknown value proposes nothing
+                elif (kind is _SET_AMPS or kind is _SET_VAR) and (
+                        value is None or (type(value) is float and not isfinite(value))):
+                    continue    # an unknown value (or NaN, infinity) proposes nothing
                 actions.append(ProposedAction(kind, ref, template.charger, template.name,
                                               value, why))
         self._first = False
