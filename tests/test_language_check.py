@@ -365,6 +365,13 @@ def test_error_catalogue(source: str, env: Environment, message: str, line: int,
         len(source.splitlines()[line - 1]) - len(source.splitlines()[line - 1].lstrip()))
 
 
+def test_a_charger_missing_from_the_config_is_reported_once() -> None:
+    found = errors("charger garage, carport\nif carport.charging then stop carport\n"
+                   "set amps of carport to 6 A\n", CONFIG)
+    assert [(e.location.line, e.message) for e in found] == [
+        (1, "charger carport is not in the config (chargers: garage)")]
+
+
 def test_an_error_in_a_let_is_not_repeated_where_the_let_is_used() -> None:
     found = errors("let x = nothing + 1\nif x > 3 then stop\nif x then stop\n")
     assert [e.message for e in found] == [

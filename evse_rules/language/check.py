@@ -63,6 +63,7 @@ class Checker(ExpressionChecker):
         self.broken: set[str] = set()     # lets whose expression has an error
         self.depth = 0
         self.deep_reported = False
+        self.missing_chargers: set[str] = set()     # declared, but not in the config
 
     # ---- reporting --------------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class Checker(ExpressionChecker):
             return
         for ident in declared:
             if ident.name not in self.env.chargers:
+                self.missing_chargers.add(ident.name)
                 self.error(ident.loc, f"charger {ident.name} is not in the config (chargers: "
                            f"{', '.join(self.env.chargers)})"
                            + did_you_mean(ident.name, self.env.chargers))
@@ -313,6 +315,8 @@ class Checker(ExpressionChecker):
         if ident is not None:
             if ident.name in self.chargers:
                 return ident.name
+            if ident.name in self.missing_chargers:
+                return None         # reported where the file declares it
             self.error(ident.loc, f"unknown charger {ident.name} (chargers: "
                        f"{', '.join(self.chargers)})" + did_you_mean(ident.name, self.chargers))
             return None

@@ -53,6 +53,7 @@ class ExpressionChecker:
     broken: set[str]
     depth: int
     deep_reported: bool
+    missing_chargers: set[str]
     errors: list[SourceError]
 
     def error(self, loc: Location, message: str) -> None:
@@ -153,6 +154,8 @@ class ExpressionChecker:
 
     def _resolve(self, name: ast.Name) -> Symbol | None:
         if name.qualifier is not None:
+            if name.qualifier in self.missing_chargers:
+                return None         # reported where the file declares it
             if name.qualifier not in self.chargers:
                 if name.qualifier in self.symbols or name.qualifier in BUILTINS:
                     self.error(name.loc, f"{name.qualifier} is not a charger, so "
