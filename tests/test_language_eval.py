@@ -431,3 +431,11 @@ def test_reasons_show_values_like_units_format_quantity(unit: str, number: float
     show = formatter(ValueType(Kind.NUMBER, quantity.dimension))
     assert show(quantity.value) == format_quantity(quantity.value, quantity.dimension)
     assert show(None) == "unknown"
+
+
+def test_on_change_of_a_builtin_and_of_a_let() -> None:
+    run = Runner('input pv: W\nlet sunny = pv > 1 kW\non change of hour:\n    log "hour {hour}"\n'
+                 'on change of sunny:\n    log "sunny {sunny}"\n')
+    seen = [run.logs(T0 + i * timedelta(minutes=30), pv=pv)
+            for i, pv in enumerate([0.0, 2000.0, 2000.0, 0.0])]
+    assert seen == [[], ["sunny true"], ["hour 13"], ["sunny false"]]
