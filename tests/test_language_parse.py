@@ -351,3 +351,12 @@ def test_a_file_with_syntax_errors_never_gives_a_program() -> None:
     with pytest.raises(RuleFileErrors) as caught:
         load_program_text("input pv: W\nif pv > 1 kW then start\nif pv < then stop\n")
     assert len(caught.value.errors) == 1
+
+
+def test_a_file_too_deeply_nested_to_read_is_an_error_not_a_crash() -> None:
+    text = "input pv: W\nlog \"{" + "+".join(["pv"] * 3000) + "}\"\n"
+    with pytest.raises(RuleFileErrors) as caught:
+        load_program_text(text, "deep.evr")
+    (error,) = caught.value.errors
+    assert error.message == "the file nests expressions too deeply to be read"
+    assert (error.location.file, error.location.line) == ("deep.evr", 1)
