@@ -340,6 +340,7 @@ def test_unexpected_end_of_file_inside_parentheses() -> None:
     ('log "a { b"', "a '{' without its '}' in the log text (write '{{' for a brace)", 8),
     ('log "a {  } b"', "empty '{}' in the log text: put a name inside", 8),
     ('log "a {pv +} b"', "expected an expression, found '}'", 13),
+    ('log "a {pv ! 2} b"', "unexpected character '!'", 12),
 ])
 def test_log_text_errors(text: str, message: str, col: int) -> None:
     (error,) = syntax_errors(text + "\n")

@@ -350,6 +350,9 @@ def _parse_interpolation(text: str, string_loc: Location, offset: int) -> ast.Ex
         raise _LogSyntaxError(_error_at(string_loc, offset + moved.location.col - 1,
                                         moved.location.end_col - moved.location.col,
                                         message)) from None
+    except BadCharacter as error:
+        raise _LogSyntaxError(_error_at(string_loc, offset + error.column - 1, 1,
+                                        f"unexpected character {error.char!r}")) from None
     finally:
         _LINE_OFFSET.reset(token)
     shifted: ast.Expr = _shift(expr, string_loc.line - 1, string_loc.col + offset - 1)
