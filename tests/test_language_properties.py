@@ -47,9 +47,13 @@ def load_or_refuse(text: str, env: Environment, data: st.DataObject | None = Non
         program = load_program_text(text, "p.evr", env)
     except RuleFileErrors as errors:
         assert errors.errors
+        lines = max(1, len(text.splitlines()))
         for error in errors.errors:
             rendered = error.render()
             assert rendered.startswith(f"{error.location.file}:{error.location.line}:")
+            # Every error points into the file (a missing end may point just past it).
+            assert 1 <= error.location.line <= lines + 1, rendered
+            assert error.location.col >= 1, rendered
         return
     # A program that loads must tick, whatever its values (unknown, NaN, infinite, ...).
     now = datetime(2026, 6, 6, 21, 58, tzinfo=UTC)

@@ -457,10 +457,19 @@ def _pieces(lines: list[str]) -> Iterator[tuple[int, str]]:
         yield start, "\n".join(lines[start:]) + "\n"
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of a text as the lexer counts them: only "\n" ends a line (str.splitlines
+    would also split at form feeds and other separators the lexer treats as text)."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def parse_text(text: str, filename: str = "<rules>") -> tuple[ast.RuleFile, list[SourceError]]:
     """Parse a rule file. Returns the tree and the syntax errors (the tree is only usable
     when there are none)."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     file_token = _FILE.set(filename)
     try:
         try:
@@ -477,7 +486,7 @@ def parse_text(text: str, filename: str = "<rules>") -> tuple[ast.RuleFile, list
                 continue            # up to the first error, the whole-file parse is exact
             offset_token = _LINE_OFFSET.set(first)
             try:
-                _parse_piece(piece, piece.splitlines())
+                _parse_piece(piece, source_lines(piece))
             except SourceError as error:
                 if index < len(pieces) - 1:
                     # The piece's end is not the file's: the next line starts a new one.
