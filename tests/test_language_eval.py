@@ -399,6 +399,14 @@ def test_reasons_name_what_the_condition_and_actions_read() -> None:
                              ("voltage", "230 V"))
 
 
+def test_reasons_of_a_change_show_the_value_that_changed() -> None:
+    run = Runner("on change of vehicle:\n    if vehicle then start\non change of state: stop\n")
+    run.tick(T0, vehicle=False, state="connected")
+    result = run.tick(T0 + MINUTE, vehicle=True, state="charging")
+    assert [(a.kind.value, a.values) for a in result.actions] == [
+        ("start", (("vehicle", "true"),)), ("stop", (("state", "charging"),))]
+
+
 def test_lets_are_reported_each_tick() -> None:
     run = Runner("input pv: W\nlet half = pv / 2\n")
     assert run.tick(T0, pv=3000.0).lets == {"half": 1500.0}

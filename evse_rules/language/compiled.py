@@ -14,7 +14,13 @@ from math import isfinite
 from typing import Any
 
 from evse_rules.language import ast, runtime
-from evse_rules.language.checked import CheckedAction, CheckedProgram, Symbol, SymbolKind
+from evse_rules.language.checked import (
+    CheckedAction,
+    CheckedProgram,
+    CheckedTrigger,
+    Symbol,
+    SymbolKind,
+)
 from evse_rules.language.compile import CodeGen, formatter
 from evse_rules.language.names import BUILTINS, TIME_TYPE, WEEKDAYS
 from evse_rules.language.program import (
@@ -132,7 +138,9 @@ class CompiledProgram:
             text = lines[loc.file][loc.line - 1].strip() if loc.line <= len(
                 lines[loc.file]) else ""
             ref = RuleRef(i, loc.file, loc.line, loc.col, text)
-            why = self._why(checked, statement.statement, statement.then + statement.otherwise,
+            trigger = checked.triggers[statement.block] if statement.block is not None else None
+            why = self._why(checked, trigger, statement.statement,
+                            statement.then + statement.otherwise,
                             slots)
             branches = (tuple(_template(a) for a in statement.then),
                         tuple(_template(a) for a in statement.otherwise))
@@ -145,10 +153,16 @@ class CompiledProgram:
         self._last: float | None = None
 
     @staticmethod
-    def _why(checked: CheckedProgram, statement: ast.Statement,
-             actions: tuple[CheckedAction, ...],
+    def _why(checked: CheckedProgram, trigger: CheckedTrigger | None,
+             statement: ast.Statement, actions: tuple[CheckedAction, ...],
              slots: dict[str, int]) -> tuple[tuple[str, int, Callable[[Value], str]], ...]:
+        """The names a rule's reason shows: what `on change of` watched, what the condition
+        and the actions read."""
         seen: dict[str, tuple[str, int, Callable[[Value], str]]] = {}
+        if trigger is not None and trigger.symbol is not None \
+                and isinstance(trigger.trigger, ast.OnChange):
+            label = trigger.trigger.name.text
+            seen[label] = (label, slots[trigger.symbol.name], formatter(trigger.symbol.type))
         condition = statement.condition if isinstance(statement, ast.IfStmt) else ()
         if isinstance(statement, ast.IfStmt) and _has_between(statement.condition):
             seen["time"] = ("time", slots["time"], formatter(TIME_TYPE))
