@@ -10,7 +10,10 @@ swings every 50 ticks, so commands are sent all along.
 
 Prints the resident set size (RSS) at the start, at every tenth of the run and at the end,
 the growth from the first tenth (after the warm-up: caches, SQLite pages) to the end, and
-the ticks per second. Target: the growth stays within a few MB.
+the ticks per second. Target: the growth stays within a few MB. Beside the RSS, the number
+of memory blocks Python has allocated (`sys.getallocatedblocks`): flat means no Python
+object accumulates; what moves the RSS then is SQLite's page cache and the allocator (the
+emulator and the meter run in this process too, with a thread per connection).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import json
 import logging
 import resource
+import sys
 import tempfile
 import threading
 import time
@@ -101,7 +105,7 @@ value = "300 W"
         config = load_config(base / "evse-rules.toml")
         clock = FakeTime(datetime(2026, 6, 1, 6, 0, tzinfo=UTC))
         daemon = Daemon(config, clock=clock.clock, sleep=clock.sleep, max_ticks=ticks)
-        marks: list[tuple[int, float, float]] = []
+        marks: list[tuple[int, float, int]] = []
         step = max(1, ticks // 10)
         emu_requests = 0
 
@@ -116,7 +120,7 @@ value = "300 W"
                     emu_requests += len(emu.exchanges)
                     emu.clear_requests()
                 if count != seen and count % step == 0:
-                    marks.append((count, rss_mb(), time.perf_counter()))
+                    marks.append((count, rss_mb(), sys.getallocatedblocks()))
                 seen = count
                 # The sun swings every 50 ticks: start, set the current, stop.
                 meter.power = 3000.0 if (count // 50) % 2 else 600.0
@@ -134,9 +138,9 @@ value = "300 W"
 
     print(f"ticks: {daemon.ticks:,} in {elapsed:.1f} s ({daemon.ticks / elapsed:,.0f} ticks/s), "
           f"{emu_requests:,} requests to the emulator, journal {journal_size:.1f} MB")
-    print(f"{'ticks':>8} {'RSS MB':>8}")
-    for count, rss, _ in marks:
-        print(f"{count:>8,} {rss:>8.1f}")
+    print(f"{'ticks':>8} {'RSS MB':>8} {'Python blocks':>14}")
+    for count, rss, blocks in marks:
+        print(f"{count:>8,} {rss:>8.1f} {blocks:>14,}")
     first = next((rss for count, rss, _ in marks if count >= step), marks[0][1])
     last = marks[-1][1]
     print(f"RSS at start: {marks[0][1]:.1f} MB; after {marks[-1][0]:,} ticks: {last:.1f} MB")
