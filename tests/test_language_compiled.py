@@ -17,7 +17,7 @@ Tree = tuple[Any, ...]
 
 # Power-valued leaves, boolean leaves.
 NUMBER_LEAVES = ["a", "b", "1 W", "0 W", "2.5 W"]
-BOOLEAN_LEAVES = ["p", "q", "true", "false"]
+BOOLEAN_LEAVES = ["p", "q", "true", "false", "(mode is auto)", "(mode is not manual)"]
 
 
 def numbers(depth: int) -> st.SearchStrategy[Tree]:
@@ -90,6 +90,11 @@ def evaluate(tree: Tree, env: dict[str, Any]) -> Any:
         name = tree[1]
         if name in env:
             return env[name]
+        if name.startswith("(mode is"):
+            mode = env["evse.mode"]
+            if mode is None:
+                return None                 # a comparison with unknown is unknown
+            return mode == "auto" if name == "(mode is auto)" else mode != "manual"
         if name in ("true", "false"):
             return name == "true"
         return float(name.split()[0])
@@ -151,7 +156,7 @@ BOOLEAN_VALUES = st.sampled_from([None, True, False])
 
 def run(program_text: str, env: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
     program = load_program_text(HEADER + program_text, "c.evr")
-    row = [env[e.name] for e in program.externals]
+    row = [env.get(e.name) for e in program.externals]
     result = program.tick(NOW, row)
     return result.lets, [a.value for a in result.actions if a.kind is ActionKind.LOG]
 
@@ -165,16 +170,17 @@ def same(compiled: Any, reference: Any) -> bool:
 @settings(max_examples=300, deadline=None)
 @given(numbers(3), NUMBER_VALUES, NUMBER_VALUES)
 def test_compiled_arithmetic_matches_the_reference(tree: Tree, a: Any, b: Any) -> None:
-    env = {"a": a, "b": b, "p": None, "q": None}
+    env = {"a": a, "b": b, "p": None, "q": None, "evse.mode": None}
     lets, _ = run(f"let r = {text(tree)}\n", env)
     assert same(lets["r"], evaluate(tree, env)), text(tree)
 
 
 @settings(max_examples=400, deadline=None)
-@given(conditions(3), NUMBER_VALUES, NUMBER_VALUES, BOOLEAN_VALUES, BOOLEAN_VALUES)
+@given(conditions(3), NUMBER_VALUES, NUMBER_VALUES, BOOLEAN_VALUES, BOOLEAN_VALUES,
+       st.sampled_from([None, "auto", "manual"]))
 def test_compiled_conditions_match_the_reference(tree: Tree, a: Any, b: Any, p: Any,
-                                                 q: Any) -> None:
-    env = {"a": a, "b": b, "p": p, "q": q}
+                                                 q: Any, mode: Any) -> None:
+    env = {"a": a, "b": b, "p": p, "q": q, "evse.mode": mode}
     source = text(tree)
     lets, logs = run(f"let r = {source}\n"
                      f'if {source} then log "then" else log "else"\n'
