@@ -28,9 +28,8 @@ WORDS = [
     "+", "-", "*", "/", "(", ")", "\n", "\n    ", "\n        ", "#", "\\\n", "!", "\t",
 ]
 
-settings.register_profile("language", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("language")
+# Local to these tests (a loaded profile would change every other module's settings too).
+LANGUAGE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _values_for(kind: Kind, data: st.DataObject) -> Value:
@@ -65,12 +64,14 @@ def load_or_refuse(text: str, env: Environment, data: st.DataObject | None = Non
         program.tick(now + timedelta(minutes=step), row)
 
 
+@LANGUAGE
 @given(st.lists(st.sampled_from(WORDS), max_size=40), st.sampled_from(ENVS), st.data())
 def test_random_token_soup_loads_or_raises_rule_file_errors(words: list[str], env: Environment,
                                                              data: st.DataObject) -> None:
     load_or_refuse(" ".join(words), env, data)
 
 
+@LANGUAGE
 @given(st.text(max_size=200), st.sampled_from(ENVS))
 def test_random_text_loads_or_raises_rule_file_errors(text: str, env: Environment) -> None:
     load_or_refuse(text, env)
@@ -96,12 +97,14 @@ def mutated_example(draw: st.DrawFn) -> str:
     return text
 
 
+@LANGUAGE
 @given(mutated_example(), st.sampled_from(ENVS[:2]), st.data())
 def test_mutated_examples_load_or_raise_rule_file_errors(text: str, env: Environment,
                                                           data: st.DataObject) -> None:
     load_or_refuse(text, env, data)
 
 
+@LANGUAGE
 @given(st.sampled_from(EXAMPLES), st.data())
 def test_examples_tick_on_any_values(text: str, data: st.DataObject) -> None:
     load_or_refuse(text, Environment(), data)
