@@ -151,7 +151,7 @@ class Harness:
     daemon: Daemon
 
 
-def _harness(tmp_path: Path, text: str = CONFIG, *, ticks: int = 3,
+def _harness(tmp_path: Path, text: str = CONFIG, *, ticks: int | None = 3,
              loader: object = None) -> Harness:
     (tmp_path / "solar.evr").write_text("good\n")
     config = parse_config(text, "evse-rules.toml", tmp_path)
@@ -311,7 +311,7 @@ async def test_a_broken_rule_file_keeps_the_old_rules(
         programs.append(FakeProgram(str(paths[0]), threshold=float(text.split()[1])))
         return programs[-1]
 
-    h = _harness(tmp_path, ticks=None, loader=load)  # type: ignore[arg-type]
+    h = _harness(tmp_path, ticks=None, loader=load)
     rules = tmp_path / "solar.evr"
     rules.write_text("threshold 1400\n")
     caplog.set_level(logging.INFO, "evse_rules")
@@ -444,3 +444,20 @@ async def test_a_tick_does_not_wait_for_a_source_that_is_failing() -> None:
     assert isinstance(late, InputResult) and late.value == 1500.0
     assert late.at == START + timedelta(seconds=1)   # stamped with the tick that asked
     await sources.cancel()
+
+
+async def test_a_second_daemon_on_the_same_journal_refuses_to_start(tmp_path: Path) -> None:
+    from evse_rules.errors import ConfigError
+
+    first = _harness(tmp_path, ticks=None)
+    runner = asyncio.create_task(first.daemon.run())
+    while first.daemon.ticks < 1:
+        await asyncio.sleep(0)
+    second = _harness(tmp_path, ticks=1)
+    with pytest.raises(ConfigError, match="another `evse-rules run` is already running"):
+        await second.daemon.run()
+    first.daemon.stop()
+    await runner
+    again = _harness(tmp_path, ticks=1)       # the first one is gone: the lock is free
+    await again.daemon.run()
+    assert again.daemon.ticks == 1

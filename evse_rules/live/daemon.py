@@ -24,7 +24,7 @@ import logging
 import signal
 import sqlite3
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from evse_rules.chargers.base import Charger
 from evse_rules.config import Config
@@ -83,6 +83,7 @@ class Daemon:
         self.state_file = StateFile(config.state_path)
         self._client: httpx.AsyncClient | None = None
         self._tz = config.tzinfo()
+        self._lock_handle: IO[str] | None = None
 
     # -- control --------------------------------------------------------------------------
 
@@ -175,6 +176,7 @@ class Daemon:
 
     def _start(self) -> None:
         config = self.config
+        self._lock()
         program = self.watcher.load()
         store = StateStore()
         for name, spec in config.inputs.items():
@@ -212,6 +214,28 @@ class Daemon:
                  len(chargers), len(config.inputs), format_quantity(config.tick_seconds, DURATION),
                  ", ".join(program.files))
 
+    def _lock(self) -> None:
+        """Refuse to run twice on one journal: two daemons would fight over the chargers."""
+        try:
+            import fcntl
+        except ImportError:     # not on Windows; the service runs on Linux
+            return
+        path = self.config.journal_path.with_name(self.config.journal_path.name + ".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a+")
+        except OSError as error:
+            raise ConfigError(self.config.name, f"cannot create {path}: {error.strerror}",
+                              "journal") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise ConfigError(self.config.name, "another `evse-rules run` is already running "
+                              f"with the journal {self.config.journal_path}", "journal") from None
+        # Held until the process ends (the kernel drops it even after kill -9).
+        self._lock_handle = handle
+
     async def _shutdown(self) -> None:
         sources, journal = self.sources, self.journal
         if sources is not None:
@@ -237,6 +261,9 @@ class Daemon:
                     journal.event(now, event)
             journal.event(now, Event("info", "daemon", "stopped"))
             journal.close()
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
         log.info("stopped")
 
     async def _release(self, name: str, charger: Charger) -> Event | None:
