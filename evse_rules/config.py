@@ -130,6 +130,23 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _read_password(env: str | None, file: Path | None) -> SecretStr | None:
+    """A password from an environment variable or a file; ConfigError names what failed."""
+    if env:
+        secret = os.environ.get(env)
+        if secret is None:
+            raise ConfigError("<config>", f"the environment variable {env} is not set",
+                              "password_env")
+        return SecretStr(secret)
+    if file:
+        try:
+            return SecretStr(file.read_text().strip())
+        except OSError as error:
+            raise ConfigError("<config>", f"cannot read {file}: {error.strerror}",
+                              "password_file") from None
+    return None
+
+
 class ChargerConfig(BaseModel):
     """One `[chargers.NAME]` table."""
 
@@ -236,19 +253,7 @@ class ChargerConfig(BaseModel):
         Called when the charger connects, so that a rotated password file is picked up on
         restart and the secret never sits in the config object.
         """
-        if self.password_env:
-            secret = os.environ.get(self.password_env)
-            if secret is None:
-                raise ConfigError("<config>", f"the environment variable {self.password_env} "
-                                  "is not set", "password_env")
-            return SecretStr(secret)
-        if self.password_file:
-            try:
-                return SecretStr(self.password_file.read_text().strip())
-            except OSError as error:
-                raise ConfigError("<config>", f"cannot read {self.password_file}: "
-                                  f"{error.strerror}", "password_file") from None
-        return None
+        return _read_password(self.password_env, self.password_file)
 
 
 class InputConfig(BaseModel):
@@ -264,6 +269,14 @@ class InputConfig(BaseModel):
     timeout: Duration = 5.0
     stale_after: Duration | None = None  # None: three poll intervals
     value: str | float | None = None
+    user: str | None = None              # HTTP Basic, as for chargers
+    password_env: str | None = None
+    password_file: Path | None = None
+
+    @field_validator("password_file", mode="before")
+    @classmethod
+    def _relative(cls, value: Any, info: ValidationInfo) -> Any:
+        return _resolve(value, info)
 
     @field_validator("unit")
     @classmethod
@@ -280,6 +293,8 @@ class InputConfig(BaseModel):
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        if value is not None and re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
+            raise ValueError("must not hold credentials; use user and password_env/password_file")
         return value
 
     @field_validator("path")
@@ -310,10 +325,13 @@ class InputConfig(BaseModel):
                 raise ValueError("kind 'http' needs " + " and ".join(missing))
             if "value" in given:
                 raise ValueError("value is only for kind 'constant'")
+            if self.password_env and self.password_file:
+                raise ValueError("give password_env or password_file, not both")
         else:
             if self.value is None:
                 raise ValueError("kind 'constant' needs a value, like value = \"300 W\"")
-            extra = sorted(given & {"url", "path", "every", "timeout", "stale_after"})
+            extra = sorted(given & {"url", "path", "every", "timeout", "stale_after", "user",
+                                    "password_env", "password_file"})
             if extra:
                 raise ValueError(f"kind 'constant' takes no {', '.join(extra)}")
             if self.unit is not None and isinstance(self.value, str):
@@ -344,6 +362,10 @@ class InputConfig(BaseModel):
             return Quantity(float(self.value), NUMBER)
         unit = lookup_unit(self.unit)
         return Quantity(unit.to_canonical(float(self.value)), unit.dimension)
+
+    def password(self) -> SecretStr | None:
+        """Read the password now, when the input is built (never held in the config)."""
+        return _read_password(self.password_env, self.password_file)
 
     def factor(self) -> float:
         """What a raw number read from the source is multiplied by to become canonical."""

@@ -223,3 +223,19 @@ def test_time_zone_names_are_checked(tmp_path: Path) -> None:
                      "(write it like 'Europe/Paris')"]
     config = load_config(_write(tmp_path, 'timezone = "Europe/Paris"\n' + GOOD))
     assert str(config.tzinfo()) == "Europe/Paris"
+
+
+def test_http_inputs_take_credentials_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = GOOD.replace('stale_after = "2 min"', 'stale_after = "2 min"\nuser = "meter"\n'
+                        'password_env = "EVSE_TEST_METER"')
+    pv = load_config(_write(tmp_path, text)).inputs["pv"]
+    monkeypatch.setenv("EVSE_TEST_METER", "m-pw")
+    secret = pv.password()
+    assert secret is not None and secret.get_secret_value() == "m-pw"
+    lines = _errors(tmp_path, GOOD.replace("http://inverter.local", "http://u:pw@inverter.local"))
+    assert any(line.startswith("evse-rules.toml: inputs.pv.url: error: must not hold")
+               for line in lines)
+    lines = _errors(tmp_path, GOOD.replace('value = "300 W"', 'value = "300 W"\nuser = "x"'))
+    assert any("kind 'constant' takes no user" in line for line in lines)

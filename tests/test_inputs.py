@@ -104,3 +104,22 @@ async def test_constant_input_is_never_stale() -> None:
     reading = await house.read()
     assert (reading.value, reading.at) == (300.0, NOON)
     assert house.stale_after == float("inf")
+
+
+async def test_http_basic_auth_is_sent_and_a_refusal_is_clear() -> None:
+    seen: list[str | None] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        if request.headers.get("authorization") != "Basic bWV0ZXI6czNjcmV0":   # meter:s3cret
+            return httpx.Response(401)
+        return httpx.Response(200, json={"pv": 1200})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(serve))
+    good = HttpInput("pv", "http://m/", "pv", client=client, auth=("meter", "s3cret"))
+    assert (await good.read()).value == 1200.0
+    bad = HttpInput("pv", "http://m/", "pv", client=client, auth=("meter", "wrong-pw"))
+    with pytest.raises(InputError, match="HTTP 401: authentication failed") as info:
+        await bad.read()
+    assert "wrong-pw" not in str(info.value) + repr(bad)
+    await client.aclose()

@@ -101,6 +101,7 @@ class HttpInput:
         stale_after: float = 180.0,
         client: httpx.AsyncClient | None = None,
         clock: Clock = utc_now,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -114,18 +115,26 @@ class HttpInput:
         self._own_client = client is None
         self._client = client if client is not None else httpx.AsyncClient()
         self._shown = safe_url(url)
+        # HTTP Basic; kept in httpx's auth object, which never shows the password.
+        self._auth = httpx.BasicAuth(*auth) if auth is not None else None
 
     def _fail(self, cause: str) -> InputError:
         return InputError(self.name, f"{self._shown}: {cause}")
 
     async def read(self) -> Reading:
         try:
-            response = await self._client.get(self.url, timeout=self._timeout)
+            if self._auth is not None:
+                response = await self._client.get(self.url, timeout=self._timeout,
+                                                  auth=self._auth)
+            else:
+                response = await self._client.get(self.url, timeout=self._timeout)
         except httpx.TimeoutException:
             raise self._fail(f"no answer within {self._timeout:g} s") from None
         except httpx.HTTPError as error:
             # The exception text may hold the URL with credentials: show only its kind.
             raise self._fail(f"connection failed ({type(error).__name__})") from None
+        if response.status_code == 401:
+            raise self._fail("HTTP 401: authentication failed (check user and password)")
         if response.status_code != 200:
             reason = response.reason_phrase or ""
             raise self._fail(f"HTTP {response.status_code} {reason}".rstrip())

@@ -49,10 +49,18 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
         if spec.kind == "constant":
             built[name] = ConstantInput(name, spec.constant().value, every)
         else:
+            try:
+                secret = spec.password()
+            except ConfigError as error:
+                raise ConfigError(config.name, error.message,
+                                  f"inputs.{name}.{error.key}") from None
+            auth = None
+            if spec.user is not None or secret is not None:
+                auth = (spec.user or "", secret.get_secret_value() if secret else "")
             built[name] = HttpInput(
                 name, spec.url or "", spec.path or "", factor=spec.factor(), every=every,
                 timeout=spec.timeout, stale_after=config.input_stale_after(name),
-                client=client)
+                client=client, auth=auth)
     return built
 
 
