@@ -133,3 +133,23 @@ def test_an_unwritable_journal_is_a_clear_error(
     assert main(["mode", "garage", "auto", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "journal: error: cannot open the journal" in err and "Traceback" not in err
+
+
+async def test_mode_wait_reports_what_the_running_engine_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(CONFIG)
+    h = _harness(tmp_path, ticks=None)
+    runner = asyncio.create_task(h.daemon.run())
+    while h.daemon.ticks < 1:
+        await asyncio.sleep(0)
+    code = await asyncio.to_thread(
+        main, ["mode", "garage", "manual", "--wait", "--config", str(config)])
+    h.daemon.stop()
+    await runner
+    assert code == 0
+    assert capsys.readouterr().out.startswith("mode garage manual: done (taken at ")
+    assert h.daemon.store.mode("garage") == "manual"

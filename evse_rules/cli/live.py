@@ -54,6 +54,9 @@ def add_commands(subparsers: Any) -> None:
     set_parser.add_argument("variable", metavar="VAR")
     set_parser.add_argument("value", metavar="VALUE")
     config_option(set_parser)
+    for parser in (mode_parser, set_parser):
+        parser.add_argument("--wait", action="store_true",
+                            help="wait until the running engine has taken it (two ticks at most)")
 
 
 def _setup_logging(verbose: int) -> None:
@@ -300,7 +303,7 @@ def mode(args: argparse.Namespace) -> int:
     if args.charger not in config.chargers:
         raise ConfigError(config.name, f"no charger named {args.charger!r} (chargers: "
                           + ", ".join(config.chargers) + ")", "chargers")
-    return _request(config, "mode", args.charger, args.mode, args.mode)
+    return _request(config, "mode", args.charger, args.mode, args.mode, args.wait)
 
 
 def set_variable(args: argparse.Namespace) -> int:
@@ -327,7 +330,7 @@ def set_variable(args: argparse.Namespace) -> int:
             " (the rule files declare no variable)")
         raise EvseRulesError(f"set: unknown variable {args.variable!r}{hint}")
     value = parse_value(declared[args.variable], args.value)
-    return _request(config, "set", args.variable, value, args.value)
+    return _request(config, "set", args.variable, value, args.value, args.wait)
 
 
 def parse_value(decl: VariableDecl, text: str) -> Value:
@@ -378,9 +381,25 @@ def _unit_hint(dimension: Any) -> str:
     return unit.symbol if unit else ""
 
 
-def _request(config: Config, kind: str, target: str, value: Value, shown: str) -> int:
+def _request(config: Config, kind: str, target: str, value: Value, shown: str,
+             wait: bool = False) -> int:
+    import time
+
     with _open(config) as journal:
-        journal.add_request(kind, target, value, datetime.now(UTC))
-    print(f"{kind} {target} {shown}: queued; the running engine takes it on its next tick "
-          f"(see `evse-rules history --config {config.name}`)")
-    return 0
+        request = journal.add_request(kind, target, value, datetime.now(UTC))
+        if not wait:
+            print(f"{kind} {target} {shown}: queued; the running engine takes it on its next "
+                  f"tick (see `evse-rules history --config {config.name}`)")
+            return 0
+        limit = 2 * config.tick_seconds + 5.0
+        deadline = time.monotonic() + limit
+        while (taken := journal.request_result(request)) is None:
+            if time.monotonic() > deadline:
+                print(f"{kind} {target} {shown}: queued, but no running engine took it within "
+                      f"{limit:g} s (is `evse-rules run` running?); it will be taken at the "
+                      "next start", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+    at, result = taken
+    print(f"{kind} {target} {shown}: {result} (taken at {_local(at)})")
+    return 0 if result.startswith("done") else 1
