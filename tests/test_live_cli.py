@@ -64,6 +64,7 @@ async def test_why_explains_the_last_decision(
     out = capsys.readouterr().out
     assert "garage:" in out and "mode auto" in out
     assert "inputs: pv=3000 W" in out
+    assert "variables: target=0.0" in out
     assert "rule 1" in out
     assert "last decision" in out and "start FAILED: start refused (HTTP 500)" in out
 

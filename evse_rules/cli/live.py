@@ -250,6 +250,11 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
              for key, value in samples.items() if key in config.inputs]
     if shown:
         lines.append("  inputs: " + ", ".join(shown))
+    # Variables are the samples that are neither inputs nor charger values ("name.prop").
+    variables = [f"{key}={json.dumps(value)}" for key, value in samples.items()
+                 if key not in config.inputs and "." not in key]
+    if variables:
+        lines.append("  variables: " + ", ".join(variables))
     now_entries = journal.tick_entries(tick_id, name)
     fired = [e for e in now_entries if e.type == "fired"]
     if fired:
