@@ -214,6 +214,7 @@ def why(args: argparse.Namespace) -> int:
         raise ConfigError(config.name, f"no charger named {args.charger!r} (chargers: "
                           + ", ".join(config.chargers) + ")", "chargers")
     names = [args.charger] if args.charger else list(config.chargers)
+    declarations = _declarations(config)
     with _journal(config) as journal:
         last = journal.last_tick()
         if last is None:
@@ -223,7 +224,8 @@ def why(args: argparse.Namespace) -> int:
         print(f"last tick {_local(last.at)} ({_ago(age)})")
         for name in names:
             print()
-            print(_explain(journal, name, config, last.id, last.samples, last.stale))
+            print(_explain(journal, name, config, last.id, last.samples, last.stale,
+                           declarations))
     return 0
 
 
@@ -236,7 +238,8 @@ def _ago(seconds: float) -> str:
 
 
 def _explain(journal: Journal, name: str, config: Config, tick_id: int,
-             samples: dict[str, Any], stale: tuple[str, ...]) -> str:
+             samples: dict[str, Any], stale: tuple[str, ...],
+             declarations: dict[str, VariableDecl]) -> str:
     lines = [f"{name}:"]
     state = samples.get(f"{name}.state")
     if state is None:
@@ -251,8 +254,8 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
     if shown:
         lines.append("  inputs: " + ", ".join(shown))
     # Variables are the samples that are neither inputs nor charger values ("name.prop").
-    variables = [f"{key}={json.dumps(value)}" for key, value in samples.items()
-                 if key not in config.inputs and "." not in key]
+    variables = [f"{key}={_variable(key, value, declarations)}"
+                 for key, value in samples.items() if key not in config.inputs and "." not in key]
     if variables:
         lines.append("  variables: " + ", ".join(variables))
     now_entries = journal.tick_entries(tick_id, name)
@@ -281,6 +284,29 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
     elif stale:
         lines.append("  stale inputs: " + ", ".join(stale) + " (rules reading them do not fire)")
     return "\n".join(lines)
+
+
+def _variable(name: str, value: Any, declarations: dict[str, VariableDecl]) -> str:
+    """A variable's value with its declared unit, when the rule files still declare it."""
+    from evse_rules.language.program import Kind
+    from evse_rules.language.units import format_quantity
+
+    declared = declarations.get(name)
+    if (declared is not None and declared.type.kind is Kind.NUMBER
+            and isinstance(value, int | float) and not isinstance(value, bool)):
+        return format_quantity(float(value), declared.type.dimension)
+    return json.dumps(value)
+
+
+def _declarations(config: Config) -> dict[str, VariableDecl]:
+    """The variables the rule files declare now ({} when they do not load)."""
+    from evse_rules.live.reload import default_loader
+
+    try:
+        program = default_loader(config.rule_paths, config.environment())
+    except (EvseRulesError, OSError):
+        return {}
+    return {v.name: v for v in program.variables}
 
 
 def _value(name: str, value: Any, config: Config) -> str:
