@@ -12,9 +12,10 @@ then replayed twice, in the same process:
 2. by a hand-written Python loop that implements the same rules, guards and accounting
    directly (`baseline`), the fastest plain Python a person would write for this file.
 
-It prints ticks per second for each, their ratio, the peak memory of the evse-rules replay
-(tracemalloc, in a separate pass, and the process's maximum resident set), and checks that
-both give the same energy figures. Targets: >= 200,000 ticks/s, < 200 MB, ratio <= 3.
+It prints ticks per second for each (the best of --repeat runs), their ratio, the peak
+memory of the evse-rules replay (the maximum resident set of a process that does nothing
+else, and tracemalloc's peak in a separate pass), and checks that both give the same energy
+figures. Targets: >= 200,000 ticks/s, < 200 MB, ratio <= 3.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import gc
 import math
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -160,22 +162,39 @@ def engine_replay(path: Path) -> tuple[Figures, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="time each replay this many times, keep the fastest")
     parser.add_argument("--no-tracemalloc", action="store_true",
                         help="skip the (slow) tracemalloc pass")
+    parser.add_argument("--replay-once", metavar="CSV", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.replay_once:
+        # The child process of the memory measurement: one replay, then its peak RSS.
+        engine_replay(Path(args.replay_once))
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "year.csv"
         rows = make_year(path, args.days)
         size = path.stat().st_size / 1e6
         print(f"data: {rows:,} rows, {size:.1f} MB ({args.days} days of one-minute rows)")
+        # First, while this process is small: a child inherits the resident size of its
+        # parent at fork time in its maximum.
+        child = subprocess.run([sys.executable, __file__, "--replay-once", str(path)],
+                               capture_output=True, text=True, check=True)
+        rss_mb = int(child.stdout.split()[-1]) / 1024
 
-        gc.collect()
-        figures, load_s, run_s = engine_replay(path)
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        gc.collect()
-        started = time.perf_counter()
-        hand = baseline(path)
-        hand_s = time.perf_counter() - started
+        # Best of --repeat runs each, alternating, so that a busy machine hurts both alike.
+        load_s = run_s = hand_s = math.inf
+        for _ in range(max(args.repeat, 1)):
+            gc.collect()
+            figures, load, replay = engine_replay(path)
+            if load + replay < load_s + run_s:
+                load_s, run_s = load, replay
+            gc.collect()
+            started = time.perf_counter()
+            hand = baseline(path)
+            hand_s = min(hand_s, time.perf_counter() - started)
 
         ticks = figures.ticks
         total_s = load_s + run_s
@@ -185,7 +204,8 @@ def main() -> int:
               f"{hand.ticks / hand_s:,.0f} ticks/s")
         print(f"ratio evse-rules / hand-written: {total_s / hand_s:.2f}x "
               f"(target <= 3x)")
-        print(f"peak resident memory of the process: {rss_mb:.0f} MB (target < 200 MB)")
+        print(f"peak resident memory of a process that loads and replays the year: "
+              f"{rss_mb:.0f} MB (target < 200 MB)")
         if not args.no_tracemalloc:
             gc.collect()
             tracemalloc.start()
