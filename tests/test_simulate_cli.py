@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,21 @@ def test_a_gap_in_the_data_makes_a_configured_input_stale(
     # then (7 minutes of charging), and starts again with the 12:20 row.
     assert result["commands"]["stop"] == 1 and result["charges"] == 2
     assert result["charge_time_s"]["max"] == 7 * 60
+
+
+def test_readme_simulation_table_is_what_the_replay_gives() -> None:
+    from evse_rules.simulate import simulate as replay
+
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (clear|cloudy|winter) \| `(\w+\.evr)`(, no min on/off)? \| (.*) \|$",
+                      readme, re.M)
+    assert len(rows) == 9
+    for day, rules, no_guards, figures in rows:
+        config = ROOT / "data" / "no-guards.toml" if no_guards else None
+        result = replay([ROOT / "rules" / rules], ROOT / "data" / f"{day}-day.csv", config)
+        json_ = result.to_json()
+        expected = [f.strip() for f in figures.split("|")]
+        got = [f"{json_['solar_kwh']:.2f}", f"{result.surplus / 3.6e6:.2f}",
+               f"{json_['ev_kwh']:.2f}", f"{json_['ev_from_solar_kwh']:.2f}",
+               f"{json_['ev_from_grid_kwh']:.2f}", str(json_["charges"])]
+        assert got == expected, f"README row {day} {rules}{no_guards}"
