@@ -183,3 +183,14 @@ def test_readme_simulation_table_is_what_the_replay_gives() -> None:
                f"{json_['ev_kwh']:.2f}", f"{json_['ev_from_solar_kwh']:.2f}",
                f"{json_['ev_from_grid_kwh']:.2f}", str(json_["charges"])]
         assert got == expected, f"README row {day} {rules}{no_guards}"
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import evse_rules.cli.simulate as command
+
+    monkeypatch.setattr(command, "PROGRESS_MIN_TICKS", 100)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--json")
+    assert code == 0
+    assert err.endswith("] 100% 1440/1440 ticks\n")

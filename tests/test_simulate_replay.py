@@ -195,3 +195,21 @@ def test_same_inputs_give_byte_identical_json(tmp_path: Path) -> None:
     first = json.dumps(run(prepare(["x.evr"], path, load=loader(always(9.5)))).to_json())
     second = json.dumps(run(prepare(["x.evr"], path, load=loader(always(9.5)))).to_json())
     assert first == second
+
+
+def test_a_change_of_offset_keeps_the_clock_regular(tmp_path: Path) -> None:
+    # Daylight saving time begins: 01:59+01:00 is followed by 03:00+02:00, one minute later.
+    data = write(tmp_path, "time,pv[W]\n2026-03-29T01:58:00+01:00,1\n"
+                           "2026-03-29T01:59:00+01:00,2\n2026-03-29T03:00:00+02:00,3\n"
+                           "2026-03-29T03:01:00+02:00,4\n")
+    seen: list[str] = []
+
+    class Clock(Recorder):
+        def tick(self, now, chargers, inputs, lets) -> None:
+            seen.append(now.isoformat())
+
+    result = run(prepare(["x.evr"], data, load=loader(FakeProgram(externals=inputs("pv")))),
+                 Clock())
+    assert seen == ["2026-03-29T01:58:00+01:00", "2026-03-29T01:59:00+01:00",
+                    "2026-03-29T03:00:00+02:00", "2026-03-29T03:01:00+02:00"]
+    assert result.to_json()["end"] == "2026-03-29T03:01:00+02:00"
