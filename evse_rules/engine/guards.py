@@ -14,16 +14,27 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import partial
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine.results import Command, CommandKind, Guard, HeldBack, Reason
 from evse_rules.engine.settings import ChargerSettings
 from evse_rules.language.program import ProposedAction
 
-# States in which the charger is allowed to charge (it charges when the vehicle asks).
-_ENABLED = frozenset({ChargerState.STARTING, ChargerState.NOT_CONNECTED,
-                      ChargerState.CONNECTED, ChargerState.CHARGING})
-_DISABLED = frozenset({ChargerState.SLEEPING, ChargerState.DISABLED})
+# Enum members as module constants: on Python 3.11 `Guard.UNCHANGED` goes through the enum
+# machinery (about 70 ns) at every use, and these run for every proposal of every tick.
+_UNCHANGED, _NO_VEHICLE, _MIN_ON, _MIN_OFF = (Guard.UNCHANGED, Guard.NO_VEHICLE, Guard.MIN_ON,
+                                              Guard.MIN_OFF)
+_OFFLINE, _NO_VALUE, _CLAMP = Guard.OFFLINE, Guard.NO_VALUE, Guard.CLAMP
+_OFFLINE_STATE = ChargerState.OFFLINE
+_START, _STOP, _SET_CURRENT = CommandKind.START, CommandKind.STOP, CommandKind.SET_CURRENT
+_new_held = partial(tuple.__new__, HeldBack)   # HeldBack(...) without its Python-level __new__
+
+# States in which the charger is allowed to charge (it charges when the vehicle asks), and
+# those in which it is paused.
+_STARTING, _NOT_CONNECTED = ChargerState.STARTING, ChargerState.NOT_CONNECTED
+_CONNECTED, _CHARGING = ChargerState.CONNECTED, ChargerState.CHARGING
+_SLEEPING, _DISABLED_STATE = ChargerState.SLEEPING, ChargerState.DISABLED
 
 # A reference voltage closer than this to the charger's own is not worth a command.
 VOLTAGE_TOLERANCE = 0.5
@@ -59,11 +70,11 @@ class ChargerGuard:
     def committed(self, command: Command) -> None:
         """A command was carried out: remember it."""
         at = command.at
-        if command.kind is CommandKind.START:
+        if command.kind is _START:
             self.last_start, self.run_sent, self.run_at = at, True, at
-        elif command.kind is CommandKind.STOP:
+        elif command.kind is _STOP:
             self.last_stop, self.run_sent, self.run_at = at, False, at
-        elif command.kind is CommandKind.SET_CURRENT:
+        elif command.kind is _SET_CURRENT:
             self.amps_sent, self.amps_at = command.value, at
         else:
             self.volts_sent, self.volts_at = command.value, at
@@ -74,9 +85,12 @@ class ChargerGuard:
             return self.run_sent
         if status is None:
             return None
-        if status.state in _ENABLED:
+        state = status.state
+        # Identity tests, not set membership: hashing an enum member is a Python-level call.
+        if state is _CHARGING or state is _CONNECTED or state is _NOT_CONNECTED or \
+                state is _STARTING:
             return True
-        if status.state in _DISABLED:
+        if state is _SLEEPING or state is _DISABLED_STATE:
             return False
         return None
 
@@ -85,22 +99,22 @@ class ChargerGuard:
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
         if self.enabled(status, read_at) is True:
-            held.append(HeldBack(action, Guard.UNCHANGED, "unchanged: already started"))
+            held.append(_new_held((action, _UNCHANGED, "unchanged: already started")))
             return None
-        if status is None or status.state is ChargerState.OFFLINE:
-            held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
+        if status is None or status.state is _OFFLINE_STATE:
+            held.append(_new_held((action, _OFFLINE, _offline(status))))
             return None
         if not status.vehicle and not self.settings.start_without_vehicle:
-            held.append(HeldBack(action, Guard.NO_VEHICLE, "no vehicle"))
+            held.append(_new_held((action, _NO_VEHICLE, "no vehicle")))
             return None
         if self.last_stop is not None:
             off = (now - self.last_stop).total_seconds()
             if off < self.settings.min_off:
-                held.append(HeldBack(action, Guard.MIN_OFF, (
+                held.append(_new_held((action, _MIN_OFF, (
                     f"min_off {_minutes(self.settings.min_off)} not reached "
-                    f"(stopped {_minutes(off)} ago)")))
+                    f"(stopped {_minutes(off)} ago)"))))
                 return None
-        return Command(self.settings.name, CommandKind.START, None,
+        return Command(self.settings.name, _START, None,
                        Reason(action.rule, action.values), now)
 
     def stop(
@@ -108,19 +122,19 @@ class ChargerGuard:
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
         if self.enabled(status, read_at) is False:
-            held.append(HeldBack(action, Guard.UNCHANGED, "unchanged: already stopped"))
+            held.append(_new_held((action, _UNCHANGED, "unchanged: already stopped")))
             return None
-        if status is None or status.state is ChargerState.OFFLINE:
-            held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
+        if status is None or status.state is _OFFLINE_STATE:
+            held.append(_new_held((action, _OFFLINE, _offline(status))))
             return None
         if self.last_start is not None:
             on = (now - self.last_start).total_seconds()
             if on < self.settings.min_on:
-                held.append(HeldBack(action, Guard.MIN_ON, (
+                held.append(_new_held((action, _MIN_ON, (
                     f"min_on {_minutes(self.settings.min_on)} not reached "
-                    f"(running {_minutes(on)})")))
+                    f"(running {_minutes(on)})"))))
                 return None
-        return Command(self.settings.name, CommandKind.STOP, None,
+        return Command(self.settings.name, _STOP, None,
                        Reason(action.rule, action.values), now)
 
     def set_amps(
@@ -129,11 +143,11 @@ class ChargerGuard:
     ) -> Command | None:
         value = action.value
         if not isinstance(value, float | int) or isinstance(value, bool) or value != value:
-            held.append(HeldBack(action, Guard.NO_VALUE,
-                                 "no value (an input it reads is unknown or stale)"))
+            held.append(_new_held((action, _NO_VALUE,
+                                 "no value (an input it reads is unknown or stale)")))
             return None
-        if status is None or status.state is ChargerState.OFFLINE:
-            held.append(HeldBack(action, Guard.OFFLINE, _offline(status)))
+        if status is None or status.state is _OFFLINE_STATE:
+            held.append(_new_held((action, _OFFLINE, _offline(status))))
             return None
         # Round down (15.7 A is 15 A: never more than the surplus), but let float noise
         # of an exact value (16 A computed as 15.999999999) stay 16 A.
@@ -153,18 +167,18 @@ class ChargerGuard:
             current = status.amps
         if current == amps:
             why = "unchanged" if note is None else f"unchanged ({note})"
-            held.append(HeldBack(action, Guard.UNCHANGED, why))
+            held.append(_new_held((action, _UNCHANGED, why)))
             return None
         if note is not None:
-            adjusted.append(HeldBack(action, Guard.CLAMP, note))
-        return Command(self.settings.name, CommandKind.SET_CURRENT, float(amps),
+            adjusted.append(_new_held((action, _CLAMP, note)))
+        return Command(self.settings.name, _SET_CURRENT, float(amps),
                        Reason(action.rule, action.values, note), now)
 
     def set_voltage(
         self, volts: float, source: str, status: ChargerStatus | None,
         read_at: datetime | None, now: datetime,
     ) -> Command | None:
-        if status is None or status.state is ChargerState.OFFLINE:
+        if status is None or status.state is _OFFLINE_STATE:
             return None
         volts = round(volts, 1)
         if self.volts_at is not None and (read_at is None or self.volts_at >= read_at):
