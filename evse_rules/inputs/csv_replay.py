@@ -136,10 +136,11 @@ def load_replay_data(path: str | Path) -> ReplayData:
         zones: list[tuple[int, tzinfo]] = []
         numbers: list[array[float] | None] = [None] * len(specs)
         texts: list[list[str | None] | None] = [None] * len(specs)
-        decided = [unit is not None for _, unit, _ in specs]
+        positions = range(len(specs))
+        factors = [unit.factor if unit is not None else 1.0 for _, unit, _ in specs]
         for i, (_, unit, is_text) in enumerate(specs):
             if is_text:
-                texts[i], decided[i] = [], True
+                texts[i] = []
             elif unit is not None:
                 numbers[i] = array("d")
         last_offset: object = None
@@ -147,8 +148,8 @@ def load_replay_data(path: str | Path) -> ReplayData:
         try:
             for row in reader:
                 line = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue
+                if not row or (not row[0].strip() and all(not c.strip() for c in row)):
+                    continue                    # a blank line
                 if len(row) != width:
                     raise DataError(file, line, f"{len(row)} cells, the header has {width}")
                 moment = _parse_time(file, line, row[0])
@@ -163,34 +164,39 @@ def load_replay_data(path: str | Path) -> ReplayData:
                     last_offset = offset
                 times.append(stamp)
                 lines.append(line)
-                for i, (name, unit, _) in enumerate(specs):
-                    cell = row[i + 1].strip()
-                    if not decided[i] and cell:
-                        # A column without a unit: numeric if its first value is a number.
-                        decided[i] = True
-                        if _is_number(cell):
-                            numbers[i] = array("d", [MISSING]) * (len(times) - 1)
-                        else:
-                            texts[i] = [None] * (len(times) - 1)
+                for i in positions:
+                    cell = row[i + 1]
+                    column_numbers = numbers[i]
+                    if column_numbers is not None:
+                        # The common case first: float() takes surrounding blanks itself.
+                        try:
+                            value = float(cell)
+                        except ValueError:
+                            if cell.strip():
+                                raise DataError(file, line, (
+                                    f"column {specs[i][0]!r}: {cell.strip()!r} is not a "
+                                    f"number")) from None
+                            column_numbers.append(MISSING)   # empty: no new reading
+                            continue
+                        if value - value != 0.0:             # inf or nan
+                            raise DataError(file, line, f"column {specs[i][0]!r}: "
+                                                        f"{cell.strip()!r} is not a finite "
+                                                        f"number")
+                        column_numbers.append(value * factors[i])
+                        continue
+                    cell = cell.strip()
                     column_texts = texts[i]
                     if column_texts is not None:
                         column_texts.append(cell or None)
-                        continue
-                    column_numbers = numbers[i]
-                    if column_numbers is None:
-                        continue          # no value seen yet in this column
-                    if not cell:
-                        column_numbers.append(MISSING)
-                        continue
-                    try:
-                        value = float(cell)
-                    except ValueError:
-                        raise DataError(file, line, f"column {name!r}: {cell!r} is not a "
-                                                    f"number") from None
-                    if not math.isfinite(value):
-                        raise DataError(file, line, f"column {name!r}: {cell!r} is not a "
-                                                    f"finite number")
-                    column_numbers.append(value * unit.factor if unit is not None else value)
+                    elif cell:
+                        # A column without a unit: numeric if its first value is a number.
+                        before = len(times) - 1
+                        if _is_number(cell) and math.isfinite(float(cell)):
+                            numbers[i] = array("d", [MISSING]) * before
+                            numbers[i].append(float(cell))    # type: ignore[union-attr]
+                        else:
+                            texts[i] = [None] * before
+                            texts[i].append(cell)             # type: ignore[union-attr]
         except csv.Error as error:
             raise DataError(file, reader.line_num, f"not valid CSV: {error}") from None
         except UnicodeDecodeError as error:
