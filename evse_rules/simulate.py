@@ -538,10 +538,14 @@ class TraceRecorder(Recorder):
         self.path = Path(path)
         self._factors = [_display_factor(column) for column in setup.inputs]
         self._headers = [_display_header(column) for column in setup.inputs]
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
-            "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),
-            prefix=f".{self.path.name}.", suffix=".tmp", delete=False,
-        )
+        try:
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
+                "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),
+                prefix=f".{self.path.name}.", suffix=".tmp", delete=False,
+            )
+        except OSError as error:
+            raise DataError(str(path), None, f"cannot write the trace here: "
+                                             f"{error.strerror}") from None
         self._handle = handle
         self._writer = csv.writer(handle, lineterminator="\n")
         self._lets: tuple[str, ...] | None = None
@@ -632,8 +636,13 @@ class PlotRecorder(Recorder):
         bottom.set_ylabel("charging (A)")
         figure.autofmt_xdate()
         figure.tight_layout()
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
+        try:
+            figure.savefig(path, dpi=110)
+        except OSError as error:
+            raise DataError(str(path), None, f"cannot write the plot: {error.strerror}") \
+                from None
+        finally:
+            plt.close(figure)
 
 
 def _number(value: Value) -> float:

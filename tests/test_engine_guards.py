@@ -204,3 +204,11 @@ def test_logs_never_compete() -> None:
                           action(ActionKind.LOG, 0, "b", charger=None)])
     result = engine.step(T0)
     assert [log.value for log in result.logs] == ["a", "b"] and not result.lost
+
+
+def test_proposal_for_an_unknown_charger_is_held_not_sent() -> None:
+    engine = engine_with([action(START, charger="garage"), action(SET_AMPS, 1, 10.0)])
+    result = engine.step(T0)
+    assert sent(result) == [("set_current", 10.0)]
+    assert [(h.guard, h.why) for h in result.held] == [
+        (Guard.OFFLINE, "no charger named 'garage' is configured")]

@@ -13,6 +13,7 @@ from datetime import datetime
 from evse_rules.engine.guards import ChargerGuard
 from evse_rules.engine.results import (
     Command,
+    Guard,
     HeldBack,
     Lost,
     ModeChange,
@@ -113,10 +114,14 @@ class Engine:
                 self._set_variable(action, variables)
         held: list[HeldBack] = []
         adjusted: list[HeldBack] = []
+        matched = 0
         for name, guard in self._guards.items():
             pair = pairs.get(name)
             if pair is not None:
+                matched += 1
                 self._guard(name, guard, pair[0], pair[1], now, commands, held, adjusted)
+        if matched != len(pairs):
+            self._unknown_chargers(pairs, held)
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
         return StepResult(now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
@@ -151,6 +156,19 @@ class Engine:
             assert winner is not None
             fixed.append(Lost(action, winner))
         return sorted(fixed, key=lambda item: item.action.rule.index)
+
+    def _unknown_chargers(
+        self, pairs: dict[str | None, list[ProposedAction | None]], held: list[HeldBack]
+    ) -> None:
+        """Proposals for a charger the engine was not given (a program checked against
+        another environment): held back, never sent anywhere."""
+        for name, pair in pairs.items():
+            if name in self._guards:
+                continue
+            for action in pair:
+                if action is not None:
+                    held.append(HeldBack(action, Guard.OFFLINE,
+                                         f"no charger named {name!r} is configured"))
 
     def _set_mode(self, action: ProposedAction, changes: list[ModeChange]) -> None:
         charger = action.charger or ""
