@@ -86,6 +86,8 @@ class SimulationResult:
     surplus: float                             # J, the sun's energy beyond the house's use
     chargers: dict[str, ChargerFigures]
     rules: dict[str, int]                      # "file:line" -> ticks it fired
+    settings: tuple[ChargerSettings, ...] = ()
+    tick: float = 60.0                         # s
 
     @property
     def ev(self) -> float:
@@ -472,7 +474,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
     if len(zones) > 1:
         end = end.astimezone(zones[-1][1])
     return SimulationResult(ticks, first, end, solar, surplus,
-                            {a.name: a.figures for a in accounts}, rules)
+                            {a.name: a.figures for a in accounts}, rules,
+                            tuple(setup.settings), dt)
 
 
 def shown_path(path: str) -> str:
@@ -649,6 +652,12 @@ def _number(value: Value) -> float:
     return value if isinstance(value, float) else 0.0
 
 
+def _duration(seconds: float) -> str:
+    if seconds and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def _hours(seconds: float) -> str:
     minutes = round(seconds / 60)
     if minutes < 60:
@@ -659,7 +668,15 @@ def _hours(seconds: float) -> str:
 def render_table(result: SimulationResult, title: str) -> str:
     """The readable summary printed without --json."""
     summary = result.to_json()
-    lines = [title, f"  {summary['start']} to {summary['end']}, {result.ticks} ticks", ""]
+    lines = [title, f"  {summary['start']} to {summary['end']}, {result.ticks} ticks of "
+                    f"{_duration(result.tick)}"]
+    for s in result.settings:
+        # What the replay assumed, so that a quiet replay explains itself (a manual mode).
+        phases = "1 phase" if s.phases == 1 else f"{s.phases} phases"
+        lines.append(f"  charger {s.name}: mode {s.initial_mode} at the start, "
+                     f"{s.min_amps}..{s.max_amps} A, {phases}, "
+                     f"min on {_duration(s.min_on)}, min off {_duration(s.min_off)}")
+    lines.append("")
 
     surplus = _kwh(result.surplus)
 
