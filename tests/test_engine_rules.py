@@ -215,3 +215,17 @@ def test_a_condition_with_arithmetic_on_a_charger_value() -> None:
     # 6.5 A x 240 V = 1560 W; the same comparison through a `let` works.
     rig = Rig("if pv > 6.5 A * voltage then start\n")
     assert [c.kind for c in rig.tick(NOON, 2000.0).commands] == [CommandKind.START]
+
+
+def test_an_offline_charger_is_not_sent_commands_and_rules_see_it() -> None:
+    from evse_rules.chargers.base import offline_status
+
+    rig = Rig("if online then start\nif state is offline then log \"gone\"\nstart\n")
+    store = rig.engine.store
+    store.set_input("pv", 2000.0, NOON)
+    store.set_charger("evse", offline_status("timeout", rig.charger.read_status()), NOON)
+    result = rig.engine.step(NOON)
+    assert result.commands == []
+    assert [h.guard for h in result.held] == [Guard.OFFLINE]
+    assert "charger offline (timeout)" in result.held[0].why
+    assert [log.value for log in result.logs] == ["gone"]
