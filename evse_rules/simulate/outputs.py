@@ -1,0 +1,136 @@
+"""What a replay can leave behind besides its figures: a trace CSV and a plot."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from array import array
+from datetime import datetime
+from pathlib import Path
+
+from evse_rules.chargers.base import ChargerState
+from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.errors import DataError
+from evse_rules.inputs.csv_replay import Column
+from evse_rules.language.program import Value
+from evse_rules.language.units import DISPLAY_UNITS
+from evse_rules.simulate.replay import Recorder, power_of
+from evse_rules.simulate.setup import Setup
+
+
+def _cell(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+class TraceRecorder(Recorder):
+    """`--trace OUT.csv`: a row per tick and charger, written to a temporary file that takes
+    the final name only when the replay finished (no partial output)."""
+
+    def __init__(self, path: str | Path, setup: Setup) -> None:
+        self.path = Path(path)
+        self._factors = [_display_factor(column) for column in setup.inputs]
+        self._headers = [_display_header(column) for column in setup.inputs]
+        try:
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
+                "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),
+                prefix=f".{self.path.name}.", suffix=".tmp", delete=False,
+            )
+        except OSError as error:
+            raise DataError(str(path), None, f"cannot write the trace here: "
+                                             f"{error.strerror}") from None
+        self._handle = handle
+        self._writer = csv.writer(handle, lineterminator="\n")
+        self._lets: tuple[str, ...] | None = None
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        if self._lets is None:
+            self._lets = tuple(lets)
+            self._writer.writerow(["time", "charger", "state", "amps", "power_w",
+                                   *self._headers, *self._lets])
+        shown_inputs = [
+            _cell(v / f if isinstance(v, float) else v) for v, f in zip(inputs, self._factors,
+                                                                         strict=True)
+        ]
+        shown_lets = [_cell(lets.get(name)) for name in self._lets]
+        stamp = now.isoformat()
+        for name, charger in chargers.items():
+            self._writer.writerow([stamp, name, charger.state.value, charger.amps,
+                                   _cell(charger.power), *shown_inputs, *shown_lets])
+
+    def finish(self) -> None:
+        self._handle.close()
+        os.replace(self._handle.name, self.path)
+
+    def abort(self) -> None:
+        self._handle.close()
+        if os.path.exists(self._handle.name):
+            os.unlink(self._handle.name)
+
+
+def _display_factor(column: Column) -> float:
+    unit = DISPLAY_UNITS.get(column.dimension) if column.unit is not None else None
+    return unit.factor if unit is not None else 1.0
+
+
+def _display_header(column: Column) -> str:
+    unit = DISPLAY_UNITS.get(column.dimension) if column.unit is not None else None
+    return f"{column.name}[{unit.symbol}]" if unit is not None else column.name
+
+
+class PlotRecorder(Recorder):
+    """`--plot OUT.png`: PV, house and EV power, and the charging current, over time."""
+
+    def __init__(self, setup: Setup) -> None:
+        self._pv = next((i for i, c in enumerate(setup.inputs) if c.name == "pv"), -1)
+        self._house = next((i for i, c in enumerate(setup.inputs) if c.name == "house"), -1)
+        self.times: list[datetime] = []
+        self.pv: array[float] = array("d")
+        self.house: array[float] = array("d")
+        self.ev: array[float] = array("d")
+        self.amps: array[float] = array("d")
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        self.times.append(now)
+        self.pv.append(power_of(inputs[self._pv]) if self._pv >= 0 else 0.0)
+        self.house.append(power_of(inputs[self._house]) if self._house >= 0 else 0.0)
+        self.ev.append(sum(c.power for c in chargers.values()))
+        self.amps.append(sum(float(c.amps) if c.state is ChargerState.CHARGING else 0.0
+                             for c in chargers.values()))
+
+    def save(self, path: str | Path, title: str) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 6),
+                                             height_ratios=(3, 1))
+        top.plot(self.times, self.pv, label="PV", color="#f0a000", linewidth=0.8)
+        top.plot(self.times, self.house, label="house", color="#707070", linewidth=0.8)
+        top.fill_between(self.times, self.ev, step="post", label="EV", color="#2a7ab0",
+                         alpha=0.6)
+        top.set_ylabel("power (W)")
+        top.legend(loc="upper left")
+        top.set_title(title)
+        bottom.step(self.times, self.amps, where="post", color="#2a7ab0")
+        bottom.set_ylabel("charging (A)")
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        try:
+            figure.savefig(path, dpi=110)
+        except OSError as error:
+            raise DataError(str(path), None, f"cannot write the plot: {error.strerror}") \
+                from None
+        finally:
+            plt.close(figure)
+
+

@@ -1,0 +1,255 @@
+"""The replay loop: recorded rows through the one engine, with simulated chargers.
+
+    data CSV --load once--> columns --per tick: changed rows--> state store
+    simulated chargers --status--> state store --engine.step--> commands --> chargers
+
+The simulated clock ticks at the configured interval from the first row's time to the last;
+an input keeps its last value between rows. Each tick stands for the interval that follows
+it: the energy of a tick is the power after that tick's commands times the interval.
+
+Energy accounting per tick of length dt (per charger, in config order, sharing the sun):
+the power available from the sun is max(pv - house, 0) (house = 0 without a house column);
+a charger's solar share is min(available, its power) and the available power left shrinks
+by that share; the rest of its energy comes from the grid. A charge is one transition into
+the charging state; its time counts the ticks spent charging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from evse_rules.chargers.base import ChargerState
+from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.engine import CommandKind, Engine
+from evse_rules.errors import ChargerError
+from evse_rules.inputs.csv_replay import Column
+from evse_rules.language.program import Value
+from evse_rules.language.units import POWER
+from evse_rules.simulate.figures import ChargerFigures, SimulationResult
+from evse_rules.simulate.setup import Setup, column_type, prepare
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class Recorder:
+    """Receives every tick's outcome (for --trace and --plot); the default records nothing."""
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        """Called once per tick, after the commands were applied."""
+
+
+class Recorders(Recorder):
+    """Several recorders as one."""
+
+    def __init__(self, recorders: Sequence[Recorder]) -> None:
+        self.recorders = tuple(recorders)
+
+    def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
+             inputs: list[Value], lets: dict[str, Value]) -> None:
+        for recorder in self.recorders:
+            recorder.tick(now, chargers, inputs, lets)
+
+
+class _Account:
+    """Per charger, during a replay: its figures and whether it charged at the last tick."""
+
+    __slots__ = ("charger", "charging", "figures", "name", "session")
+
+    def __init__(self, name: str, charger: SimulatedCharger) -> None:
+        self.name = name
+        self.charger = charger
+        self.figures = ChargerFigures()
+        self.charging = False
+        self.session = 0.0
+
+
+def run(setup: Setup, recorder: Recorder | None = None,
+        progress: ProgressCallback | None = None) -> SimulationResult:
+    """Replay `setup`; deterministic: the same setup gives the same result.
+
+    The loop is the hot path of a year-long replay: rows are applied only when the clock
+    reaches them, and only the inputs whose value changed reach the store.
+    """
+    data = setup.data
+    engine = Engine(setup.program, setup.settings)
+    store = engine.store
+    for column in setup.inputs:
+        store.declare_input(column.name, column_type(column),
+                            setup.stale_after.get(column.name))
+    first = data.start()
+    for name, constant in setup.constants.items():
+        store.set_input(name, constant, first)
+
+    # Row columns as (position, name, numbers or texts, every reading counts); `held` is
+    # what the store has. An input that can go stale needs every reading, even unchanged.
+    feeds: list[tuple[int, str, Sequence[Value], bool]] = [
+        (i, column.name, column.texts if column.texts is not None
+         else column.numbers, column.name in setup.stale_after)  # type: ignore[misc]
+        for i, column in enumerate(setup.inputs)
+    ]
+    held: list[Value] = [None] * len(feeds)
+    pv_at = _power_column(setup.inputs, "pv")
+    house_at = _power_column(setup.inputs, "house")
+    drivers = setup.drivers
+    accounts = [_Account(name, charger) for name, charger in setup.chargers.items()]
+    read = {external.name for external in setup.program.externals}
+    for name, charger in setup.chargers.items():
+        charger.energy_in_status = bool({f"{name}.session_energy", f"{name}.total_energy"}
+                                        & read)
+    fired_counts = [0] * (max((r.index for r in setup.program.rules), default=-1) + 1)
+
+    dt = setup.tick
+    step = timedelta(seconds=dt)
+    times = data.times
+    rows = len(times)
+    t0 = times[0]
+    ticks = math.floor((times[-1] - t0) / dt + 1e-9) + 1
+    zones = data.zones
+    zone_next = 1
+    zone_at = zones[1][0] if len(zones) > 1 else rows
+    set_input = store.set_input
+    set_charger = store.set_charger
+    engine_step = engine.step
+    commit = engine.commit
+    charging_state = ChargerState.CHARGING
+    now = first
+    row = applied = 0
+    solar = surplus = 0.0
+    pv_w = house_w = 0.0
+    report_every = max(ticks // 100, 1)
+    for k in range(ticks):
+        if k:
+            now += step
+        # 1. refresh: the rows the clock has reached, then the chargers.
+        limit = t0 + k * dt + 1e-6
+        while row < rows and times[row] <= limit:
+            if row >= zone_at:
+                now = now.astimezone(zones[zone_next][1])
+                zone_next += 1
+                zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
+            for i, name, values, every_reading in feeds:
+                value = values[row]
+                if value is None or value != value or (value == held[i] and not every_reading):
+                    continue        # an empty cell (None, NaN) keeps the last value
+                held[i] = value
+                set_input(name, value, now)
+            for column, charger, prop in drivers:
+                number = column.numbers[row]  # type: ignore[index]
+                if number == number:
+                    if prop == "vehicle":
+                        charger.plug(number >= 0.5)
+                    else:
+                        charger.set_grid_voltage(number)
+            row += 1
+        if row != applied:
+            applied = row
+            if pv_at >= 0:
+                pv_w = power_of(held[pv_at])
+            if house_at >= 0:
+                house_w = power_of(held[house_at])
+        for account in accounts:
+            set_charger(account.name, account.charger.read_status(), now)
+        # 2-4. the engine; 5. send.
+        result = engine_step(now)
+        for command in result.commands:
+            account = next(a for a in accounts if a.name == command.charger)
+            try:
+                apply_command(account.charger, command.kind, command.value)
+            except ChargerError as error:
+                commit(command, ok=False, error=str(error))
+                continue
+            commit(command, ok=True)
+            account.figures.commands[command.kind.value] += 1
+        for ref in result.fired:
+            fired_counts[ref.index] += 1
+        # The interval that follows this tick: energy, and the sun's share of it.
+        solar += pv_w * dt
+        available = (pv_w - house_w) * dt if pv_w > house_w else 0.0
+        surplus += available
+        for account in accounts:
+            charger = account.charger
+            if charger.state is charging_state:
+                if not account.charging:
+                    account.charging = True
+                    account.figures.charges += 1
+                    account.session = 0.0
+                account.session += dt
+            elif account.charging:
+                account.charging = False
+                account.figures.durations.append(account.session)
+            if charger.power:
+                joules = charger.advance(dt)
+                share = available if available < joules else joules
+                available -= share
+                figures = account.figures
+                figures.ev += joules
+                figures.from_solar += share
+        if recorder is not None:
+            recorder.tick(now, setup.chargers, held, result.lets)
+        if progress is not None and k % report_every == 0:
+            progress(k, ticks)
+    for account in accounts:
+        if account.charging:
+            account.figures.durations.append(account.session)
+    if progress is not None:
+        progress(ticks, ticks)
+    rules: dict[str, int] = {}
+    for ref in setup.program.rules:
+        key = f"{shown_path(ref.file)}:{ref.line}"
+        rules[key if key not in rules else f"{key}:{ref.col}"] = fired_counts[ref.index]
+    end = first + step * (ticks - 1)
+    if len(zones) > 1:
+        end = end.astimezone(zones[-1][1])
+    return SimulationResult(ticks, first, end, solar, surplus,
+                            {a.name: a.figures for a in accounts}, rules,
+                            tuple(setup.settings), dt)
+
+
+def shown_path(path: str) -> str:
+    """A path as short as it can be said: relative to the working directory when inside."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _power_column(columns: Sequence[Column], name: str) -> int:
+    """The position of the power column `name` among the inputs, -1 without one."""
+    for i, column in enumerate(columns):
+        if column.name == name and column.dimension == POWER:
+            return i
+    return -1
+
+
+def apply_command(charger: SimulatedCharger, kind: CommandKind, value: float | None) -> None:
+    """Carry out an engine command on a simulated charger, as a driver would."""
+    if kind is CommandKind.SET_CURRENT:
+        charger.apply_current(int(value or 0))
+    elif kind is CommandKind.START:
+        charger.enable()
+    elif kind is CommandKind.STOP:
+        charger.disable()
+    else:
+        charger.apply_voltage(float(value or 0))
+
+
+def simulate(
+    rule_paths: Sequence[str | Path],
+    data_path: str | Path,
+    config_path: str | Path | None = None,
+    recorder: Recorder | None = None,
+    progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Load and replay in one call (what `evse-rules simulate` does without its outputs)."""
+    return run(prepare(rule_paths, data_path, config_path), recorder, progress)
+
+
+def power_of(value: Value) -> float:
+    """A power input's value for the accounting: 0 W while it is unknown."""
+    return value if isinstance(value, float) else 0.0
+
+

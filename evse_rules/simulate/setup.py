@@ -1,0 +1,185 @@
+"""Setting a replay up: the data, the config and the rules, checked against each other.
+
+Everything that can be wrong with a replay is found here, before the first tick: a bad row,
+an input the rules read that the data lacks, a column in the wrong unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.engine import ChargerSettings
+from evse_rules.errors import DataError
+from evse_rules.inputs.csv_replay import Column, ReplayData, load_replay_data
+from evse_rules.language.program import (
+    Environment,
+    ExternalKind,
+    Kind,
+    Program,
+    ValueType,
+)
+from evse_rules.language.units import NUMBER, VOLTAGE
+
+if TYPE_CHECKING:
+    from evse_rules.config import Config
+
+DEFAULT_CHARGER = "evse"
+DEFAULT_VOLTAGE = 240.0
+# Columns that drive the simulated chargers rather than feed the rules as inputs.
+CHARGER_COLUMNS = ("vehicle", "voltage")
+
+
+@dataclass(slots=True)
+class Setup:
+    """Everything a replay needs, checked before the first tick."""
+
+    data: ReplayData
+    program: Program
+    settings: list[ChargerSettings]
+    tick: float
+    inputs: list[Column]                          # the columns the store receives
+    constants: dict[str, float]                   # config inputs of kind constant
+    chargers: dict[str, SimulatedCharger]
+    drivers: list[tuple[Column, SimulatedCharger, str]]   # (column, charger, "vehicle"/...)
+    stale_after: dict[str, float] = field(default_factory=dict)   # s, set in the config
+
+
+def column_type(column: Column) -> ValueType:
+    if column.is_text:
+        return ValueType(Kind.TEXT)
+    return ValueType(Kind.NUMBER, column.dimension)
+
+
+def _driver_column(column: Column, chargers: Sequence[str]) -> tuple[str, str] | None:
+    """(charger, property) when a column drives simulated chargers: `vehicle`, `evse.voltage`."""
+    charger, _, prop = column.name.rpartition(".")
+    if prop not in CHARGER_COLUMNS:
+        return None
+    if charger and charger not in chargers:
+        return None
+    return charger, prop
+
+
+def prepare(
+    rule_paths: Sequence[str | Path],
+    data_path: str | Path,
+    config_path: str | Path | None = None,
+    load: Callable[[Sequence[str | Path], Environment], Program] | None = None,
+) -> Setup:
+    """Load the data, the config and the rules; check that the data gives what rules read."""
+    data = load_replay_data(data_path)
+    config: Config | None = None
+    if config_path is not None:
+        from evse_rules.config import load_config
+
+        config = load_config(config_path)
+    if config is not None:
+        settings = config.charger_settings()
+        tick = config.tick_seconds
+        paths: list[str | Path] = list(rule_paths) or list(config.rule_paths)
+        env_inputs = dict(config.environment().inputs)
+        constants = {name: spec.constant().value for name, spec in config.inputs.items()
+                     if spec.kind == "constant"}
+        # Only an explicit stale_after: the default follows the polling interval, which
+        # says nothing about how often a recorded file has rows.
+        stale_after = {name: spec.stale_after for name, spec in config.inputs.items()
+                       if spec.stale_after is not None}
+    else:
+        # Without a config: one simulated charger, mode auto (DESIGN.md section 7).
+        settings = [ChargerSettings(DEFAULT_CHARGER, initial_mode="auto")]
+        tick = 60.0
+        paths = list(rule_paths)
+        env_inputs = {}
+        constants = {}
+        stale_after = {}
+    if not paths:
+        raise DataError(str(data_path), None, "no rule files to replay (name them, or give "
+                                               "a config with rules = [...])")
+    names = [s.name for s in settings]
+    drivers_spec: list[tuple[Column, str, str]] = []
+    inputs: list[Column] = []
+    for column in data.columns:
+        driven = _driver_column(column, names)
+        if driven is not None:
+            _check_driver(data, column, driven[1])
+            drivers_spec.append((column, driven[0], driven[1]))
+            continue
+        inputs.append(column)
+        declared = env_inputs.get(column.name)
+        if declared is not None and declared.dimension != column.dimension:
+            raise DataError(data.file, 1, (
+                f"column {column.header()!r} is {column.dimension.name}, the config says "
+                f"input {column.name!r} is {declared.dimension.name}"))
+        env_inputs.setdefault(column.name, column_type(column))
+    if load is None:
+        from evse_rules.language import load_program
+
+        load = load_program
+    program = load(paths, Environment(inputs=env_inputs, chargers=tuple(names)))
+    by_name = {column.name: column for column in inputs}
+    for external in program.externals:
+        if external.kind is not ExternalKind.INPUT or external.name in constants:
+            continue
+        read = by_name.get(external.name)
+        if read is None:
+            shown = ", ".join(data.names)
+            raise DataError(data.file, None, (
+                f"the rules read input {external.name!r} but the data has no column "
+                f"{external.name!r} (columns: {shown})"))
+        _check_type(data, read, external.type)
+    for s in settings:
+        if isinstance(s.voltage, str) and s.voltage not in by_name and \
+                s.voltage not in constants:
+            raise DataError(data.file, None, (
+                f"charger {s.name!r} takes its reference voltage from input {s.voltage!r}, "
+                f"which the data has no column for"))
+    chargers = {
+        s.name: SimulatedCharger(s.name, voltage=DEFAULT_VOLTAGE, phases=s.phases,
+                                 min_amps=s.min_amps, max_amps=s.max_amps)
+        for s in settings
+    }
+    drivers: list[tuple[Column, SimulatedCharger, str]] = []
+    for column, charger, prop in drivers_spec:
+        targets = [charger] if charger else names
+        drivers.extend((column, chargers[name], prop) for name in targets)
+    return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
+                 stale_after)
+
+
+def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
+    if column.is_text:
+        raise DataError(data.file, 1, f"column {column.name!r} must hold numbers")
+    if prop == "voltage" and column.dimension not in (VOLTAGE, NUMBER):
+        raise DataError(data.file, 1, f"column {column.header()!r} must be a voltage [V]")
+    if prop == "vehicle":
+        assert column.numbers is not None
+        for row, value in enumerate(column.numbers):
+            if value == value and value not in (0.0, 1.0):
+                raise DataError(data.file, data.lines[row], (
+                    f"column {column.name!r}: {value:g} is not 0 (no vehicle) or 1 "
+                    f"(vehicle connected)"))
+
+
+def _check_type(data: ReplayData, column: Column, expected: ValueType) -> None:
+    if expected.kind is Kind.NUMBER:
+        if column.is_text:
+            raise DataError(data.file, 1, (
+                f"the rules read {column.name!r} as {expected}, the column holds text"))
+        if column.unit is None and expected.dimension != NUMBER:
+            raise DataError(data.file, 1, (
+                f"column {column.name!r} has no unit, the rules read it as {expected}: "
+                f"write its unit in the header, like {column.name}[W]"))
+        if column.dimension != expected.dimension:
+            raise DataError(data.file, 1, (
+                f"column {column.header()!r} is {column.dimension.name}, the rules read "
+                f"{column.name!r} as {expected}"))
+    elif expected.kind in (Kind.TEXT, Kind.ENUM) and not column.is_text:
+        raise DataError(data.file, 1, (
+            f"the rules read {column.name!r} as {expected}, the column holds numbers "
+            f"(write {column.name}[text] in the header)"))
+
+
