@@ -67,6 +67,10 @@ class TraceRecorder(Recorder):
 
     def finish(self) -> None:
         self._handle.close()
+        # A temporary file is private (0600); the trace gets the usual permissions.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(self._handle.name, 0o666 & ~mask)
         os.replace(self._handle.name, self.path)
 
     def abort(self) -> None:
