@@ -85,8 +85,7 @@ class Engine:
         others: dict[tuple[str, str], ProposedAction] = {}          # modes, variables
         for action in actions:
             kind = action.kind
-            if kind is _SET_AMPS or kind is _START or \
-                    kind is _STOP:
+            if kind is _SET_AMPS or kind is _START or kind is _STOP:
                 pair = pairs.get(action.charger)
                 if pair is None:
                     pair = pairs[action.charger] = [None, None]
