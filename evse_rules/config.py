@@ -492,6 +492,7 @@ class Config(BaseModel):
         return Environment(
             inputs={n: ValueType(Kind.NUMBER, spec.dimension) for n, spec in self.inputs.items()},
             chargers=tuple(self.chargers),
+            chargers_from_config=True,
         )
 
     def charger_settings(self) -> list[ChargerSettings]:

@@ -16,6 +16,7 @@ from evse_rules.language import (
     ValueType,
     check_files,
     check_texts,
+    declared_chargers,
     load_program,
     load_program_text,
 )
@@ -25,7 +26,7 @@ TWO = Environment(chargers=("garage", "carport"))
 NONE = Environment(chargers=())
 CONFIG = Environment(inputs={"pv": ValueType(Kind.NUMBER, POWER),
                              "house": ValueType(Kind.NUMBER, POWER)},
-                     chargers=("garage",))
+                     chargers=("garage",), chargers_from_config=True)
 
 
 def errors(text: str, env: Environment = DEFAULT_ENVIRONMENT) -> list[SourceError]:
@@ -370,6 +371,24 @@ def test_a_charger_missing_from_the_config_is_reported_once() -> None:
                    "set amps of carport to 6 A\n", CONFIG)
     assert [(e.location.line, e.message) for e in found] == [
         (1, "charger carport is not in the config (chargers: garage)")]
+
+
+def test_a_config_with_one_charger_named_evse_still_refuses_other_chargers() -> None:
+    config = Environment(chargers=("evse",), chargers_from_config=True)
+    found = errors("charger garage\nif garage.charging then stop garage\n", config)
+    assert [(e.location.line, e.message) for e in found] == [
+        (1, "charger garage is not in the config (chargers: evse)")]
+
+
+def test_declared_chargers_are_read_without_checking(tmp_path: Path) -> None:
+    first = tmp_path / "a.evr"
+    first.write_text("charger garage, carport\nif nothing then stop garage\n")
+    second = tmp_path / "b.evr"
+    second.write_text("charger carport, shed\n")
+    assert declared_chargers([first, second]) == ("garage", "carport", "shed")
+    second.write_text("charger\n")
+    with pytest.raises(RuleFileErrors):
+        declared_chargers([first, second])
 
 
 def test_an_error_in_a_let_is_not_repeated_where_the_let_is_used() -> None:

@@ -194,3 +194,18 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
     code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--json")
     assert code == 0
     assert err.endswith("] 100% 1440/1440 ticks\n")
+
+
+def test_without_config_the_chargers_a_file_declares_are_simulated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("time,pv[W],house[W]\n2026-06-01T12:00:00,9000,0\n"
+                    "2026-06-01T12:30:00,9000,0\n")
+    rules = tmp_path / "two.evr"
+    rules.write_text("charger garage, carport\ninput pv: W\n"
+                     "if pv > 1 kW then start garage, start carport\n")
+    assert main(["simulate", str(rules), "--data", str(data), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert sorted(figures["chargers"]) == ["carport", "garage"]
+    assert all(c["charges"] == 1 for c in figures["chargers"].values())

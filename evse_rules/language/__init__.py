@@ -56,6 +56,7 @@ __all__ = [
     "VariableDecl",
     "check_files",
     "check_texts",
+    "declared_chargers",
     "load_program",
     "load_program_text",
 ]
@@ -110,9 +111,8 @@ def check_texts(sources: Sequence[tuple[str, str]], env: Environment = DEFAULT_E
                                                   e.location.col))
 
 
-def check_files(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
-                ) -> list[SourceError]:
-    """Every error of the files, checked together as one program ([] when clean)."""
+def _read_all(paths: Sequence[StrPath]) -> tuple[list[tuple[str, str]], list[SourceError]]:
+    """The texts of the files, and an error for each that cannot be read."""
     sources: list[tuple[str, str]] = []
     errors: list[SourceError] = []
     for path in paths:
@@ -121,23 +121,40 @@ def check_files(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
             errors.append(error)
         elif text is not None:
             sources.append((str(path), text))
+    return sources, errors
+
+
+def check_files(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
+                ) -> list[SourceError]:
+    """Every error of the files, checked together as one program ([] when clean)."""
+    sources, errors = _read_all(paths)
     if errors:
         return errors
     return check_texts(sources, env)[1]
+
+
+def declared_chargers(paths: Sequence[StrPath]) -> tuple[str, ...]:
+    """The chargers the files declare (`charger garage, carport`), in order, without
+    checking anything else: a replay without a config simulates these. RuleFileErrors when
+    a file cannot be read or parsed."""
+    sources, errors = _read_all(paths)
+    names: list[str] = []
+    for name, text in sources:
+        tree, syntax = parse_text(text, name)
+        errors.extend(syntax)
+        for item in tree.items:
+            if isinstance(item, ast.ChargerDecl):
+                names.extend(i.name for i in item.names if i.name not in names)
+    if errors:
+        raise RuleFileErrors(errors)
+    return tuple(names)
 
 
 def load_program(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
                  ) -> CompiledProgram:
     """Parse, check and compile rule files into one program; RuleFileErrors lists every
     problem (nothing runs when there is one)."""
-    sources: list[tuple[str, str]] = []
-    errors: list[SourceError] = []
-    for path in paths:
-        text, error = _read(path)
-        if error is not None:
-            errors.append(error)
-        elif text is not None:
-            sources.append((str(path), text))
+    sources, errors = _read_all(paths)
     if errors:
         raise RuleFileErrors(errors)
     program, errors = check_texts(sources, env)

@@ -120,8 +120,8 @@ class Checker(ExpressionChecker):
                     self.program.declarations += 1
         if not declared:
             return
-        if self.env.chargers == Environment().chargers:
-            # No config (the default charger `evse`): the files say which chargers they drive.
+        if not self.env.chargers_from_config:
+            # No config: the files say which chargers they drive.
             names: list[str] = []
             for ident in declared:
                 if ident.name not in names:

@@ -58,11 +58,14 @@ class Environment:
     """What the checker knows besides the rule files: the config's inputs and chargers.
 
     Without a config the environment is one charger named `evse` and no inputs (the files
-    then declare the inputs they read with `input NAME: UNIT`).
+    then declare the inputs they read with `input NAME: UNIT`, and may declare other
+    chargers with `charger NAME, ...`). With a config (`chargers_from_config`), the chargers
+    are the config's and a file's `charger` declaration must name one of them.
     """
 
     inputs: dict[str, ValueType] = field(default_factory=dict)
     chargers: tuple[str, ...] = ("evse",)
+    chargers_from_config: bool = False
 
 
 class ExternalKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)

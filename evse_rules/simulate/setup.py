@@ -89,10 +89,14 @@ def prepare(
         stale_after = {name: spec.stale_after for name, spec in config.inputs.items()
                        if spec.stale_after is not None}
     else:
-        # Without a config: one simulated charger, mode auto (DESIGN.md section 7).
-        settings = [ChargerSettings(DEFAULT_CHARGER, initial_mode="auto")]
-        tick = 60.0
+        # Without a config: one simulated charger `evse`, mode auto (DESIGN.md section 7),
+        # or the chargers the files declare (`charger garage, carport`), each alike.
+        from evse_rules.language import declared_chargers
+
         paths = list(rule_paths)
+        names = declared_chargers(paths) or (DEFAULT_CHARGER,)
+        settings = [ChargerSettings(name, initial_mode="auto") for name in names]
+        tick = 60.0
         env_inputs = {}
         constants = {}
         stale_after = {}
@@ -119,7 +123,8 @@ def prepare(
         from evse_rules.language import load_program
 
         load = load_program
-    program = load(paths, Environment(inputs=env_inputs, chargers=tuple(names)))
+    program = load(paths, Environment(inputs=env_inputs, chargers=tuple(names),
+                                      chargers_from_config=config is not None))
     by_name = {column.name: column for column in inputs}
     for external in program.externals:
         if external.kind is not ExternalKind.INPUT or external.name in constants:
