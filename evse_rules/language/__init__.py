@@ -135,18 +135,17 @@ def check_files(paths: Sequence[StrPath], env: Environment = DEFAULT_ENVIRONMENT
 
 def declared_chargers(paths: Sequence[StrPath]) -> tuple[str, ...]:
     """The chargers the files declare (`charger garage, carport`), in order, without
-    checking anything else: a replay without a config simulates these. RuleFileErrors when
-    a file cannot be read or parsed."""
-    sources, errors = _read_all(paths)
+    checking anything else: a replay without a config simulates these. A file that cannot
+    be read or parsed declares nothing here; loading it reports why."""
     names: list[str] = []
-    for name, text in sources:
-        tree, syntax = parse_text(text, name)
-        errors.extend(syntax)
+    for name, text in _read_all(paths)[0]:
+        try:
+            tree, _syntax = parse_text(text, name)
+        except RecursionError:
+            continue
         for item in tree.items:
             if isinstance(item, ast.ChargerDecl):
                 names.extend(i.name for i in item.names if i.name not in names)
-    if errors:
-        raise RuleFileErrors(errors)
     return tuple(names)
 
 

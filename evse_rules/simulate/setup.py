@@ -103,7 +103,7 @@ def prepare(
     if not paths:
         raise DataError(str(data_path), None, "no rule files to replay (name them, or give "
                                                "a config with rules = [...])")
-    names = [s.name for s in settings]
+    names = tuple(s.name for s in settings)
     drivers_spec: list[tuple[Column, str, str]] = []
     inputs: list[Column] = []
     for column in data.columns:
@@ -123,7 +123,7 @@ def prepare(
         from evse_rules.language import load_program
 
         load = load_program
-    program = load(paths, Environment(inputs=env_inputs, chargers=tuple(names),
+    program = load(paths, Environment(inputs=env_inputs, chargers=names,
                                       chargers_from_config=config is not None))
     by_name = {column.name: column for column in inputs}
     for external in program.externals:
