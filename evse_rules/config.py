@@ -44,6 +44,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from evse_rules.chargers.firmware import validate_client_id
 from evse_rules.errors import ConfigError
 from evse_rules.language.units import (
     DURATION,
@@ -67,8 +68,14 @@ DEFAULT_CONFIG_NAME = "evse-rules.toml"
 AMPS_FLOOR = 6
 AMPS_CEILING = 32
 
-# Client ids the firmware and other controllers use (API-NOTES.md): ours must not collide.
-_RESERVED_CLIENT_IDS = frozenset({20, 131073, 262145, *range(65537, 65549)})
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    if re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
+        # A password in the URL would end up in logs and error messages.
+        raise ValueError("must not hold credentials; use user and password_env/password_file")
+    return value
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -207,23 +214,13 @@ class ChargerConfig(BaseModel):
     @field_validator("client_id")
     @classmethod
     def _client_id(cls, value: int | None) -> int | None:
-        if value is None:
-            return None
-        if not 0 < value < 2**31:
-            raise ValueError(f"must be between 1 and {2**31 - 1}, got {value}")
-        if value in _RESERVED_CLIENT_IDS:
-            raise ValueError(f"{value} is used by the charger's firmware itself; choose another")
-        return value
+        # The driver's own rule (range, ids the firmware uses itself), said at load time.
+        return None if value is None else validate_client_id(value)
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-        if value is not None and re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
-            # A password in the URL would end up in logs and error messages.
-            raise ValueError("must not hold credentials; use user and password_env/password_file")
-        return value.rstrip("/") if value else value
+        return _check_url(value).rstrip("/") if value is not None else None
 
     @model_validator(mode="after")
     def _consistent(self) -> ChargerConfig:
@@ -291,11 +288,7 @@ class InputConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-        if value is not None and re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
-            raise ValueError("must not hold credentials; use user and password_env/password_file")
-        return value
+        return _check_url(value) if value is not None else None
 
     @field_validator("path")
     @classmethod

@@ -239,3 +239,23 @@ def test_http_inputs_take_credentials_from_the_environment(
                for line in lines)
     lines = _errors(tmp_path, GOOD.replace('value = "300 W"', 'value = "300 W"\nuser = "x"'))
     assert any("kind 'constant' takes no user" in line for line in lines)
+
+
+@pytest.mark.parametrize(("client_id", "said"), [
+    (20, "already used by"), (65540, "already used by"), (2**31, "out of range"),
+])
+def test_client_id_follows_the_drivers_rule(tmp_path: Path, client_id: int, said: str) -> None:
+    text = GOOD.replace('mode = "auto"', f'mode = "auto"\nclient_id = {client_id}')
+    (line,) = _errors(tmp_path, text)
+    assert line.startswith("evse-rules.toml: chargers.garage.client_id: error:")
+    assert said in line
+
+
+def test_a_url_with_credentials_is_refused_for_chargers_and_inputs(tmp_path: Path) -> None:
+    text = GOOD.replace("http://192.168.1.50/", "http://admin:secret@192.168.1.50/").replace(
+        "http://inverter.local/", "http://u:p@inverter.local/")
+    lines = _errors(tmp_path, text)
+    assert [line.split(": error:")[0] for line in lines] == [
+        "evse-rules.toml: chargers.garage.url", "evse-rules.toml: inputs.pv.url"]
+    assert all("must not hold credentials" in line for line in lines)
+    assert not any("secret" in line for line in lines)
