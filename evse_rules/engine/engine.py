@@ -7,7 +7,8 @@ and reads no clock: `now` is given, so a replay runs exactly the code the daemon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from evse_rules.engine.guards import ChargerGuard
@@ -29,6 +30,16 @@ _NONE: tuple[()] = ()
 # machinery (about 70 ns) at every use, and a step tests kinds for every proposal.
 _START, _STOP, _SET_AMPS = ActionKind.START, ActionKind.STOP, ActionKind.SET_AMPS
 _SET_MODE, _LOG = ActionKind.SET_MODE, ActionKind.LOG
+
+
+@dataclass(frozen=True, slots=True)
+class ContactorTimes:
+    """When a charger was last started and stopped (successful commands): what its minimum
+    on and off times count from, kept across restarts so that a restart cannot switch the
+    contactor again at once."""
+
+    last_start: datetime | None = None
+    last_stop: datetime | None = None
 
 
 class Engine:
@@ -132,6 +143,28 @@ class Engine:
         last current sent) changes only on success: a failed command is tried again."""
         if ok:
             self._guards[command.charger].committed(command)
+
+    def contactor_times(self) -> dict[str, ContactorTimes]:
+        """Each charger's last start and stop, for the state file."""
+        return {name: ContactorTimes(guard.last_start, guard.last_stop)
+                for name, guard in self._guards.items()}
+
+    def restore_contactor_times(
+        self, times: Mapping[str, ContactorTimes], now: datetime
+    ) -> list[str]:
+        """Give the guards their last start and stop back (after a restart). A time after
+        `now` (the clock went back) counts as `now`: the guard waits its minimum time from
+        here, never until a future that may be hours away. Returns the names that are not
+        configured chargers (their times are skipped)."""
+        unknown: list[str] = []
+        for name, saved in times.items():
+            guard = self._guards.get(name)
+            if guard is None:
+                unknown.append(name)
+                continue
+            guard.last_start = None if saved.last_start is None else min(saved.last_start, now)
+            guard.last_stop = None if saved.last_stop is None else min(saved.last_stop, now)
+        return unknown
 
     # -- the parts of a step --------------------------------------------------------------
 
