@@ -25,3 +25,29 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     test = _readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci, f"{test!r} is not a line of .ci/run"
+
+
+def test_the_readme_rule_example_checks_clean() -> None:
+    from evse_rules.language import load_program_text
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## What a rule file looks like", 1)[1]
+    example = re.search(r"```\n(.*?)```", section, re.S)
+    assert example, "the section shows no rule file"
+    program = load_program_text(example.group(1), "README.md")
+    assert len(program.rules) == 4
+
+
+def test_the_readme_error_example_is_what_check_prints(tmp_path: Path) -> None:
+    from evse_rules.errors import RuleFileErrors
+    from evse_rules.language import load_program_text
+
+    text = (ROOT / "README.md").read_text()
+    shown = re.search(r"\$ evse-rules check broken\.evr\n(.*?)```", text, re.S)
+    assert shown
+    try:
+        load_program_text("input pv: W\nif pv > 16A then stop\n", "broken.evr")
+    except RuleFileErrors as error:
+        assert error.render().strip() == shown.group(1).strip()
+    else:
+        raise AssertionError("the README's broken example checked clean")
