@@ -38,7 +38,7 @@ def test_the_readme_rule_example_checks_clean() -> None:
     assert len(program.rules) == 4
 
 
-def test_the_readme_error_example_is_what_check_prints(tmp_path: Path) -> None:
+def test_the_readme_error_example_is_what_check_prints() -> None:
     from evse_rules.errors import RuleFileErrors
     from evse_rules.language import load_program_text
 
