@@ -18,7 +18,12 @@ FORBIDDEN = {
                  "evse_rules.config", "evse_rules.simulate", "lark"),
     "inputs": ("evse_rules.engine", "evse_rules.cli", "evse_rules.chargers", "lark",
                "evse_rules.language.parse", "evse_rules.language.check"),
-    "engine": ("evse_rules.cli", "httpx"),
+    "engine": ("evse_rules.cli", "httpx", "evse_rules.live", "evse_rules.simulate",
+               "evse_rules.config", "asyncio"),
+    "simulate": ("evse_rules.cli", "evse_rules.live", "httpx", "asyncio"),
+    "live": ("evse_rules.cli", "evse_rules.simulate"),
+    "testing": ("evse_rules.language", "evse_rules.engine", "evse_rules.cli",
+                "evse_rules.live", "evse_rules.simulate"),
 }
 
 
