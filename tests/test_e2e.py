@@ -5,7 +5,8 @@ PV meter served over HTTP on 127.0.0.1.
 
 PV stepping 0 -> 3000 W -> 800 W must give the emulator the right claims at the right ticks;
 a dead meter must claim nothing while the charger keeps being polled; a broken rule file
-must leave the old rules running. Ticks are 1 s (0.25 s where the tick is not the point).
+must leave the old rules running, and one at start must leave the charger alone until
+fixed. Ticks are 1 s (0.25 s where the tick is not the point).
 """
 
 from __future__ import annotations
@@ -179,6 +180,41 @@ async def test_a_broken_rule_file_keeps_the_old_rules_running(
         assert _claims(await run.ticks(3)) == []
         await run.stop()
     assert "rule files reloaded" in caplog.text
+
+
+async def test_a_daemon_started_on_a_broken_rule_file_controls_once_it_is_fixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("EVSE_E2E_PASSWORD", PASSWORD)
+    caplog.set_level(logging.INFO, "evse_rules")
+    with OpenEvseEmulator("v5.1.2", user="admin", password=PASSWORD) as emu, \
+            pv_meter() as meter:
+        meter.power = 3000.0
+        path = _config(tmp_path, emu, meter, tick="250 ms")
+        rules = tmp_path / "solar.evr"
+        rules.write_text(RULES.replace("pv > 1400W then start", "pv > 16A then start"))
+        config = load_config(path)
+        run = Run(Daemon(config), emu)
+
+        # Running without rules: the charger and the meter are read every tick, and the
+        # charger is sent nothing at all: it is only read (GET), never claimed.
+        before = await run.ticks(3)
+        assert {r.method for r in before} == {"GET"}
+        assert sum(r.path == "/status" for r in before) >= 3
+        assert f"{rules}:4:26: error: cannot compare power (W) with current (A)" in caplog.text
+        assert run.daemon.store.input_value("pv") == 3000.0
+        assert run.daemon.watcher.problem is not None
+
+        # Fixed: the rules load at the next tick and claim 12 A at once.
+        rules.write_text(RULES)
+        claims = _claims(await run.ticks(2))
+        assert claims and claims[-1]["charge_current"] == 12
+        assert run.daemon.rules_error is None
+        await run.stop()
+    assert "rule files loaded, the rules run" in caplog.text
+    with Journal(config.journal_path) as journal:
+        sent = [e for e in journal.entries() if e.type == "command"]
+    assert sent and sent[0].kind == "set_current" and sent[0].value == "12 A"
 
 
 def _journal_counts(path: Path) -> dict[str, int]:

@@ -8,6 +8,7 @@ the emulated charger and a real HTTP meter.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -340,10 +341,125 @@ async def test_a_broken_rule_file_keeps_the_old_rules(
     assert any(e.startswith("rule files reloaded") for e in events)
 
 
-async def test_rules_reading_an_unconfigured_input_refuse_to_start(tmp_path: Path) -> None:
-    h = _harness(tmp_path, CONFIG.replace("[inputs.pv]", "[inputs.sun]"))
-    with pytest.raises(Exception, match=r"the rules read pv but the config has no \[inputs.pv\]"):
-        await h.daemon.run()
+def _broken_loader(programs: list[FakeProgram]) -> object:
+    """A loader that refuses a file saying "broken" (two errors) and otherwise runs the
+    FakeProgram with the threshold the file gives."""
+
+    def load(paths: Sequence[Path], env: Environment) -> FakeProgram:
+        text = paths[0].read_text()
+        if "broken" in text:
+            errors = [SourceError(Location(str(paths[0]), line, 8, line, 11),
+                                  "cannot compare power (W) with current (A)",
+                                  "if pv > 16A then stop") for line in (3, 7)]
+            raise RuleFileErrors(errors)
+        programs.append(FakeProgram(str(paths[0]), threshold=float(text.split()[1])))
+        return programs[-1]
+
+    return load
+
+
+async def _ticks(daemon: Daemon, n: int) -> None:
+    target = daemon.ticks + n
+    while daemon.ticks < target:
+        await asyncio.sleep(0)
+
+
+async def test_broken_rules_at_start_run_nothing_until_they_are_fixed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    programs: list[FakeProgram] = []
+    h = _harness(tmp_path, CONFIG.replace('mode = "auto"', 'mode = "manual"'), ticks=None,
+                 loader=_broken_loader(programs))
+    rules = tmp_path / "solar.evr"
+    rules.write_text("broken\n")
+    with Journal(h.config.journal_path) as journal:
+        journal.add_request("mode", "garage", "auto", START)
+        journal.add_request("set", "nothing", 1.0, START)
+    caplog.set_level(logging.INFO, "evse_rules")
+    runner = asyncio.create_task(h.daemon.run())
+    await _ticks(h.daemon, 3)
+
+    # Every error is logged with FILE:LINE:COL, once; the daemon polls and journals, takes
+    # the requests, and sends nothing at all.
+    assert f"{rules}:3:8: error: cannot compare" in caplog.text
+    assert f"{rules}:7:8: error: cannot compare" in caplog.text
+    assert caplog.text.count("running without rules until they are fixed") == 1
+    assert h.charger.calls == [] and programs == []
+    first = h.daemon.rules_error
+    assert first is not None and first.startswith(f"{rules}:3:8: error: cannot compare")
+    assert first.endswith("(and 1 more error)")
+    assert h.daemon.store.mode("garage") == "auto"
+    with Journal(h.config.journal_path) as journal:
+        assert journal.counts()["ticks"] == 3 and journal.counts()["commands"] == 0
+        last = journal.last_tick()
+        results = [journal.request_result(n) for n in (1, 2)]
+    assert last is not None and last.samples["pv"] == 3000.0
+    assert last.samples["garage.state"] == "sleeping"
+    assert last.rules_error == first
+    assert [r[1] for r in results if r] == [
+        "done", "refused: no rules are running (the rule files have errors) and no saved "
+        "variable is named 'nothing'"]
+
+    # Still broken, another way: reported once more, still nothing sent.
+    rules.write_text("broken again\n")
+    await _ticks(h.daemon, 2)
+    assert caplog.text.count("rule files still have errors") == 1
+    assert h.charger.calls == []
+
+    # Fixed: loaded at the next tick, and control begins in that tick.
+    rules.write_text("threshold 1400\n")
+    await _ticks(h.daemon, 1)
+    assert h.charger.calls == ["amps 12", "start"]
+    assert h.daemon.rules_error is None and len(programs) == 1
+    h.daemon.stop()
+    await runner
+    with Journal(h.config.journal_path) as journal:
+        events = [e.detail or "" for e in journal.entries() if e.type == "event"]
+        last = journal.last_tick()
+    assert any(e.startswith("rule files have errors; running without rules") for e in events)
+    assert any(e.startswith("rule files loaded, the rules run") for e in events)
+    assert last is not None and last.rules_error is None
+
+
+async def test_rules_reading_an_unconfigured_input_do_not_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = _harness(tmp_path, CONFIG.replace("[inputs.pv]", "[inputs.sun]"), ticks=2)
+    await h.daemon.run()
+    assert h.charger.calls == ["release"]
+    assert h.daemon.rules_error == "the rules read pv but the config has no [inputs.pv]"
+    assert "the rules read pv but the config has no [inputs.pv]" in caplog.text
+
+
+async def test_a_restart_within_min_off_waits_for_min_off_since_the_stop(
+    tmp_path: Path,
+) -> None:
+    text = CONFIG.replace('min_off = "0 s"', 'min_off = "5 min"')
+    first = _harness(tmp_path, text, ticks=None)
+    runner = asyncio.create_task(first.daemon.run())
+    await _ticks(first.daemon, 1)                   # 12:00 start
+    first.program.threshold = 5000.0
+    await _ticks(first.daemon, 1)                   # 12:01 stop
+    first.daemon.stop()
+    await runner
+    assert first.charger.calls == ["amps 12", "start", "stop", "release"]
+    saved = json.loads(first.config.state_path.read_text())["contactor"]["garage"]
+    assert saved == {"last_start": "2026-06-01T12:00:00+00:00",
+                     "last_stop": "2026-06-01T12:01:00+00:00"}
+
+    # Restarted at 12:02:30 with the sun back: the start waits until 12:06, five minutes
+    # after the stop, not five minutes after the restart and not at once.
+    again = _harness(tmp_path, text, ticks=5)
+    again.time.now = START + timedelta(minutes=2, seconds=30)
+    await again.daemon.run()
+    assert again.charger.calls == ["amps 12", "start", "release"]
+    with Journal(again.config.journal_path) as journal:
+        entries = journal.entries()
+    starts = [e.at for e in entries if e.type == "command" and e.kind == "start"]
+    assert starts[-1] == START + timedelta(minutes=6)
+    held = [e for e in entries if e.type == "held" and e.guard == "min_off"]
+    assert [e.at.minute for e in held] == [3, 4, 5]
+    assert "stopped 2 min ago" in (held[0].detail or "")
 
 
 async def test_stop_releases_the_claim_even_when_a_charger_refuses(

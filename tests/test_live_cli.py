@@ -154,3 +154,52 @@ async def test_mode_wait_reports_what_the_running_engine_did(
     assert code == 0
     assert capsys.readouterr().out.startswith("mode garage manual: done (taken at ")
     assert h.daemon.store.mode("garage") == "manual"
+
+
+BROKEN_CONFIG = """
+tick = "200 ms"
+rules = ["solar.evr"]
+[chargers.garage]
+driver = "simulated"
+mode = "auto"
+[inputs.pv]
+kind = "constant"
+value = "3000 W"
+"""
+
+
+def test_run_on_broken_rules_keeps_running_and_why_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(BROKEN_CONFIG)
+    (tmp_path / "solar.evr").write_text("var boost: boolean = false\n"
+                                        "if mode is auto and pv > 16A then start\n")
+    assert main(["run", "--config", str(config), "--ticks", "2"]) == 0
+    assert "solar.evr:2:26: error: cannot compare" in caplog.text
+    assert "running without rules until they are fixed" in caplog.text
+
+    assert main(["why", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "no rules running: the rule files have errors" in out
+    assert "solar.evr:2:26: error: cannot compare" in out and "^^^" in out
+    assert "garage:" in out and "mode auto" in out       # the charger is still polled
+
+    # `set` cannot check a value against files that do not load: nothing is queued.
+    assert main(["set", "boost", "on", "--config", str(config)]) == 1
+    assert "boost cannot be checked, the rule files do not load" in capsys.readouterr().err
+    with Journal(tmp_path / "evse-rules.sqlite") as journal:
+        assert journal.pending_requests() == []
+        assert journal.counts()["ticks"] == 2 and journal.counts()["commands"] == 0
+
+
+def test_run_with_a_broken_config_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(BROKEN_CONFIG.replace('mode = "auto"', 'mode = "turbo"'))
+    (tmp_path / "solar.evr").write_text("if mode is auto then start\n")
+    assert main(["run", "--config", str(config), "--ticks", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "chargers.garage.mode" in err
+    assert not (tmp_path / "evse-rules.sqlite").exists()

@@ -76,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
     Ticks at the config's `tick` (aligned to whole minutes when it is a minute). Rule files
     are reloaded when they change and on SIGHUP; a file with errors is reported and the
-    previous rules keep running. SIGINT or SIGTERM releases every charger and exits.
+    previous rules keep running. Rule files with errors at start are reported too: the
+    daemon then polls and journals without rules (sending nothing) until they are fixed.
+    SIGINT or SIGTERM releases every charger and exits.
     Logs one line per command and per error; -v adds a trace line per tick.
-    Exit status: 0 after a stop, 1 when the config or the rules cannot be used.
+    Exit status: 0 after a stop, 1 when the config cannot be used.
     """
     import asyncio
 
@@ -222,6 +224,10 @@ def why(args: argparse.Namespace) -> int:
             return 0
         age = (datetime.now(UTC) - last.at).total_seconds()
         print(f"last tick {_local(last.at)} ({_ago(age)})")
+        if last.rules_error is not None:
+            print("no rules running: the rule files have errors (the daemon loads them as "
+                  "soon as they are fixed); the first one:")
+            print("\n".join(f"    {line}" for line in last.rules_error.splitlines()))
         for name in names:
             print()
             print(_explain(journal, name, config, last.id, last.samples, last.stale,
@@ -350,7 +356,11 @@ def set_variable(args: argparse.Namespace) -> int:
     from evse_rules.live.reload import default_loader
 
     config = load_config(args.config)
-    program = default_loader(config.rule_paths, config.environment())
+    try:
+        program = default_loader(config.rule_paths, config.environment())
+    except (EvseRulesError, OSError) as error:
+        raise EvseRulesError(f"set: {args.variable} cannot be checked, the rule files do not "
+                             f"load:\n{error}") from None
     declared = {v.name: v for v in program.variables}
     if args.variable not in declared:
         import difflib

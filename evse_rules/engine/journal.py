@@ -2,7 +2,8 @@
 
 One transaction per tick holds everything that tick decided:
 
-    ticks      one row per tick: the input and charger values (JSON), the `let` values
+    ticks      one row per tick: the input and charger values (JSON), the `let` values;
+               while no rules run (the rule files have errors), the first error
     commands   every command sent: charger, kind, value, the rule (file:line and text), the
                values that made it fire, a guard note (clamped...), ok or the error
     held       every action a guard held back: the guard (min_on, no_vehicle...) and why; an
@@ -104,6 +105,7 @@ class TickRecord:
     samples: dict[str, Value] = field(default_factory=dict)
     stale: Sequence[str] = ()
     events: Sequence[Event] = ()
+    rules_error: str | None = None    # set while no rules run: the rule files' first error
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class TickRow:
     samples: dict[str, Value]
     stale: tuple[str, ...]
     lets: dict[str, Value]
+    rules_error: str | None = None
 
 
 def _values_json(values: tuple[tuple[str, str], ...]) -> str:
@@ -236,7 +239,9 @@ class Journal:
         at = stamp(tick.at)
         step = tick.step
         with self._transaction() as db:
-            samples = {"values": tick.samples, "stale": list(tick.stale)}
+            samples: dict[str, object] = {"values": tick.samples, "stale": list(tick.stale)}
+            if tick.rules_error is not None:
+                samples["rules_error"] = tick.rules_error
             lets = step.lets if step is not None else {}
             cursor = db.execute("INSERT INTO ticks (at, samples, lets) VALUES (?, ?, ?)",
                                 (at, json.dumps(samples), json.dumps(lets)))
@@ -385,7 +390,8 @@ class Journal:
             return None
         samples = json.loads(row[2])
         return TickRow(int(row[0]), unstamp(row[1]), samples.get("values", {}),
-                       tuple(samples.get("stale", ())), json.loads(row[3]))
+                       tuple(samples.get("stale", ())), json.loads(row[3]),
+                       samples.get("rules_error"))
 
     def tick_entries(self, tick_id: int, charger: str | None = None) -> list[Entry]:
         """The fires, held actions, commands and events of one tick."""

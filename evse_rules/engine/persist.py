@@ -1,14 +1,20 @@
-"""What survives a restart: each charger's mode and the user variables, in a JSON file.
+"""What survives a restart: each charger's mode, the user variables, and when each charger
+was last started and stopped (the minimum on and off times count from them), in a JSON file.
 
     {"format": 1, "saved_at": "2026-06-01T12:00:00+00:00",
      "modes": {"garage": "auto"},
-     "variables": {"target_energy": 36000000.0, "note": "away", "boost": false}}
+     "variables": {"target_energy": 36000000.0, "note": "away", "boost": false},
+     "contactor": {"garage": {"last_start": "2026-06-01T11:40:00+00:00",
+                              "last_stop": "2026-06-01T11:58:00+00:00"}}}
 
-Values are canonical (J, W, A, s...), as the engine holds them. A write is atomic: a temporary
-file in the same folder, flushed and fsynced, then renamed over the old one, so a power cut or
-a kill -9 leaves either the old file or the new one, never half of one. A file that cannot be
-read is not fatal: its content is kept beside it (`NAME.bad-TIMESTAMP`), the problem is
-reported, and the engine starts from the config's defaults.
+Values are canonical (J, W, A, s...), as the engine holds them; times are ISO 8601 with
+their offset. A file without "contactor" (written before it existed) is read as no times.
+
+A write is atomic: a temporary file in the same folder, flushed and fsynced, then renamed
+over the old one, so a power cut or a kill -9 leaves either the old file or the new one,
+never half of one. A file that cannot be read is not fatal: its content is kept beside it
+(`NAME.bad-TIMESTAMP`), the problem is reported, and the engine starts from the config's
+defaults.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from evse_rules.engine.engine import ContactorTimes, Engine
 from evse_rules.engine.store import StateStore
 from evse_rules.language.program import MODES, Value
 
@@ -34,6 +41,7 @@ FORMAT = 1
 class SavedState:
     modes: dict[str, str] = field(default_factory=dict)
     variables: dict[str, Value] = field(default_factory=dict)
+    contactor: dict[str, ContactorTimes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,8 @@ class StateFile:
             "saved_at": (now or datetime.now(UTC)).isoformat(),
             "modes": dict(sorted(state.modes.items())),
             "variables": dict(sorted(state.variables.items())),
+            "contactor": {name: _encode_times(times)
+                          for name, times in sorted(state.contactor.items())},
         }
         write_atomic(self.path, json.dumps(document, indent=2) + "\n")
         self._last = state
@@ -143,12 +153,51 @@ def _decode(document: object) -> SavedState:
         {str(k): str(v) for k, v in modes.items()},
         {str(k): (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
          for k, v in variables.items()},
+        _decode_contactor(document.get("contactor", {})),
     )
 
 
-def snapshot(store: StateStore) -> SavedState:
-    """The part of the store that persists."""
-    return SavedState(store.modes(), store.variables())
+def _encode_times(times: ContactorTimes) -> dict[str, str | None]:
+    return {"last_start": times.last_start.isoformat() if times.last_start else None,
+            "last_stop": times.last_stop.isoformat() if times.last_stop else None}
+
+
+def _decode_contactor(section: object) -> dict[str, ContactorTimes]:
+    if not isinstance(section, dict):
+        raise ValueError("'contactor' must map charger names to their last start and stop")
+    decoded: dict[str, ContactorTimes] = {}
+    for name, entry in section.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"last_start", "last_stop"}:
+            raise ValueError(f"'contactor' of charger {name!r} must hold last_start and "
+                             "last_stop")
+        decoded[str(name)] = ContactorTimes(_time(name, entry.get("last_start")),
+                                            _time(name, entry.get("last_stop")))
+    return decoded
+
+
+def _time(charger: str, text: object) -> datetime | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ValueError(f"'contactor' of charger {charger!r}: {text!r} is not a time")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'contactor' of charger {charger!r}: {text!r} is not an ISO time"
+                         ) from None
+    if when.tzinfo is None:
+        # A time without its offset could be hours off: refused rather than guessed.
+        raise ValueError(f"'contactor' of charger {charger!r}: {text!r} has no UTC offset")
+    return when
+
+
+def snapshot(store: StateStore, contactor: dict[str, ContactorTimes] | None = None
+             ) -> SavedState:
+    """The part of the store that persists, with the engine's contactor times if given.
+    A charger never started nor stopped is left out."""
+    kept = {name: times for name, times in (contactor or {}).items()
+            if times.last_start is not None or times.last_stop is not None}
+    return SavedState(store.modes(), store.variables(), kept)
 
 
 def restore(store: StateStore, state: SavedState) -> list[str]:
@@ -171,3 +220,11 @@ def restore(store: StateStore, state: SavedState) -> list[str]:
             problems.append(f"saved value of variable {name!r} ignored: {error}")
     store.dirty = False
     return problems
+
+
+def restore_contactor(engine: Engine, state: SavedState, now: datetime) -> list[str]:
+    """Give the engine's guards their saved last start and stop (a time after `now` counts
+    as `now`); returns what could not be restored."""
+    unknown = engine.restore_contactor_times(state.contactor, now)
+    return [f"saved start and stop times of charger {name!r} ignored: no such charger"
+            for name in unknown]

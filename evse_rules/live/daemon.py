@@ -12,6 +12,11 @@ Each tick, in order:
  6. modes and variables are saved if they changed; the tick is journaled in one
     transaction.
 
+Rule files with errors at start do not stop the daemon: it runs without rules (steps 4 and
+5 are skipped: nothing is sent, the chargers stay as they are) and loads the rules as soon
+as a version that checks is there. The guards' last start and stop of each charger are saved
+with the modes and variables, so a restart does not cut the minimum on and off times short.
+
 SIGINT and SIGTERM stop the loop, release every charger's claim and exit within seconds.
 Nothing here reads the clock or sleeps directly: both are injected (`schedule`).
 """
@@ -30,13 +35,13 @@ from evse_rules.chargers.base import Charger
 from evse_rules.config import Config
 from evse_rules.engine import Command, CommandKind, Engine, Guard, StateStore, StepResult
 from evse_rules.engine.journal import Event, Journal, Request, Sent, TickRecord
-from evse_rules.engine.persist import StateFile, restore, snapshot
+from evse_rules.engine.persist import StateFile, restore, restore_contactor, snapshot
 from evse_rules.errors import ChargerError, ConfigError
 from evse_rules.language.program import Kind, ValueType
 from evse_rules.language.units import DURATION, format_quantity
 from evse_rules.live.build import ChargerFactory, build_inputs, default_charger_factory
 from evse_rules.live.health import Health
-from evse_rules.live.reload import ProgramLoader, RuleWatcher, default_loader
+from evse_rules.live.reload import NoRules, ProgramLoader, RuleWatcher, default_loader
 from evse_rules.live.report import samples, short, show, trace
 from evse_rules.live.schedule import Clock, Sleeper, next_tick, wall_clock, wall_sleep
 from evse_rules.live.sources import Sources
@@ -101,6 +106,11 @@ class Daemon:
             raise RuntimeError("the daemon has not started")
         return self.engine.store
 
+    @property
+    def rules_error(self) -> str | None:
+        """While no rules run (the rule files have errors): the first error; else None."""
+        return None if self.watcher.running else self.watcher.problem
+
     # -- the loop -------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -140,6 +150,8 @@ class Daemon:
                             last.isoformat(), now.isoformat())
                 if self.engine is not None:
                     self.engine.program.reset()
+                    # A start or stop now in the future would hold the contactor until then.
+                    self.engine.restore_contactor_times(self.engine.contactor_times(), now)
                 last = None
             if last is not None and when <= last:
                 when = last + timedelta(seconds=interval)
@@ -177,7 +189,8 @@ class Daemon:
     def _start(self) -> None:
         config = self.config
         self._lock()
-        program = self.watcher.load()
+        outcome = self.watcher.load()
+        program = outcome.program if outcome.program is not None else NoRules()
         store = StateStore()
         for name, spec in config.inputs.items():
             stale = config.input_stale_after(name)
@@ -186,9 +199,14 @@ class Daemon:
         self.engine = Engine(program, config.charger_settings(), store)
         loaded = self.state_file.load()
         events: list[Event] = []
+        if outcome.error is not None:
+            events.append(Event("error", "rules", "rule files have errors; running without "
+                                "rules until they are fixed:\n" + outcome.error))
         if loaded.problem:
             events.append(Event("error", "state", loaded.problem))
-        for problem in restore(store, loaded.state):
+        problems = restore(store, loaded.state)
+        problems += restore_contactor(self.engine, loaded.state, self.clock())
+        for problem in problems:
             log.warning("%s: %s", config.state_path, problem)
             events.append(Event("warning", "state", problem))
         chargers = {name: self._charger_factory(name, config) for name in config.chargers}
@@ -208,11 +226,12 @@ class Daemon:
         self._prune(now)
         for event in events:
             self.journal.event(now, event)
-        self.journal.event(now, Event("info", "daemon", "started with rules "
-                                      + ", ".join(program.files)))
-        log.info("started: %d charger(s), %d input(s), tick %s, rules %s",
+        rules = ("rules " + ", ".join(program.files) if outcome.program is not None
+                 else "no rules (the rule files have errors)")
+        self.journal.event(now, Event("info", "daemon", f"started with {rules}"))
+        log.info("started: %d charger(s), %d input(s), tick %s, %s",
                  len(chargers), len(config.inputs), format_quantity(config.tick_seconds, DURATION),
-                 ", ".join(program.files))
+                 rules)
 
     def _lock(self) -> None:
         """Refuse to run twice on one journal: two daemons would fight over the chargers."""
@@ -294,12 +313,17 @@ class Daemon:
         self._health.apply(engine.store, results, events)
         engine.store.expire(now)
         self._health.staleness(engine.store, events)
-        step = engine.step(now)
-        sent = await self._send_all(step.commands)
-        self._after_step(step, events)
+        rules_error = self.rules_error
+        if rules_error is None:
+            step = engine.step(now)
+            sent = await self._send_all(step.commands)
+            self._after_step(step, events)
+        else:
+            # No rules: nothing is decided, nothing is sent (not even the reference voltage).
+            step, sent = _idle(now), []
         self._save(now)
         values, stale = samples(engine.store)
-        journal.record(TickRecord(now, step, sent, values, stale, events))
+        journal.record(TickRecord(now, step, sent, values, stale, events, rules_error))
         self._advance_simulated()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", trace(now, values, stale, step))
@@ -317,11 +341,16 @@ class Daemon:
         if not (self._reload_asked or self.watcher.changed()):
             return
         self._reload_asked = False
+        first_load = not self.watcher.running
         outcome = self.watcher.reload()
         if outcome.program is not None and self.engine is not None:
             self.engine.replace_program(outcome.program)
-            events.append(Event("info", "rules", "rule files reloaded: "
+            what = "loaded, the rules run" if first_load else "reloaded"
+            events.append(Event("info", "rules", f"rule files {what}: "
                                 + ", ".join(outcome.program.files)))
+        elif outcome.error is not None and first_load:
+            events.append(Event("error", "rules", "rule files still have errors; running "
+                                "without rules:\n" + outcome.error))
         elif outcome.error is not None:
             events.append(Event("error", "rules", "rule files not reloaded, the previous "
                                 "rules keep running:\n" + outcome.error))
@@ -351,6 +380,13 @@ class Daemon:
             return "done" if changed else "done (unchanged)"
         if request.kind == "set":
             declared = {v.name for v in self.engine.program.variables} if self.engine else set()
+            if self.rules_error is not None:
+                # No rules to check it against: a variable the state file holds (the rules
+                # declared it when they last ran) takes it; the next rules check its type.
+                declared = set(store.variables())
+                if request.target not in declared:
+                    return (f"refused: no rules are running (the rule files have errors) and "
+                            f"no saved variable is named {request.target!r}")
             if request.target not in declared:
                 return f"refused: the rules declare no variable {request.target!r}"
             try:
@@ -417,12 +453,12 @@ class Daemon:
                 log.debug("%s", held)
 
     def _save(self, now: datetime | None = None) -> None:
-        """Write modes and variables if they changed since the last write."""
+        """Write modes, variables and contactor times if they changed since the last write
+        (the state file skips a state equal to the one it holds)."""
         store = self.store
-        if not store.dirty:
-            return
+        assert self.engine is not None
         try:
-            self.state_file.save(snapshot(store), now)
+            self.state_file.save(snapshot(store, self.engine.contactor_times()), now)
         except OSError as error:
             log.error("%s: cannot save the state: %s", self.config.state_path, error)
             return
@@ -444,6 +480,11 @@ class Daemon:
             deleted = self.journal.prune(now - timedelta(days=days))
             if deleted:
                 log.info("journal: %d ticks older than %d days deleted", deleted, days)
+
+
+def _idle(now: datetime) -> StepResult:
+    """The step of a tick without rules: nothing fired, nothing proposed."""
+    return StepResult(now, [], (), (), (), (), {}, (), (), ())
 
 
 async def _carry_out(charger: Charger, command: Command) -> None:

@@ -1,8 +1,12 @@
-"""Rule files reloaded while running: on change (mtime poll each tick) and on SIGHUP.
+"""Rule files loaded at start and reloaded while running: on change (mtime poll each tick)
+and on SIGHUP.
 
 A new version is checked whole before it replaces anything. A file with errors is reported
 with FILE:LINE:COL (the checker's rendering) and the previous program keeps running; the
 same broken version is reported once, not every tick. Fixed again, it is loaded.
+
+Files with errors at start do not stop the daemon: it runs `NoRules` (it polls, journals
+and takes requests, and proposes nothing) until a version that checks is loaded.
 """
 
 from __future__ import annotations
@@ -11,10 +15,20 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from evse_rules.errors import EvseRulesError
-from evse_rules.language.program import Environment, ExternalKind, Program
+from evse_rules.errors import EvseRulesError, RuleFileErrors
+from evse_rules.language.program import (
+    Environment,
+    External,
+    ExternalKind,
+    Program,
+    RuleRef,
+    TickResult,
+    Value,
+    VariableDecl,
+)
 
 log = logging.getLogger("evse_rules.live")
 
@@ -44,10 +58,35 @@ def signature(paths: Sequence[Path]) -> Signature:
     return tuple(found)
 
 
+class NoRules:
+    """The program of a daemon whose rule files have errors: reads nothing, proposes nothing."""
+
+    externals: tuple[External, ...] = ()
+    variables: tuple[VariableDecl, ...] = ()
+    rules: tuple[RuleRef, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def tick(self, now: datetime, values: list[Value]) -> TickResult:
+        return TickResult([], [], {})
+
+    def reset(self) -> None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadOutcome:
     program: Program | None      # the new program, or None when it was refused
     error: str | None            # why it was refused (FILE:LINE:COL rendering)
+    first: str | None = None     # the first error alone, with a count of the others
+
+
+def first_error(error: Exception) -> str:
+    """The first problem of a refused version (what `evse-rules why` shows)."""
+    if isinstance(error, RuleFileErrors) and error.errors:
+        more = len(error.errors) - 1
+        tail = f"\n(and {more} more error{'s' if more > 1 else ''})" if more else ""
+        return error.errors[0].render() + tail
+    return str(error)
 
 
 class RuleWatcher:
@@ -60,11 +99,23 @@ class RuleWatcher:
         self.inputs = set(inputs)
         self.loader = loader
         self._seen: Signature = ()
+        self.running = False     # whether a version that checks has been loaded
+        self.problem: str | None = None     # while none has: the first error (for `why`)
 
-    def load(self) -> Program:
-        """Load now; raises the checker's error (the daemon refuses to start without rules)."""
+    def load(self) -> ReloadOutcome:
+        """Load at start. A version with errors is reported (every error, FILE:LINE:COL)
+        and refused, and the daemon runs without rules until a fixed version loads."""
         self._seen = signature(self.paths)
-        return self._checked(self.loader(self.paths, self.env))
+        try:
+            program = self._checked(self.loader(self.paths, self.env))
+        except (EvseRulesError, OSError) as error:
+            text = str(error)
+            self.problem = first_error(error)
+            log.error("rule files have errors; running without rules until they are "
+                      "fixed:\n%s", text)
+            return ReloadOutcome(None, text, self.problem)
+        self.running, self.problem = True, None
+        return ReloadOutcome(program, None)
 
     def _checked(self, program: Program) -> Program:
         # An input a rule file declares but the config does not feed would be unknown forever:
@@ -87,7 +138,13 @@ class RuleWatcher:
             program = self._checked(self.loader(self.paths, self.env))
         except (EvseRulesError, OSError) as error:
             text = str(error)
-            log.error("rule files not reloaded, the previous rules keep running:\n%s", text)
-            return ReloadOutcome(None, text)
-        log.info("rule files reloaded: %s", ", ".join(str(p) for p in self.paths))
+            if self.running:
+                log.error("rule files not reloaded, the previous rules keep running:\n%s", text)
+            else:
+                self.problem = first_error(error)
+                log.error("rule files still have errors; running without rules:\n%s", text)
+            return ReloadOutcome(None, text, first_error(error))
+        log.info("rule files %s: %s", "reloaded" if self.running else "loaded, the rules run",
+                 ", ".join(str(p) for p in self.paths))
+        self.running, self.problem = True, None
         return ReloadOutcome(program, None)
