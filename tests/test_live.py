@@ -372,9 +372,11 @@ async def test_broken_rules_at_start_run_nothing_until_they_are_fixed(
                  loader=_broken_loader(programs))
     rules = tmp_path / "solar.evr"
     rules.write_text("broken\n")
+    h.config.state_path.write_text('{"format": 1, "variables": {"target": 1.0}}')
     with Journal(h.config.journal_path) as journal:
         journal.add_request("mode", "garage", "auto", START)
         journal.add_request("set", "nothing", 1.0, START)
+        journal.add_request("set", "target", 36e6, START)
     caplog.set_level(logging.INFO, "evse_rules")
     runner = asyncio.create_task(h.daemon.run())
     await _ticks(h.daemon, 3)
@@ -392,13 +394,13 @@ async def test_broken_rules_at_start_run_nothing_until_they_are_fixed(
     with Journal(h.config.journal_path) as journal:
         assert journal.counts()["ticks"] == 3 and journal.counts()["commands"] == 0
         last = journal.last_tick()
-        results = [journal.request_result(n) for n in (1, 2)]
+        results = [journal.request_result(n) for n in (1, 2, 3)]
     assert last is not None and last.samples["pv"] == 3000.0
     assert last.samples["garage.state"] == "sleeping"
     assert last.rules_error == first
     assert [r[1] for r in results if r] == [
         "done", "refused: no rules are running (the rule files have errors) and no saved "
-        "variable is named 'nothing'"]
+        "variable is named 'nothing'", "done"]
 
     # Still broken, another way: reported once more, still nothing sent.
     rules.write_text("broken again\n")
@@ -411,6 +413,7 @@ async def test_broken_rules_at_start_run_nothing_until_they_are_fixed(
     await _ticks(h.daemon, 1)
     assert h.charger.calls == ["amps 12", "start"]
     assert h.daemon.rules_error is None and len(programs) == 1
+    assert h.daemon.store.variable("target") == 36e6      # kept: it fits its declaration
     h.daemon.stop()
     await runner
     with Journal(h.config.journal_path) as journal:
@@ -577,3 +580,30 @@ async def test_a_second_daemon_on_the_same_journal_refuses_to_start(tmp_path: Pa
     again = _harness(tmp_path, ticks=1)       # the first one is gone: the lock is free
     await again.daemon.run()
     assert again.daemon.ticks == 1
+
+
+async def test_a_clock_going_back_does_not_hold_the_contactor_until_the_old_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = _harness(tmp_path, CONFIG.replace('min_off = "0 s"', 'min_off = "5 min"'), ticks=9)
+
+    async def sleep(seconds: float, stop: asyncio.Event) -> bool:
+        if h.daemon.ticks == 2 and h.time.now.hour == 12:
+            h.time.now -= timedelta(hours=1)        # NTP corrects a clock that ran ahead
+        if h.daemon.ticks == 1:
+            h.program.threshold = 5000.0            # 12:01: the stop rule fires
+        if h.daemon.ticks == 2:
+            h.program.threshold = 1400.0            # then the start rule again
+        return await h.time.sleep(seconds, stop)
+
+    h.daemon.sleep = sleep
+    await h.daemon.run()
+    assert "the clock went back" in caplog.text
+    with Journal(h.config.journal_path) as journal:
+        commands = [(e.kind, e.at.strftime("%H:%M")) for e in journal.entries()
+                    if e.type == "command"]
+    # Ticks 12:00, 12:01, 12:02, then 11:02.. The stop at 12:01 lies an hour ahead once
+    # the clock reads 11:02: it counts from 11:02, so the start comes at 11:07, not 12:06.
+    # (The journal lists in time order: the 11:07 start comes first.)
+    assert commands == [("start", "11:07"), ("set_current", "12:00"), ("start", "12:00"),
+                        ("stop", "12:01")]
