@@ -607,3 +607,29 @@ async def test_a_clock_going_back_does_not_hold_the_contactor_until_the_old_time
     # (The journal lists in time order: the 11:07 start comes first.)
     assert commands == [("start", "11:07"), ("set_current", "12:00"), ("start", "12:00"),
                         ("stop", "12:01")]
+
+
+async def test_sighup_loads_rules_that_were_broken_at_start(tmp_path: Path) -> None:
+    # The loader refuses while the "checker" says no, then accepts: nothing in the file
+    # changes, so only the reload request (SIGHUP) can load it.
+    refuse = True
+    program = FakeProgram(str(tmp_path / "solar.evr"))
+
+    def load(paths: Sequence[Path], env: Environment) -> FakeProgram:
+        if refuse:
+            raise RuleFileErrors([SourceError(Location(str(paths[0]), 1, 1, 1, 2),
+                                              "unknown input 'pv'", "good")])
+        return program
+
+    h = _harness(tmp_path, ticks=None, loader=load)
+    runner = asyncio.create_task(h.daemon.run())
+    await _ticks(h.daemon, 2)
+    refuse = False
+    await _ticks(h.daemon, 2)
+    assert h.charger.calls == [] and h.daemon.rules_error is not None   # not asked yet
+    h.daemon.reload()
+    await _ticks(h.daemon, 1)
+    h.daemon.stop()
+    await runner
+    assert h.charger.calls == ["amps 12", "start", "release"]
+    assert len(program.ticks) == 1

@@ -3,7 +3,8 @@
     daemon.py    the tick loop, start and shutdown, commands, requests, journal, persistence
     sources.py   inputs and chargers polled concurrently, each on its own interval
     health.py    a failing source reported once when it fails and once when it is back
-    reload.py    rule files reloaded on change and on SIGHUP, a broken version refused
+    reload.py    rule files loaded at start, reloaded on change and on SIGHUP; a broken
+                 version refused (at start: no rules run until it is fixed)
     build.py     the chargers and inputs of a config
     report.py    a tick's samples for the journal and its -v trace line
     schedule.py  aligned tick times, the injectable clock and sleep
