@@ -149,3 +149,15 @@ def test_an_unchanged_action_repeated_tick_after_tick_is_journaled_once(tmp_path
         journal.record(TickRecord(at, _step(at, held=[same])))
         held = journal.entries(unchanged=True)
     assert [e.at for e in held] == [T0, T0 + timedelta(minutes=6)]
+
+
+def test_a_tick_without_rules_keeps_the_first_rule_file_error(tmp_path: Path) -> None:
+    error = "rules/solar.evr:4:26: error: cannot compare power (W) with current (A)"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.record(TickRecord(T0, None, samples={"pv": 3000.0}, rules_error=error))
+        without = journal.last_tick()
+        journal.record(TickRecord(T0 + timedelta(minutes=1), _step(T0), samples={"pv": 1.0}))
+        with_rules = journal.last_tick()
+    assert without is not None and without.rules_error == error
+    assert without.samples == {"pv": 3000.0}
+    assert with_rules is not None and with_rules.rules_error is None

@@ -435,7 +435,7 @@ async def test_rules_reading_an_unconfigured_input_do_not_run(
 
 
 async def test_a_restart_within_min_off_waits_for_min_off_since_the_stop(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text = CONFIG.replace('min_off = "0 s"', 'min_off = "5 min"')
     first = _harness(tmp_path, text, ticks=None)
@@ -454,7 +454,10 @@ async def test_a_restart_within_min_off_waits_for_min_off_since_the_stop(
     # after the stop, not five minutes after the restart and not at once.
     again = _harness(tmp_path, text, ticks=5)
     again.time.now = START + timedelta(minutes=2, seconds=30)
+    caplog.set_level(logging.INFO, "evse_rules")
     await again.daemon.run()
+    assert ("garage: last start 2026-06-01T12:00:00+00:00, last stop 2026-06-01T12:01:00+00:00"
+            in caplog.text)
     assert again.charger.calls == ["amps 12", "start", "release"]
     with Journal(again.config.journal_path) as journal:
         entries = journal.entries()

@@ -209,6 +209,10 @@ class Daemon:
         for problem in problems:
             log.warning("%s: %s", config.state_path, problem)
             events.append(Event("warning", "state", problem))
+        for name, times in self.engine.contactor_times().items():
+            if times.last_start is not None or times.last_stop is not None:
+                log.info("%s: last start %s, last stop %s (min_on and min_off count from them)",
+                         name, _when(times.last_start), _when(times.last_stop))
         chargers = {name: self._charger_factory(name, config) for name in config.chargers}
         if any(spec.kind == "http" for spec in config.inputs.values()):
             import httpx
@@ -480,6 +484,10 @@ class Daemon:
             deleted = self.journal.prune(now - timedelta(days=days))
             if deleted:
                 log.info("journal: %d ticks older than %d days deleted", deleted, days)
+
+
+def _when(at: datetime | None) -> str:
+    return "never" if at is None else at.isoformat(timespec="seconds")
 
 
 def _idle(now: datetime) -> StepResult:
