@@ -30,6 +30,7 @@ import tomllib
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -75,6 +76,12 @@ def _check_url(value: str) -> str:
     if re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
         # A password in the URL would end up in logs and error messages.
         raise ValueError("must not hold credentials; use user and password_env/password_file")
+    try:
+        port = urlsplit(value).port     # raises when not a number or outside 0..65535
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"must have a port between 1 and 65535, got {value!r}")
     return value
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

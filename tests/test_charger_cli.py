@@ -113,6 +113,11 @@ def test_errors_are_clear(make_emulator: EmulatorFactory, capsys: pytest.Capture
     assert code == 2 and "whole amperes" in err
     code, _, err = run(capsys, "ftp://evse", "status")
     assert code == 2 and "not an http(s) URL" in err
+    # A port out of range or not a number: a usage error, never a traceback, never the password.
+    for url, words in (("http://127.0.0.1:99999", "port 99999 is outside 1..65535"),
+                       ("http://admin:hunter2@127.0.0.1:abc", "Invalid port: 'abc'")):
+        code, _, err = run(capsys, url, "status")
+        assert code == 2 and words in err and "hunter2" not in err
     code, _, err = run(capsys, emu.url, "start", "--client-id", "20")
     assert code == 2 and "python-openevse-http" in err
     code, _, err = run(capsys, emu.url, "status", "--timeout", "0")

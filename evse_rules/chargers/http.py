@@ -34,9 +34,16 @@ class Reply:
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     """(url without credentials and trailing slash, user, password) from a charger URL."""
-    parsed = httpx.URL(url if "://" in url else f"http://{url}")
+    try:
+        parsed = httpx.URL(url if "://" in url else f"http://{url}")
+    except httpx.InvalidURL as error:
+        # The message names the bad part (a port, a host), never the whole URL and its password.
+        raise ValueError(f"not a valid URL: {error}") from None
+    shown = parsed.copy_with(username=None, password=None)
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"not an http(s) URL: {parsed.copy_with(username=None, password=None)}")
+        raise ValueError(f"not an http(s) URL: {shown}")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError(f"not a valid URL: port {parsed.port} is outside 1..65535 ({shown})")
     user = parsed.username or None
     password = parsed.password or None
     clean = str(parsed.copy_with(username=None, password=None)).rstrip("/")
