@@ -113,8 +113,8 @@ def test_values_are_read_by_their_declared_type(vtype: ValueType, text: str,
 
 
 @pytest.mark.parametrize(("vtype", "text", "words"), [
-    (ValueType(Kind.NUMBER, ENERGY), "20", "give the unit, like '20 Wh'"),
-    (ValueType(Kind.NUMBER, ENERGY), "20 A", "is a current (A)"),
+    (ValueType(Kind.NUMBER, ENERGY), "20", "x is an energy (Wh): give the unit, like '20 Wh'"),
+    (ValueType(Kind.NUMBER, ENERGY), "20 A", "x is an energy (Wh), '20 A' is a current (A)"),
     (ValueType(Kind.BOOLEAN), "maybe", "give true or false"),
     (ValueType(Kind.ENUM, choices=("eco", "fast")), "slow", "not one of eco, fast"),
     (ValueType(Kind.TIME), "25:00", "HH:MM"),
@@ -203,3 +203,15 @@ def test_run_with_a_broken_config_exits_1(
     err = capsys.readouterr().err
     assert "chargers.garage.mode" in err
     assert not (tmp_path / "evse-rules.sqlite").exists()
+
+
+@pytest.mark.parametrize("ticks", ["0", "-1", "two"])
+def test_run_refuses_a_tick_count_below_one(
+    ticks: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--ticks 0` used to be taken as "no limit": the daemon ran on instead of stopping.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--config", "nowhere.toml", "--ticks", ticks])
+    assert exit_info.value.code == 2
+    assert f"--ticks: expected a whole number of ticks, 1 or more, got '{ticks}'" in \
+        capsys.readouterr().err

@@ -27,7 +27,7 @@ def add_commands(subparsers: Any) -> None:
 
     run_parser = add_command(subparsers, "run", run)
     config_option(run_parser)
-    run_parser.add_argument("--ticks", type=int, metavar="N", default=None,
+    run_parser.add_argument("--ticks", type=_positive, metavar="N", default=None,
                             help="stop after N ticks (to try a config)")
 
     history_parser = add_command(subparsers, "history", history)
@@ -57,6 +57,18 @@ def add_commands(subparsers: Any) -> None:
     for parser in (mode_parser, set_parser):
         parser.add_argument("--wait", action="store_true",
                             help="wait until the running engine has taken it (two ticks at most)")
+
+
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (argparse type): `--ticks 0` would otherwise run forever."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of ticks, 1 or more, "
+                                         f"got {text!r}")
+    return number
 
 
 def _setup_logging(verbose: int) -> None:
@@ -408,11 +420,16 @@ def parse_value(decl: VariableDecl, text: str) -> Value:
     expected = decl.type.dimension
     if quantity.dimension != expected:
         if quantity.dimension == NUMBER:
-            raise EvseRulesError(f"{where}: {decl.name} is a {expected.name}: give the unit, "
-                                 f"like '{text} {_unit_hint(expected)}'")
-        raise EvseRulesError(f"{where}: {decl.name} is a {expected.name}, "
-                             f"{text!r} is a {quantity.dimension.name}")
+            raise EvseRulesError(f"{where}: {decl.name} is {_a(expected.name)}: give the "
+                                 f"unit, like '{text} {_unit_hint(expected)}'")
+        raise EvseRulesError(f"{where}: {decl.name} is {_a(expected.name)}, "
+                             f"{text!r} is {_a(quantity.dimension.name)}")
     return quantity.value
+
+
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article: 'a power', 'an energy'."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def _unit_hint(dimension: Any) -> str:
