@@ -106,7 +106,10 @@ def test_with_config_the_rule_files_are_checked_together_against_it(
 
 
 def test_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "--config", str(tmp_path / "none.toml"))[0] == 2
+    assert run(capsys, "--config", str(tmp_path / "none.toml")) == (
+        2, "", f"evse-rules check: error: {tmp_path / 'none.toml'}: no such file\n")
+    assert run(capsys, "--config", str(tmp_path)) == (
+        2, "", f"evse-rules check: error: {tmp_path}: not a file\n")
     config = tmp_path / "evse-rules.toml"
     config.write_text('tick = "forever"\n')
     status, _, err = run(capsys, "--config", str(config))

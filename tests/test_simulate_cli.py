@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,19 +106,37 @@ def test_missing_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_plot_without_matplotlib_says_what_to_install(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        code, out, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot",
-                                  str(tmp_path / "p.png"))
-        assert code == 2 and out == ""
-        assert "pip install 'evse-rules[plot]'" in err
-    else:
-        code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot",
-                                str(tmp_path / "p.png"))
-        assert code == 0, err
-        assert (tmp_path / "p.png").stat().st_size > 1000
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)     # `import matplotlib` fails
+    code, out, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot", str(tmp_path / "p.png"))
+    assert code == 2 and out == ""
+    assert "pip install 'evse-rules[plot]'" in err
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_plot_is_written_where_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot", str(tmp_path / "p.png"))
+    assert code == 0, err
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+    # A name without a suffix is kept as given (matplotlib alone would add '.png').
+    code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot", str(tmp_path / "plot"))
+    assert code == 0, err
+    assert (tmp_path / "plot").read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "plot.png").exists()
+
+
+@pytest.mark.parametrize("option", ["--trace", "--plot"])
+def test_an_output_that_is_a_directory_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str) -> None:
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    code, out, err = simulate(capsys, SOLAR, "--data", CLOUDY, option, str(tmp_path))
+    assert code == 1 and out == ""
+    assert err.startswith(f"{tmp_path}: error: cannot write the ")
+    assert err.rstrip().endswith("it is a directory")
+    assert [p.name for p in tmp_path.iterdir()] == []     # no temporary file left behind
 
 
 def test_config_gives_chargers_tick_and_constant_inputs(

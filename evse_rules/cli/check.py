@@ -34,7 +34,8 @@ def check(args: argparse.Namespace) -> int:
         from evse_rules.config import load_config
 
         if not Path(args.config).is_file():
-            print(f"evse-rules check: error: {args.config}: no such file", file=sys.stderr)
+            what = "not a file" if Path(args.config).exists() else "no such file"
+            print(f"evse-rules check: error: {args.config}: {what}", file=sys.stderr)
             return 2
         try:
             config = load_config(args.config)

@@ -35,6 +35,9 @@ class TraceRecorder(Recorder):
 
     def __init__(self, path: str | Path, setup: Setup) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            # Checked now: the replay would otherwise run to its end and fail on the rename.
+            raise DataError(str(path), None, "cannot write the trace here: it is a directory")
         self._factors = [_display_factor(column) for column in setup.inputs]
         self._headers = [_display_header(column) for column in setup.inputs]
         try:
@@ -70,8 +73,13 @@ class TraceRecorder(Recorder):
         # A temporary file is private (0600); the trace gets the usual permissions.
         mask = os.umask(0)
         os.umask(mask)
-        os.chmod(self._handle.name, 0o666 & ~mask)
-        os.replace(self._handle.name, self.path)
+        try:
+            os.chmod(self._handle.name, 0o666 & ~mask)
+            os.replace(self._handle.name, self.path)
+        except OSError as error:
+            self.abort()
+            raise DataError(str(self.path), None, f"cannot write the trace here: "
+                                                  f"{error.strerror}") from None
 
     def abort(self) -> None:
         self._handle.close()
@@ -111,6 +119,8 @@ class PlotRecorder(Recorder):
                              for c in chargers.values()))
 
     def save(self, path: str | Path, title: str) -> None:
+        if Path(path).is_dir():
+            raise DataError(str(path), None, "cannot write the plot here: it is a directory")
         import matplotlib
 
         matplotlib.use("Agg")
@@ -130,7 +140,8 @@ class PlotRecorder(Recorder):
         figure.autofmt_xdate()
         figure.tight_layout()
         try:
-            figure.savefig(path, dpi=110)
+            # Without a suffix matplotlib would write PATH.png instead: keep the name given.
+            figure.savefig(path, dpi=110, format=None if Path(path).suffix else "png")
         except OSError as error:
             raise DataError(str(path), None, f"cannot write the plot: {error.strerror}") \
                 from None
