@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from evse_rules.engine.guards import ChargerGuard
 from evse_rules.engine.results import (
@@ -23,13 +24,14 @@ from evse_rules.engine.results import (
 )
 from evse_rules.engine.settings import ChargerSettings
 from evse_rules.engine.store import StateStore
-from evse_rules.language.program import ActionKind, Program, ProposedAction
+from evse_rules.language.program import ActionKind, Program, ProposedAction, TimedProgram
 
 _NONE: tuple[()] = ()
 # Enum members as module constants: on Python 3.11 `ActionKind.STOP` goes through the enum
 # machinery (about 70 ns) at every use, and a step tests kinds for every proposal.
 _START, _STOP, _SET_AMPS = ActionKind.START, ActionKind.STOP, ActionKind.SET_AMPS
 _SET_MODE, _LOG = ActionKind.SET_MODE, ActionKind.LOG
+_new_step = partial(tuple.__new__, StepResult)   # StepResult(...) without its Python __new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Engine:
     def _bind(self, program: Program) -> None:
         self.store.declare_variables(program.variables)
         self.store.bind(program.externals)
+        self._tick_at = program.tick_at if isinstance(program, TimedProgram) else None
 
     def replace_program(self, program: Program) -> None:
         """Run `program` from the next step on (a reload): the store, the modes, the user
@@ -75,68 +78,106 @@ class Engine:
         self._bind(program)
         self.program = program
 
-    def step(self, now: datetime) -> StepResult:
-        """Evaluate the due rules at `now`, arbitrate, apply modes and variables, guard."""
+    def step(self, now: datetime, timestamp: float | None = None) -> StepResult:
+        """Evaluate the due rules at `now`, arbitrate, apply modes and variables, guard.
+
+        `timestamp` is `now.timestamp()` when the caller has it at hand (a replay steps its
+        own clock): the program then need not convert `now` (see `TimedProgram`)."""
         store = self.store
-        store.expire(now)
-        tick = self.program.tick(now, store.values)
+        deadline = store.stale_deadline
+        if deadline is not None and now >= deadline:
+            store.expire(now)
+        tick_at = self._tick_at
+        if timestamp is not None and tick_at is not None:
+            tick = tick_at(now, timestamp, store.values)
+        else:
+            tick = self.program.tick(now, store.values)
         actions = tick.actions
         commands: list[Command] = []
         if not actions:
             # The common tick of a long replay: nothing proposed, nothing to allocate.
             for settings in self._voltage:
                 self._reference_voltage(settings, now, commands)
-            return StepResult(now, commands, _NONE, _NONE, _NONE, tick.fired,
-                              tick.lets, _NONE, _NONE, _NONE)
+            return _new_step((now, commands, _NONE, _NONE, _NONE, tick.fired,
+                              tick, _NONE, _NONE, _NONE))
         # Arbitration: the last proposal per target wins (file order). Start/stop and the
-        # current, the proposals of nearly every tick, are kept per charger in a pair.
-        lost: list[Lost] = []
-        logs: list[ProposedAction] = []
+        # current, the proposals of nearly every tick, are kept per charger in a pair; the
+        # rest (modes, variables, logs, losers) is rare and allocated only when it comes.
+        lost: list[Lost] | None = None
+        logs: list[ProposedAction] | None = None
         pairs: dict[str | None, list[ProposedAction | None]] = {}   # [run, amps]
-        others: dict[tuple[str, str], ProposedAction] = {}          # modes, variables
+        others: dict[tuple[str, str], ProposedAction] | None = None  # modes, variables
         for action in actions:
             kind = action.kind
             if kind is _SET_AMPS or kind is _START or kind is _STOP:
                 pair = pairs.get(action.charger)
+                which = 1 if kind is _SET_AMPS else 0
                 if pair is None:
                     pair = pairs[action.charger] = [None, None]
-                which = 1 if kind is _SET_AMPS else 0
-                beaten = pair[which]
-                if beaten is not None:
-                    lost.append(Lost(beaten, action))
+                else:
+                    beaten = pair[which]
+                    if beaten is not None:
+                        if lost is None:
+                            lost = []
+                        lost.append(Lost(beaten, action))
                 pair[which] = action
             elif kind is _LOG:
+                if logs is None:
+                    logs = []
                 logs.append(action)
             else:
+                if others is None:
+                    others = {}
                 target = action.target
                 beaten = others.get(target)
                 if beaten is not None:
+                    if lost is None:
+                        lost = []
                     lost.append(Lost(beaten, action))
                 others[target] = action
-        if lost:
-            lost = self._final_winners(lost, pairs, others)
-        modes: list[ModeChange] = []
-        variables: list[VarChange] = []
-        for action in others.values():
-            if action.kind is _SET_MODE:
-                self._set_mode(action, modes)
-            else:
-                self._set_variable(action, variables)
+        if lost is not None:
+            lost = self._final_winners(lost, pairs, others or {})
+        modes: list[ModeChange] | None = None
+        variables: list[VarChange] | None = None
+        if others is not None:
+            modes, variables = [], []
+            for action in others.values():
+                if action.kind is _SET_MODE:
+                    self._set_mode(action, modes)
+                else:
+                    self._set_variable(action, variables)
         held: list[HeldBack] = []
         adjusted: list[HeldBack] = []
         matched = 0
+        reading = store.charger_reading
         for name, guard in self._guards.items():
             pair = pairs.get(name)
-            if pair is not None:
-                matched += 1
-                self._guard(name, guard, pair[0], pair[1], now, commands, held, adjusted)
+            if pair is None:
+                continue
+            matched += 1
+            # In the order that suits the contactor: stop first; the current before a
+            # start, so that charging begins at the asked current.
+            status, read_at = reading(name)
+            run, amps = pair
+            if run is not None and run.kind is _STOP:
+                command = guard.stop(run, status, read_at, now, held)
+                if command is not None:
+                    commands.append(command)
+            if amps is not None:
+                command = guard.set_amps(amps, status, read_at, now, held, adjusted)
+                if command is not None:
+                    commands.append(command)
+            if run is not None and run.kind is _START:
+                command = guard.start(run, status, read_at, now, held)
+                if command is not None:
+                    commands.append(command)
         if matched != len(pairs):
             self._unknown_chargers(pairs, held)
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
-        return StepResult(now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
-                          tick.fired, tick.lets, logs or _NONE, modes or _NONE,
-                          variables or _NONE)
+        return _new_step((now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
+                          tick.fired, tick, logs or _NONE, modes or _NONE,
+                          variables or _NONE))
 
     def commit(self, command: Command, ok: bool, error: str | None = None) -> None:
         """Report whether `command` was carried out. Guard state (last start, last stop,
@@ -214,28 +255,6 @@ class Engine:
         old = self.store.variable(name)
         if self.store.set_variable(name, action.value):
             changes.append(VarChange(name, old, action.value, action.rule))
-
-    def _guard(
-        self, name: str, guard: ChargerGuard, run: ProposedAction | None,
-        amps: ProposedAction | None,
-        now: datetime, commands: list[Command], held: list[HeldBack],
-        adjusted: list[HeldBack],
-    ) -> None:
-        """The commands for one charger, in the order that suits the contactor: stop first;
-        the current before a start, so that charging begins at the asked current."""
-        status, read_at = self.store.charger_reading(name)
-        if run is not None and run.kind is _STOP:
-            command = guard.stop(run, status, read_at, now, held)
-            if command is not None:
-                commands.append(command)
-        if amps is not None:
-            command = guard.set_amps(amps, status, read_at, now, held, adjusted)
-            if command is not None:
-                commands.append(command)
-        if run is not None and run.kind is _START:
-            command = guard.start(run, status, read_at, now, held)
-            if command is not None:
-                commands.append(command)
 
     def _reference_voltage(
         self, settings: ChargerSettings, now: datetime, commands: list[Command]

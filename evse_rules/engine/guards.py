@@ -17,7 +17,14 @@ from datetime import datetime
 from functools import partial
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
-from evse_rules.engine.results import Command, CommandKind, Guard, HeldBack, Reason
+from evse_rules.engine.results import (
+    Command,
+    CommandKind,
+    Guard,
+    HeldBack,
+    Reason,
+    clamp_note,
+)
 from evse_rules.engine.settings import ChargerSettings
 from evse_rules.language.program import ProposedAction
 
@@ -29,6 +36,7 @@ _OFFLINE, _NO_VALUE, _CLAMP = Guard.OFFLINE, Guard.NO_VALUE, Guard.CLAMP
 _OFFLINE_STATE = ChargerState.OFFLINE
 _START, _STOP, _SET_CURRENT = CommandKind.START, CommandKind.STOP, CommandKind.SET_CURRENT
 _new_held = partial(tuple.__new__, HeldBack)   # HeldBack(...) without its Python-level __new__
+_floor = math.floor
 
 # States in which the charger is allowed to charge (it charges when the vehicle asks), and
 # those in which it is paused.
@@ -99,20 +107,20 @@ class ChargerGuard:
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
         if self.enabled(status, read_at) is True:
-            held.append(_new_held((action, _UNCHANGED, "unchanged: already started")))
+            held.append(_new_held((action, _UNCHANGED, "unchanged: already started", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
-            held.append(_new_held((action, _OFFLINE, _offline(status))))
+            held.append(_new_held((action, _OFFLINE, _offline(status), None)))
             return None
         if not status.vehicle and not self.settings.start_without_vehicle:
-            held.append(_new_held((action, _NO_VEHICLE, "no vehicle")))
+            held.append(_new_held((action, _NO_VEHICLE, "no vehicle", None)))
             return None
         if self.last_stop is not None:
             off = (now - self.last_stop).total_seconds()
             if off < self.settings.min_off:
                 held.append(_new_held((action, _MIN_OFF, (
                     f"min_off {_minutes(self.settings.min_off)} not reached "
-                    f"(stopped {_minutes(off)} ago)"))))
+                    f"(stopped {_minutes(off)} ago)"), None)))
                 return None
         return Command(self.settings.name, _START, None,
                        Reason(action.rule, action.values), now)
@@ -122,17 +130,17 @@ class ChargerGuard:
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
         if self.enabled(status, read_at) is False:
-            held.append(_new_held((action, _UNCHANGED, "unchanged: already stopped")))
+            held.append(_new_held((action, _UNCHANGED, "unchanged: already stopped", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
-            held.append(_new_held((action, _OFFLINE, _offline(status))))
+            held.append(_new_held((action, _OFFLINE, _offline(status), None)))
             return None
         if self.last_start is not None:
             on = (now - self.last_start).total_seconds()
             if on < self.settings.min_on:
                 held.append(_new_held((action, _MIN_ON, (
                     f"min_on {_minutes(self.settings.min_on)} not reached "
-                    f"(running {_minutes(on)})"))))
+                    f"(running {_minutes(on)})"), None)))
                 return None
         return Command(self.settings.name, _STOP, None,
                        Reason(action.rule, action.values), now)
@@ -142,35 +150,39 @@ class ChargerGuard:
         now: datetime, held: list[HeldBack], adjusted: list[HeldBack],
     ) -> Command | None:
         value = action.value
-        if not isinstance(value, float | int) or isinstance(value, bool) or value != value:
+        # A float is the common case (compiled rules give floats): one class test for it.
+        if (value.__class__ is not float and (not isinstance(value, float | int)
+                                             or isinstance(value, bool))) or value != value:
             held.append(_new_held((action, _NO_VALUE,
-                                 "no value (an input it reads is unknown or stale)")))
+                                   "no value (an input it reads is unknown or stale)", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
-            held.append(_new_held((action, _OFFLINE, _offline(status))))
+            held.append(_new_held((action, _OFFLINE, _offline(status), None)))
             return None
         # Round down (15.7 A is 15 A: never more than the surplus), but let float noise
         # of an exact value (16 A computed as 15.999999999) stay 16 A.
-        amps = math.floor(value + 1e-6)
+        amps = _floor(value + 1e-6)
         if status is not self._limits_of:
             self._limits = self.settings.limits(status)
             self._limits_of = status
         low, high = self._limits
-        note = None
+        clamp = None
         if amps < low or amps > high:
             clamped = low if amps < low else high
-            note = f"clamped {value:g} A to {clamped} A"
+            clamp = (value, clamped)     # said in words only when someone reads it
             amps = clamped
-        if self.amps_at is not None and (read_at is None or self.amps_at >= read_at):
+        amps_at = self.amps_at
+        if amps_at is not None and (read_at is None or amps_at >= read_at):
             current = self.amps_sent
         else:
             current = status.amps
         if current == amps:
-            why = "unchanged" if note is None else f"unchanged ({note})"
-            held.append(_new_held((action, _UNCHANGED, why)))
+            held.append(_new_held((action, _UNCHANGED, "unchanged", clamp)))
             return None
-        if note is not None:
-            adjusted.append(_new_held((action, _CLAMP, note)))
+        note = None
+        if clamp is not None:
+            note = clamp_note(value, amps)
+            adjusted.append(_new_held((action, _CLAMP, "", clamp)))
         return Command(self.settings.name, _SET_CURRENT, float(amps),
                        Reason(action.rule, action.values, note), now)
 

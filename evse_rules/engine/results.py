@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from evse_rules.language.program import ProposedAction, RuleRef, Value
+from evse_rules.language.program import ProposedAction, RuleRef, TickResult, Value
 
 
 class CommandKind(StrEnum):
@@ -66,19 +66,47 @@ class Guard(StrEnum):
     CLAMP = "clamp"
 
 
-class HeldBack(NamedTuple):
+def clamp_note(asked: float, clamped: int) -> str:
+    """What the clamp guard did to a current, as people read it."""
+    return f"clamped {asked:g} A to {clamped} A"
+
+
+class _HeldBackFields(NamedTuple):
+    action: ProposedAction
+    guard: Guard
+    text: str
+    clamp: tuple[float, int] | None
+
+
+class HeldBack(_HeldBackFields):
     """An action a guard did not send as proposed, and why (for people: 'why not charging?').
 
     A named tuple rather than a frozen dataclass: most ticks hold something back ("unchanged"),
-    and a tuple is the cheapest immutable record to build.
+    and a tuple is the cheapest immutable record to build. A clamped current keeps the two
+    numbers (`clamp`: asked, clamped to) and `why` says it in words only when read: at night
+    every tick holds back a current clamped up to the minimum.
     """
 
-    action: ProposedAction
-    guard: Guard
-    why: str
+    __slots__ = ()
+
+    def __new__(cls, action: ProposedAction, guard: Guard, why: str,
+                clamp: tuple[float, int] | None = None) -> HeldBack:
+        return tuple.__new__(cls, (action, guard, why, clamp))
+
+    @property
+    def why(self) -> str:
+        """The reason in words: `text`, with the clamp note when there is one."""
+        clamp = self.clamp
+        if clamp is None:
+            return self.text
+        note = clamp_note(*clamp)
+        return f"{self.text} ({note})" if self.text else note
 
     def __str__(self) -> str:
         return f"{self.action.rule}: {self.action.kind.value} held back: {self.why}"
+
+    def __repr__(self) -> str:
+        return f"HeldBack(action={self.action!r}, guard={self.guard!r}, why={self.why!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,23 +137,39 @@ class VarChange:
     rule: RuleRef
 
 
-@dataclass(slots=True)
-class StepResult:
-    """Everything one step decided, for the sender, the journal and the trace.
-
-    `held` lists the actions not sent (with the guard and the reason); `adjusted` lists the
-    ones sent with another value (clamped). Read-only sequences (an empty one may be shared
-    between steps). Not frozen: one is built per tick, and building a frozen dataclass
-    costs noticeably more in a year-long replay.
-    """
-
+class _StepResultFields(NamedTuple):
     now: datetime
     commands: list[Command]                  # always a fresh list, the caller's to keep
     held: Sequence[HeldBack]
     adjusted: Sequence[HeldBack]
     lost: Sequence[Lost]
     fired: Sequence[RuleRef]
-    lets: dict[str, Value]
+    lets_source: dict[str, Value] | TickResult
     logs: Sequence[ProposedAction]
     mode_changes: Sequence[ModeChange]
     var_changes: Sequence[VarChange]
+
+
+class StepResult(_StepResultFields):
+    """Everything one step decided, for the sender, the journal and the trace.
+
+    `held` lists the actions not sent (with the guard and the reason); `adjusted` lists the
+    ones sent with another value (clamped). Read-only sequences (an empty one may be shared
+    between steps). `lets` is a dict of the `let` values; the engine gives the program's
+    tick result instead (`lets_source`), and the dict is built only when someone reads
+    `lets` (a replay without a trace never does). A named tuple: one is built per tick, and
+    a tuple is the cheapest record to build.
+    """
+
+    __slots__ = ()
+
+    @property
+    def lets(self) -> dict[str, Value]:
+        lets = self.lets_source
+        return lets if isinstance(lets, dict) else lets.lets
+
+    def __repr__(self) -> str:
+        return (f"StepResult(now={self.now!r}, commands={self.commands!r}, "
+                f"held={self.held!r}, adjusted={self.adjusted!r}, lost={self.lost!r}, "
+                f"fired={self.fired!r}, lets={self.lets!r}, logs={self.logs!r}, "
+                f"mode_changes={self.mode_changes!r}, var_changes={self.var_changes!r})")

@@ -114,7 +114,9 @@ class StateStore:
         self._inputs: dict[str, _Input] = {}
         self._chargers: dict[str, _Charger] = {}
         self._variables: dict[str, _Variable] = {}
-        self._stale_deadline: datetime | None = None
+        # The earliest time at which an input may go stale (None: none can); `expire`
+        # has nothing to do before it.
+        self.stale_deadline: datetime | None = None
         self.dirty = False
         self.on_variable_change: Callable[[str, Value], None] | None = None
         self.on_mode_change: Callable[[str, str], None] | None = None
@@ -222,8 +224,8 @@ class StateStore:
             slot.stale = False
         if slot.stale_after is not None:
             expires = at + slot.stale_after
-            if self._stale_deadline is None or expires < self._stale_deadline:
-                self._stale_deadline = expires
+            if self.stale_deadline is None or expires < self.stale_deadline:
+                self.stale_deadline = expires
 
     def expire(self, now: datetime) -> None:
         """Hide the inputs whose last update is older than their `stale_after`.
@@ -231,7 +233,7 @@ class StateStore:
         The store keeps one deadline, the earliest at which any input may go stale, so a
         tick with nothing to expire costs one comparison.
         """
-        deadline = self._stale_deadline
+        deadline = self.stale_deadline
         if deadline is None or now < deadline:
             return
         earliest: datetime | None = None
@@ -245,7 +247,7 @@ class StateStore:
                     self._write(slot.indices, None)
             elif earliest is None or expires < earliest:
                 earliest = expires
-        self._stale_deadline = earliest
+        self.stale_deadline = earliest
 
     def input_value(self, name: str) -> Value:
         """The value of an input as rules see it: None when unknown or stale."""

@@ -19,7 +19,16 @@ from typing import Any
 
 from evse_rules.language import ast, runtime
 from evse_rules.language.checked import CheckedAction, CheckedProgram, Symbol, SymbolKind
-from evse_rules.language.program import Kind, Value, ValueType
+from evse_rules.language.program import (
+    ActionKind,
+    Formatter,
+    Kind,
+    ProposedAction,
+    RuleRef,
+    TickResult,
+    Value,
+    ValueType,
+)
 from evse_rules.language.units import DISPLAY_UNITS, ENERGY, Dimension, format_quantity
 
 _SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False|None)$")
@@ -77,8 +86,9 @@ class _Function:
 class _FunctionBuilder:
     """Generates the body of one function: locals for names, hoisted stateful calls."""
 
-    def __init__(self, gen: CodeGen) -> None:
+    def __init__(self, gen: CodeGen, prefix: str = "") -> None:
         self.gen = gen
+        self.prefix = prefix                 # of temporaries: unique within the tick function
         self.loads: dict[int, str] = {}      # slot -> local name
         self.hoisted: list[str] = []
         self.bound: list[str] = []           # namespace names bound as default arguments
@@ -86,7 +96,7 @@ class _FunctionBuilder:
 
     def temp(self) -> str:
         self.temps += 1
-        return f"t{self.temps}"
+        return f"{self.prefix}t{self.temps}"
 
     def bind(self, name: str) -> str:
         if name not in self.bound:
@@ -182,18 +192,44 @@ class _FunctionBuilder:
         if isinstance(e, ast.Smooth):
             code, _ = self.value(e.subject)
             assert e.rise.value > 0 and e.fall.value > 0
-            obj = gen.state(runtime.Smoother(e.rise.value, e.fall.value))
-            return self._hoist(f"{self.bind(obj)}(n, {code})"), True
+            obj = self.bind(gen.state(runtime.Smoother(e.rise.value, e.fall.value)))
+            # runtime.Smoother.__call__, inline (the same arithmetic, in the same order).
+            name = self._hoist(code)
+            state = f"{name}s"
+            exp = self.bind(gen.constant(math.exp))
+            rise, fall = gen.number(e.rise.value, self), gen.number(e.fall.value, self)
+            self.hoisted += [
+                f"if {name} is not None:",
+                f"    {state} = {obj}.state",
+                f"    if {state} is not None:",
+                f"        {name} = {state} + ({name} - {state}) * (1.0 - {exp}(-(n - {obj}.last)"
+                f" / ({rise} if {name} > {state} else {fall})))",
+                f"    {obj}.state = {name}",
+                f"    {obj}.last = n",
+            ]
+            return name, True
         if isinstance(e, ast.For):
             truth = self.true(e.condition)
-            obj = gen.state(runtime.ForClock(e.duration.value))
-            return self._hoist(f"{self.bind(obj)}(n, {truth})"), False
+            obj = self.bind(gen.state(runtime.ForClock(e.duration.value)))
+            # runtime.ForClock.__call__, inline.
+            name = self._hoist(truth)
+            since = f"{name}s"
+            self.hoisted += [
+                f"if {name}:",
+                f"    {since} = {obj}.since",
+                f"    if {since} is None:",
+                f"        {obj}.since = {since} = n",
+                f"    {name} = n - {since} >= {gen.number(e.duration.value, self)}",
+                "else:",
+                f"    {obj}.since = None",
+            ]
+            return name, False
         raise AssertionError(f"no code for {type(e).__name__}")
 
-    def _hoist(self, call: str) -> str:
-        """Stateful calls run at every evaluation, before any short-circuit: hoist them."""
-        name = f"h{len(self.hoisted)}"
-        self.hoisted.append(f"{name} = {call}")
+    def _hoist(self, code: str) -> str:
+        """Stateful parts run at every evaluation, before any short-circuit: hoist them."""
+        name = f"{self.prefix}h{sum(1 for line in self.hoisted if line[0] != ' ')}"
+        self.hoisted.append(f"{name} = {code}")
         return name
 
     def _call(self, e: ast.Call) -> tuple[str, bool]:
@@ -291,6 +327,56 @@ class _FunctionBuilder:
         return "(" + " and ".join([*known, test]) + ")"
 
 
+@dataclass(frozen=True, slots=True)
+class ActionPlan:
+    """One action of a statement, as the tick function proposes it."""
+
+    kind: ActionKind
+    charger: str | None
+    name: str | None
+    mode: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementPlan:
+    """What the tick function needs of one statement besides its code."""
+
+    ref: RuleRef
+    block: int | None                         # its trigger; None: every tick
+    then: tuple[ActionPlan, ...]
+    otherwise: tuple[ActionPlan, ...]
+    reads: tuple[tuple[str, Formatter], ...]  # the names its reason shows, and how
+    read_slots: tuple[int, ...]               # where their values are, aligned with reads
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerPlan:
+    """A block's trigger object and, for `on change of`, the slot it watches."""
+
+    trigger: runtime.Trigger
+    slot: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _LetCode:
+    builder: _FunctionBuilder
+    slot: int
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class _StatementCode:
+    builder: _FunctionBuilder
+    truth: str | None                         # None: no condition, always fires
+    then: tuple[str, ...]                     # the value code of each action
+    otherwise: tuple[str, ...]
+
+
+# Values an action proposes only when known and finite (DESIGN.md: a stale input never
+# makes a rule act); `x - x == 0.0` is false exactly for NaN and the infinities.
+_CHECKED_VALUES = (ActionKind.SET_AMPS, ActionKind.SET_VAR)
+
+
 class CodeGen:
     """Collects constants, stateful objects and generated functions for one program."""
 
@@ -304,6 +390,8 @@ class CodeGen:
         self.states: list[Any] = []
         self.keep: list[ast.Expr] = []       # synthesised nodes, kept alive for their id()
         self._constants: dict[tuple[type, Any], str] = {}
+        self._lets: list[_LetCode] = []
+        self._statements: list[_StatementCode] = []
 
     def slot(self, symbol: Symbol) -> int:
         return self.slots[symbol.name]
@@ -327,19 +415,23 @@ class CodeGen:
         self.namespace[name] = obj
         return name
 
-    def let_function(self, index: int, expr: ast.Expr) -> str:
-        fb = _FunctionBuilder(self)
+    def let_function(self, index: int, expr: ast.Expr, slot: int) -> str:
+        fb = _FunctionBuilder(self, f"l{index}_")
         code, _ = fb.value(expr)
         name = f"let_{index}"
         self.functions.append(fb.function(name, [f"return {code}"]))
+        self._lets.append(_LetCode(fb, slot, code))
         return name
 
     def statement_function(self, index: int, condition: ast.Expr | None,
                            then: tuple[CheckedAction, ...],
                            otherwise: tuple[CheckedAction, ...]) -> str:
-        fb = _FunctionBuilder(self)
+        fb = _FunctionBuilder(self, f"r{index}_")
         body: list[str] = []
-        then_values = self._action_values(fb, then)
+        then_codes = self._action_codes(fb, then)
+        then_values = _tuple(then_codes)
+        truth: str | None = None
+        otherwise_codes: tuple[str, ...] = ()
         if condition is None:
             body.append(f"return 0, {then_values}")
         else:
@@ -347,12 +439,15 @@ class CodeGen:
             body.append(f"if {truth}:")
             body.append(f"    return 0, {then_values}")
             if otherwise:
-                body.append(f"return 1, {self._action_values(fb, otherwise)}")
+                otherwise_codes = self._action_codes(fb, otherwise)
+                body.append(f"return 1, {_tuple(otherwise_codes)}")
         name = f"rule_{index}"
         self.functions.append(fb.function(name, body))
+        self._statements.append(_StatementCode(fb, truth, then_codes, otherwise_codes))
         return name
 
-    def _action_values(self, fb: _FunctionBuilder, actions: tuple[CheckedAction, ...]) -> str:
+    def _action_codes(self, fb: _FunctionBuilder,
+                      actions: tuple[CheckedAction, ...]) -> tuple[str, ...]:
         codes: list[str] = []
         for action in actions:
             if action.value is not None:
@@ -361,7 +456,7 @@ class CodeGen:
                 codes.append(self._message(fb, action.parts))
             else:
                 codes.append("None")
-        return "(" + "".join(f"{c}, " for c in codes) + ")"
+        return tuple(codes)
 
     def _message(self, fb: _FunctionBuilder, parts: tuple[str | ast.Expr, ...]) -> str:
         pieces: list[str] = []
@@ -373,9 +468,133 @@ class CodeGen:
                 pieces.append(f"{show}({fb.value(part)[0]})")
         return "(" + " + ".join(pieces) + ")" if pieces else repr("")
 
+    def tick_function(self, externals: int, builtin_base: int | None,
+                      let_names: tuple[str, ...], triggers: list[TriggerPlan],
+                      statements: list[StatementPlan]) -> str:
+        """The whole tick as one function, from the lets and statements generated so far:
+        `tick(values, n, now, first)` -> TickResult.
+
+        `values` are the externals as the engine passes them (read, never copied); the
+        built-ins (only when `builtin_base` is given) and the lets are locals; the triggers
+        are asked once, then each statement runs only when its block is due. Proposals are
+        built here, with their reasons raw (formatted only when someone asks).
+        """
+        assert len(statements) == len(self._statements)
+        writer = _TickWriter(self)
+        body: list[str] = []
+        if builtin_base is not None:
+            names = ", ".join(f"x{builtin_base + i}" for i in range(runtime.BUILTIN_COUNT))
+            body.append(f"{names} = {writer.const(runtime.builtins_at)}(now)")
+        for let in self._lets:
+            writer.bind_all(let.builder)
+            body += let.builder.hoisted
+            body.append(f"x{let.slot} = {let.code}")
+        for j, trigger in enumerate(triggers):
+            body.append(f"d{j} = {writer.trigger(trigger)}")
+        body += ["actions = []", "fired = []"]
+        for i, (code, statement) in enumerate(zip(self._statements, statements, strict=True)):
+            writer.bind_all(code.builder)
+            body += writer.statement(i, code, statement)
+        lets = _tuple(tuple(f"x{let.slot}" for let in self._lets))
+        result = ", ".join(["actions", "fired", "None", writer.const(let_names), lets])
+        body.append(f"return {writer.const(tuple.__new__)}({writer.const(TickResult)}, "
+                    f"({result}))")
+        # Every slot read anywhere that is an external comes from `values`.
+        used = {slot for piece in [*(let.builder for let in self._lets),
+                                   *(st.builder for st in self._statements)]
+                for slot in piece.loads}
+        used.update(slot for plan in statements for slot in plan.read_slots)
+        used.update(plan.slot for plan in triggers if plan.slot is not None)
+        loads = [f"x{slot} = values[{slot}]" for slot in sorted(used) if slot < externals]
+        params = ", ".join(["values", "n", "now", "first",
+                            *(f"{b}={b}" for b in writer.bound)])
+        lines = [f"def tick({params}):", *(f"    {line}" for line in loads + body)]
+        self.functions.append(_Function("tick", "\n".join(lines)))
+        return "tick"
+
     def build(self) -> dict[str, Any]:
         source = "\n\n".join(f.source for f in self.functions)
         code = compile(source, "<evse-rules program>", "exec")
         exec(code, self.namespace)  # the source is generated from the AST (module doc)
         self.namespace["__source__"] = source
         return self.namespace
+
+
+class _TickWriter:
+    """The parts of the tick function: triggers, statements, proposals."""
+
+    def __init__(self, gen: CodeGen) -> None:
+        self.gen = gen
+        self.bound: list[str] = []           # namespace names bound as default arguments
+
+    def bind_all(self, builder: _FunctionBuilder) -> None:
+        for name in builder.bound:
+            if name not in self.bound:
+                self.bound.append(name)
+
+    def const(self, value: Any) -> str:
+        name = self.gen.constant(value)
+        if name not in self.bound:
+            self.bound.append(name)
+        return name
+
+    def trigger(self, plan: TriggerPlan) -> str:
+        """Code for whether a block is due at this tick."""
+        trigger = self.const(plan.trigger)
+        if isinstance(plan.trigger, runtime.OnStart):
+            return "first"
+        if plan.slot is not None:
+            return f"{trigger}.changed(x{plan.slot})"
+        if isinstance(plan.trigger, runtime.At | runtime.Cron):
+            # A float comparison first: the datetime arithmetic only when it may be due.
+            return f"n >= {trigger}.next_n and {trigger}.due(now, n, first)"
+        return f"{trigger}.due(now, n, first)"
+
+    def statement(self, i: int, code: _StatementCode, plan: StatementPlan) -> list[str]:
+        lines: list[str] = [f"# statement {i}", *code.builder.hoisted]
+        if code.truth is None:
+            lines += self.branch(i, plan, plan.then, code.then)
+        else:
+            lines.append(f"if {code.truth}:")
+            lines += [f"    {line}" for line in self.branch(i, plan, plan.then, code.then)]
+            if plan.otherwise:
+                lines.append("else:")
+                lines += [f"    {line}" for line in self.branch(i, plan, plan.otherwise,
+                                                                code.otherwise)]
+        if plan.block is not None:
+            lines = [f"if d{plan.block}:", *(f"    {line}" for line in lines)]
+        return lines
+
+    def branch(self, i: int, plan: StatementPlan, actions: tuple[ActionPlan, ...],
+               codes: tuple[str, ...]) -> list[str]:
+        """A branch taken: the statement fired; its proposals, each with the reason's raw
+        values (one tuple for the branch)."""
+        ref = self.const(plan.ref)
+        out = [f"fired.append({ref})"]
+        raw = "()"
+        if actions and plan.read_slots:
+            raw = f"r{i}_w"
+            out.append(f"{raw} = {_tuple(tuple(f'x{slot}' for slot in plan.read_slots))}")
+        new, action_type = self.const(tuple.__new__), self.const(ProposedAction)
+        reads = self.const(plan.reads)
+        for k, (action, value) in enumerate(zip(actions, codes, strict=True)):
+            checked = action.kind in _CHECKED_VALUES and value != "None"
+            if action.kind is ActionKind.SET_MODE:
+                value = self.const(action.mode)
+            elif checked:
+                out.append(f"r{i}_a{k} = {value}")
+                value = f"r{i}_a{k}"
+            fields = ", ".join([self.const(action.kind), ref, self.const(action.charger),
+                                self.const(action.name), value, "()", reads, raw])
+            append = f"actions.append({new}({action_type}, ({fields})))"
+            if checked:
+                out.append(f"if {value} is not None and ({value}.__class__ is not "
+                           f"{self.const(float)} or {value} - {value} == 0.0):")
+                out.append(f"    {append}")
+            elif action.kind not in _CHECKED_VALUES:
+                out.append(append)
+        return out
+
+
+def _tuple(codes: tuple[str, ...]) -> str:
+    return "(" + "".join(f"{c}, " for c in codes) + ")"

@@ -1,16 +1,22 @@
 """The compiled program: what `load_program` returns and the engine ticks.
 
-Values live in one list per tick: the externals first (in `Program.externals` order, as
-the engine passes them), then the built-ins computed from `now`, then the `let` values.
-Generated functions read that list by index; nothing is looked up by name while ticking.
+Every value has a slot: the externals first (in `Program.externals` order, as the engine
+passes them), then the built-ins computed from `now`, then the `let` values. A tick is one
+generated function (`CodeGen.tick_function`): it reads the externals from the engine's list
+by index, keeps built-ins and lets in locals, asks the triggers, runs the due statements and
+builds the proposals, with their reasons as raw values (formatted only when someone reads
+them). Nothing is looked up by name while ticking, and nothing is copied.
+
+Each let and statement is also a function of its own over a list of all slots
+(`rule_function`, `slot_values`), for tests and benchmarks; both forms share the state
+objects (`for`, windows, smoothing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
-from math import isfinite
 from typing import Any
 
 from evse_rules.language import ast, runtime
@@ -21,13 +27,18 @@ from evse_rules.language.checked import (
     Symbol,
     SymbolKind,
 )
-from evse_rules.language.compile import CodeGen, formatter
-from evse_rules.language.names import BUILTINS, TIME_TYPE, WEEKDAYS
+from evse_rules.language.compile import (
+    ActionPlan,
+    CodeGen,
+    StatementPlan,
+    TriggerPlan,
+    formatter,
+)
+from evse_rules.language.names import BUILTINS, TIME_TYPE
 from evse_rules.language.program import (
-    ActionKind,
     External,
     ExternalKind,
-    ProposedAction,
+    Formatter,
     RuleRef,
     TickResult,
     Value,
@@ -42,21 +53,8 @@ _EXTERNAL_KIND = {
 _BUILTIN_ORDER = ("now", "time", "hour", "weekday", "date")
 
 
-@dataclass(frozen=True, slots=True)
-class _ActionTemplate:
-    kind: ActionKind
-    charger: str | None
-    name: str | None
-    mode: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    ref: RuleRef
-    block: int | None
-    function: Callable[[list[Value], float], tuple[int, tuple[Value, ...]] | None]
-    branches: tuple[tuple[_ActionTemplate, ...], tuple[_ActionTemplate, ...]]
-    why: tuple[tuple[str, int, Callable[[Value], str]], ...]
+RuleFunction = Callable[[list[Value], float], tuple[int, tuple[Value, ...]] | None]
+TickFunction = Callable[[list[Value], float, datetime, bool], TickResult]
 
 
 _CHILDREN: dict[type, tuple[str, ...]] = {}
@@ -107,32 +105,26 @@ class CompiledProgram:
         let_base = base + len(_BUILTIN_ORDER)
         for offset, (symbol, _) in enumerate(checked.lets):
             slots[symbol.name] = let_base + offset
-        self._slot_count = let_base + len(checked.lets)
         self._let_names = tuple(s.name for s, _ in checked.lets)
-        self._let_slots = tuple(range(let_base, self._slot_count))
-        self._let_pairs = tuple(zip(self._let_names, self._let_slots, strict=True))
-        self._let_padding = (None,) * len(self._let_slots)
+        self._let_padding = (None,) * len(checked.lets)
         # The built-ins are only computed when some rule reads one.
-        self._needs_builtins = any(s.kind is SymbolKind.BUILTIN
-                                   for s in checked.symbols.values()) or any(
+        needs_builtins = any(s.kind is SymbolKind.BUILTIN
+                             for s in checked.symbols.values()) or any(
             _has_between(st.statement) for st in checked.statements) or any(
             _has_between(e) for _, e in checked.lets)
 
         gen = CodeGen(checked, slots, Symbol("time", SymbolKind.BUILTIN, TIME_TYPE))
-        let_names = [gen.let_function(i, expr) for i, (_, expr) in enumerate(checked.lets)]
+        let_names = [gen.let_function(i, expr, let_base + i)
+                     for i, (_, expr) in enumerate(checked.lets)]
         rule_names: list[str] = []
         for i, statement in enumerate(checked.statements):
             condition = statement.statement.condition if isinstance(
                 statement.statement, ast.IfStmt) else None
             rule_names.append(gen.statement_function(i, condition, statement.then,
                                                      statement.otherwise))
-        namespace = gen.build()
-        self.source: str = namespace["__source__"]
-        self._states = gen.states
-        self._lets = tuple(zip(self._let_slots, (namespace[n] for n in let_names), strict=True))
 
         lines = {f.path: f.lines for f in checked.files}
-        rules: list[_Rule] = []
+        plans: list[StatementPlan] = []
         for i, statement in enumerate(checked.statements):
             loc = statement.statement.loc
             text = lines[loc.file][loc.line - 1].strip() if loc.line <= len(
@@ -140,25 +132,38 @@ class CompiledProgram:
             ref = RuleRef(i, loc.file, loc.line, loc.col, text)
             trigger = checked.triggers[statement.block] if statement.block is not None else None
             why = self._why(checked, trigger, statement.statement,
-                            statement.then + statement.otherwise,
-                            slots)
-            branches = (tuple(_template(a) for a in statement.then),
-                        tuple(_template(a) for a in statement.otherwise))
-            rules.append(_Rule(ref, statement.block, namespace[rule_names[i]], branches, why))
-        self._rules = tuple(rules)
-        self._rule_refs = tuple(rule.ref for rule in rules)
+                            statement.then + statement.otherwise, slots)
+            plans.append(StatementPlan(
+                ref, statement.block, tuple(_plan(a) for a in statement.then),
+                tuple(_plan(a) for a in statement.otherwise),
+                tuple((label, show) for label, _, show in why),
+                tuple(slot for _, slot, _ in why)))
         self._triggers = tuple(_trigger(t, slots) for t in checked.triggers)
-        self.statement_count = len(rules) + checked.declarations
+        tick_name = gen.tick_function(
+            base, base if needs_builtins else None, self._let_names,
+            [TriggerPlan(t, t.slot if isinstance(t, runtime.OnChange) else None)
+             for t in self._triggers], plans)
+        namespace = gen.build()
+        self.source: str = namespace["__source__"]
+        self._states = gen.states
+        self._lets = tuple(zip(range(let_base, let_base + len(let_names)),
+                               (namespace[n] for n in let_names), strict=True))
+        self._rule_functions: tuple[RuleFunction, ...] = tuple(namespace[n]
+                                                               for n in rule_names)
+        self._run: TickFunction = namespace[tick_name]
+        self._rule_refs = tuple(plan.ref for plan in plans)
+        self._external_count = base
+        self.statement_count = len(plans) + checked.declarations
         self._first = True
         self._last: float | None = None
 
     @staticmethod
     def _why(checked: CheckedProgram, trigger: CheckedTrigger | None,
              statement: ast.Statement, actions: tuple[CheckedAction, ...],
-             slots: dict[str, int]) -> tuple[tuple[str, int, Callable[[Value], str]], ...]:
+             slots: dict[str, int]) -> tuple[tuple[str, int, Formatter], ...]:
         """The names a rule's reason shows: what `on change of` watched, what the condition
         and the actions read."""
-        seen: dict[str, tuple[str, int, Callable[[Value], str]]] = {}
+        seen: dict[str, tuple[str, int, Formatter]] = {}
         if trigger is not None and trigger.symbol is not None \
                 and isinstance(trigger.trigger, ast.OnChange):
             label = trigger.trigger.name.text
@@ -201,19 +206,18 @@ class CompiledProgram:
         """The names of the `let` values, in the order they are computed."""
         return self._let_names
 
-    def rule_function(self, index: int) -> Callable[[list[Value], float],
-                                                    tuple[int, tuple[Value, ...]] | None]:
+    def rule_function(self, index: int) -> RuleFunction:
         """The compiled function of statement `index`, for tests and benchmarks. Call it with
         `slot_values(...)` and the time in seconds; it returns None (nothing fired) or the
         branch taken (0 then, 1 else) with the values of its actions."""
-        return self._rules[index].function
+        return self._rule_functions[index]
 
     def slot_values(self, values: list[Value], now: datetime | None = None) -> list[Value]:
         """The list compiled code reads: the externals, the built-ins at `now` (unknown
         without it) and the `let` values computed from them."""
         v: list[Value] = list(values)
-        v += _builtins(now) if now is not None else [None] * len(_BUILTIN_ORDER)
-        v += [None] * len(self._let_slots)
+        v += runtime.builtins_at(now) if now is not None else [None] * len(_BUILTIN_ORDER)
+        v += self._let_padding
         n = now.timestamp() if now is not None else 0.0
         for slot, function in self._lets:
             v[slot] = function(v, n)
@@ -222,43 +226,22 @@ class CompiledProgram:
     def tick(self, now: datetime, values: list[Value]) -> TickResult:
         if now.tzinfo is None:
             raise ValueError("tick needs a timezone-aware `now`")
-        if len(values) != len(self._externals):
-            raise ValueError(f"tick needs {len(self._externals)} values (one per external), "
+        return self.tick_at(now, now.timestamp(), values)
+
+    def tick_at(self, now: datetime, timestamp: float, values: list[Value]) -> TickResult:
+        """`tick`, with `timestamp` equal to `now.timestamp()` (see `TimedProgram`)."""
+        if now.tzinfo is None:
+            raise ValueError("tick needs a timezone-aware `now`")
+        if len(values) != self._external_count:
+            raise ValueError(f"tick needs {self._external_count} values (one per external), "
                              f"got {len(values)}")
-        n = now.timestamp()
-        if self._last is not None and n < self._last:
+        last = self._last
+        if last is not None and timestamp < last:
             raise ValueError("time went backwards: call reset() before replaying again")
-        v: list[Value] = [*values, *(_builtins(now) if self._needs_builtins
-                                     else _NO_BUILTINS), *self._let_padding]
-        for slot, function in self._lets:
-            v[slot] = function(v, n)
-        first = self._first
-        due = [trigger.due(now, n, v, first) for trigger in self._triggers]
-        actions: list[ProposedAction] = []
-        fired: list[RuleRef] = []
-        for rule in self._rules:
-            if rule.block is not None and not due[rule.block]:
-                continue
-            outcome = rule.function(v, n)
-            if outcome is None:
-                continue
-            branch, results = outcome
-            ref = rule.ref
-            fired.append(ref)
-            why = tuple([(label, show(v[slot])) for label, slot, show in rule.why])
-            for template, value in zip(rule.branches[branch], results, strict=True):
-                kind = template.kind
-                if kind is _SET_MODE:
-                    value = template.mode
-                elif (kind is _SET_AMPS or kind is _SET_VAR) and (
-                        value is None or (type(value) is float and not isfinite(value))):
-                    continue    # an unknown value (or NaN, infinity) proposes nothing
-                actions.append(ProposedAction(kind, ref, template.charger, template.name,
-                                              value, why))
+        result = self._run(values, timestamp, now, self._first)
         self._first = False
-        self._last = n
-        lets = {name: v[slot] for name, slot in self._let_pairs}
-        return TickResult(actions, fired, lets)
+        self._last = timestamp
+        return result
 
     def reset(self) -> None:
         for state in self._states:
@@ -267,18 +250,6 @@ class CompiledProgram:
             trigger.reset()
         self._first = True
         self._last = None
-
-
-_SET_MODE = ActionKind.SET_MODE
-_SET_AMPS = ActionKind.SET_AMPS
-_SET_VAR = ActionKind.SET_VAR
-_NO_BUILTINS: tuple[Value, ...] = (None,) * len(_BUILTIN_ORDER)
-
-
-def _builtins(now: datetime) -> list[Value]:
-    seconds = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
-    return [now.isoformat(timespec="seconds"), float(seconds), float(now.hour),
-            WEEKDAYS[now.weekday()], now.date().isoformat()]
 
 
 def _has_between(node: Any) -> bool:
@@ -291,9 +262,9 @@ def _has_between(node: Any) -> bool:
     return False
 
 
-def _template(action: CheckedAction) -> _ActionTemplate:
+def _plan(action: CheckedAction) -> ActionPlan:
     name = action.variable.name if action.variable is not None else None
-    return _ActionTemplate(action.kind, action.charger, name, action.mode)
+    return ActionPlan(action.kind, action.charger, name, action.mode)
 
 
 def _trigger(checked: Any, slots: dict[str, int]) -> runtime.Trigger:

@@ -13,10 +13,11 @@ false, so a stale input can never make a rule fire (and breaks `for`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from evse_rules.language.units import NUMBER, Dimension
 
@@ -117,22 +118,56 @@ class ActionKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enu
     LOG = "log"
 
 
-@dataclass(frozen=True, slots=True)
-class ProposedAction:
+Formatter = Callable[[Value], str]
+"""How a value of one type is shown to people: `2300 W`, `true`, `12:00`, `unknown`."""
+
+
+class _ProposedActionFields(NamedTuple):
+    kind: ActionKind
+    rule: RuleRef
+    charger: str | None
+    name: str | None
+    value: Value
+    shown: tuple[tuple[str, str], ...]
+    reads: tuple[tuple[str, Formatter], ...]
+    raw: tuple[Value, ...]
+
+
+class ProposedAction(_ProposedActionFields):
     """What a rule asks for in one tick, before the engine's arbitration and guards.
 
     `charger` is the charger's config name for start, stop, set_amps and set_mode; `name` is
     the variable for set_var; `value` is amperes (set_amps), "auto"/"manual" (set_mode), the
     variable's new value (set_var) or the interpolated message (log). `values` are the names
     the deciding condition read, with their values shown as a person reads them.
+
+    A program gives those values raw: `reads` names them with their formatters and `raw`
+    holds their values at this tick, and `values` formats them only when asked (the journal,
+    a trace, "why"); a year-long replay never does. A caller that has the text already gives
+    `values=` instead. A named tuple, not a frozen dataclass: most ticks propose something,
+    and a tuple is the cheapest immutable record to build.
     """
 
-    kind: ActionKind
-    rule: RuleRef
-    charger: str | None = None
-    name: str | None = None
-    value: Value = None
-    values: tuple[tuple[str, str], ...] = ()
+    __slots__ = ()
+
+    def __new__(
+        cls, kind: ActionKind, rule: RuleRef, charger: str | None = None,
+        name: str | None = None, value: Value = None,
+        values: tuple[tuple[str, str], ...] = (),
+        reads: tuple[tuple[str, Formatter], ...] = (), raw: tuple[Value, ...] = (),
+    ) -> ProposedAction:
+        if len(reads) != len(raw):
+            raise ValueError(f"{len(reads)} names read but {len(raw)} raw values")
+        return tuple.__new__(cls, (kind, rule, charger, name, value, values, reads, raw))
+
+    @property
+    def values(self) -> tuple[tuple[str, str], ...]:
+        """The names the deciding condition read, with their values as text."""
+        reads = self.reads
+        if not reads:
+            return self.shown
+        return tuple([(label, show(raw)) for (label, show), raw in zip(reads, self.raw,
+                                                                     strict=True)])
 
     @property
     def target(self) -> tuple[str, str]:
@@ -147,14 +182,50 @@ class ProposedAction:
             return ("var", self.name or "")
         return ("log", str(self.rule.index))
 
+    def __repr__(self) -> str:
+        return (f"ProposedAction(kind={self.kind!r}, rule={self.rule!r}, "
+                f"charger={self.charger!r}, name={self.name!r}, value={self.value!r}, "
+                f"values={self.values!r})")
 
-@dataclass(slots=True)
-class TickResult:
-    """The outcome of one tick: proposals in file order, the rules that fired, `let` values."""
 
+class _TickResultFields(NamedTuple):
     actions: list[ProposedAction]
     fired: list[RuleRef]
-    lets: dict[str, Value]
+    given_lets: dict[str, Value] | None
+    let_names: tuple[str, ...]
+    let_values: tuple[Value, ...]
+
+
+class TickResult(_TickResultFields):
+    """The outcome of one tick: proposals in file order, the rules that fired, `let` values.
+
+    `lets` is a dict built when read. A program gives the names once (`let_names`, shared
+    by every tick) and this tick's values as a tuple (`let_values`), so that a tick nobody
+    looks at builds no dict; a caller that has a dict gives `lets` instead. A named tuple:
+    one is built per tick, and a tuple is the cheapest record to build.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls, actions: list[ProposedAction], fired: list[RuleRef],
+        lets: dict[str, Value] | None = None, let_names: tuple[str, ...] = (),
+        let_values: tuple[Value, ...] = (),
+    ) -> TickResult:
+        if len(let_names) != len(let_values):
+            raise ValueError(f"{len(let_names)} let names but {len(let_values)} values")
+        return tuple.__new__(cls, (actions, fired, lets, let_names, let_values))
+
+    @property
+    def lets(self) -> dict[str, Value]:
+        """The `let` values by name (a new dict at each read when built from the tuple)."""
+        lets = self.given_lets
+        if lets is None:
+            return dict(zip(self.let_names, self.let_values, strict=True))
+        return lets
+
+    def __repr__(self) -> str:
+        return f"TickResult(actions={self.actions!r}, fired={self.fired!r}, lets={self.lets!r})"
 
 
 class Program(Protocol):
@@ -185,4 +256,18 @@ class Program(Protocol):
 
     def reset(self) -> None:
         """Forget all state kept between ticks: the next tick is a first tick (`on start`)."""
+        ...
+
+
+@runtime_checkable
+class TimedProgram(Program, Protocol):
+    """A program that can also be given the tick's time in POSIX seconds.
+
+    Converting an aware datetime to seconds costs about as much as a small rule; a caller
+    that steps a clock of its own (a replay) has the seconds at hand. The engine uses
+    `tick_at` when the program has it and the caller gave the seconds.
+    """
+
+    def tick_at(self, now: datetime, timestamp: float, values: list[Value]) -> TickResult:
+        """`tick(now, values)`, with `timestamp` equal to `now.timestamp()`."""
         ...

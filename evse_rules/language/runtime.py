@@ -14,6 +14,7 @@ from datetime import time as dtime
 
 from croniter import croniter
 
+from evse_rules.language.names import WEEKDAYS
 from evse_rules.language.program import Value
 
 
@@ -105,9 +106,9 @@ class Smoother:
 
 
 class Trigger:
-    """A block's trigger; `due` is asked once per tick, in block order."""
+    """A block's trigger; asked once per tick, in block order, by the tick function."""
 
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+    def due(self, now: datetime, n: float, first: bool) -> bool:
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -115,7 +116,7 @@ class Trigger:
 
 
 class EveryTick(Trigger):
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+    def due(self, now: datetime, n: float, first: bool) -> bool:
         return True
 
 
@@ -126,7 +127,7 @@ class Every(Trigger):
         self.period = period
         self.last: float | None = None
 
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+    def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.last is None or n - self.last >= self.period:
             self.last = n
             return True
@@ -138,12 +139,16 @@ class Every(Trigger):
 
 class At(Trigger):
     """Fires once on the first tick at or after HH:MM (local time of `now`), on the given
-    weekdays; a time already past on the first tick waits for its next day."""
+    weekdays; a time already past on the first tick waits for its next day.
+
+    `next_n` is the next occurrence in POSIX seconds (-inf before the first tick): the tick
+    function compares it with the tick's time and calls `due` only when it may be due."""
 
     def __init__(self, seconds: float, days: tuple[int, ...]) -> None:
         self.time = dtime(int(seconds // 3600), int(seconds % 3600 // 60))
         self.days = days or tuple(range(7))
         self.next: datetime | None = None
+        self.next_n = -math.inf
 
     def _occurrence(self, now: datetime, strictly_after: bool) -> datetime:
         day = now.date()
@@ -155,63 +160,78 @@ class At(Trigger):
             day += timedelta(days=1)
         raise AssertionError("unreachable: every week has an allowed day")
 
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+    def _schedule(self, occurrence: datetime) -> None:
+        self.next = occurrence
+        self.next_n = occurrence.timestamp()
+
+    def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.next is None:
-            self.next = self._occurrence(now, strictly_after=False)
+            self._schedule(self._occurrence(now, strictly_after=False))
+        assert self.next is not None
         if now >= self.next:
-            self.next = self._occurrence(now, strictly_after=True)
+            self._schedule(self._occurrence(now, strictly_after=True))
             return True
         return False
 
     def reset(self) -> None:
         self.next = None
+        self.next_n = -math.inf
 
 
 class Cron(Trigger):
     """Fires once on a tick when one or more cron times fall in (previous tick, now]; on the
-    first tick only when now is a cron time."""
+    first tick only when now is a cron time. `next_n` as for `At`."""
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self.next: datetime | None = None
+        self.next_n = -math.inf
 
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+    def _schedule(self, after: datetime) -> None:
+        self.next = croniter(self.expression, after).get_next(datetime)
+        self.next_n = self.next.timestamp()
+
+    def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.next is None:
-            start = now - timedelta(microseconds=1)
-            self.next = croniter(self.expression, start).get_next(datetime)
+            self._schedule(now - timedelta(microseconds=1))
+        assert self.next is not None
         if now >= self.next:
-            self.next = croniter(self.expression, now).get_next(datetime)
+            self._schedule(now)
             return True
         return False
 
     def reset(self) -> None:
         self.next = None
+        self.next_n = -math.inf
 
 
 _UNSEEN = object()
 
 
 class OnChange(Trigger):
-    """Fires when the value at `slot` differs from the previous tick's (unknown counts as a
-    value: a change between known and unknown fires); never on the first tick."""
+    """Fires when the watched value differs from the previous tick's (unknown counts as a
+    value: a change between known and unknown fires); never on the first tick. The tick
+    function passes the value to `changed`; `slot` says where it is among the slots."""
 
     def __init__(self, slot: int) -> None:
         self.slot = slot
         self.previous: object = _UNSEEN
 
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
-        current = values[self.slot]
+    def changed(self, current: Value) -> bool:
         previous, self.previous = self.previous, current
         if previous is _UNSEEN:
             return False
         return bool(current != previous)
+
+    def due(self, now: datetime, n: float, first: bool) -> bool:
+        raise TypeError("on change of: the tick function calls changed(value)")
 
     def reset(self) -> None:
         self.previous = _UNSEEN
 
 
 class OnStart(Trigger):
-    def due(self, now: datetime, n: float, values: list[Value], first: bool) -> bool:
+    def due(self, now: datetime, n: float, first: bool) -> bool:
         return first
 
 
@@ -238,3 +258,14 @@ def time_between(t: float, low: float, high: float) -> bool:
     if low <= high:
         return low <= t < high
     return t >= low or t < high
+
+
+# The built-ins, in slot order (names.BUILTINS): now, time, hour, weekday, date.
+BUILTIN_COUNT = 5
+
+
+def builtins_at(now: datetime) -> tuple[Value, ...]:
+    """The built-ins' values at `now` (local time of `now`)."""
+    seconds = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
+    return (now.isoformat(timespec="seconds"), float(seconds), float(now.hour),
+            WEEKDAYS[now.weekday()], now.date().isoformat())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from evse_rules.chargers.base import ChargerState
@@ -32,6 +32,8 @@ from evse_rules.simulate.figures import ChargerFigures, SimulationResult
 from evse_rules.simulate.setup import Setup, column_type, prepare
 
 ProgressCallback = Callable[[int, int], None]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class Recorder:
@@ -104,6 +106,10 @@ def run(setup: Setup, recorder: Recorder | None = None,
 
     dt = setup.tick
     step = timedelta(seconds=dt)
+    # The clock also in whole microseconds, as datetime counts: the engine is given the
+    # seconds exactly as `now.timestamp()` would give them, without converting `now`.
+    first_us = (first - _EPOCH) // _MICROSECOND
+    step_us = step // _MICROSECOND
     times = data.times
     rows = len(times)
     t0 = times[0]
@@ -115,9 +121,10 @@ def run(setup: Setup, recorder: Recorder | None = None,
     set_charger = store.set_charger
     engine_step = engine.step
     commit = engine.commit
+    by_name = {account.name: account for account in accounts}
     charging_state = ChargerState.CHARGING
     now = first
-    row = applied = 0
+    row = 0
     solar = surplus = 0.0
     pv_w = house_w = 0.0
     report_every = max(ticks // 100, 1)
@@ -126,27 +133,28 @@ def run(setup: Setup, recorder: Recorder | None = None,
             now += step
         # 1. refresh: the rows the clock has reached, then the chargers.
         limit = t0 + k * dt + 1e-6
-        while row < rows and times[row] <= limit:
-            if row >= zone_at:
-                now = now.astimezone(zones[zone_next][1])
-                zone_next += 1
-                zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
-            for i, name, values, every_reading in feeds:
-                value = values[row]
-                if value is None or value != value or (value == held[i] and not every_reading):
-                    continue        # an empty cell (None, NaN) keeps the last value
-                held[i] = value
-                set_input(name, value, now)
-            for column, charger, prop in drivers:
-                number = column.numbers[row]  # type: ignore[index]
-                if number == number:
-                    if prop == "vehicle":
-                        charger.plug(number >= 0.5)
-                    else:
-                        charger.set_grid_voltage(number)
-            row += 1
-        if row != applied:
-            applied = row
+        if row < rows and times[row] <= limit:
+            while row < rows and times[row] <= limit:
+                if row >= zone_at:
+                    now = now.astimezone(zones[zone_next][1])
+                    zone_next += 1
+                    zone_at = zones[zone_next][0] if zone_next < len(zones) else rows
+                for i, name, values, every_reading in feeds:
+                    value = values[row]
+                    if value is None or value != value or (value == held[i]
+                                                           and not every_reading):
+                        continue        # an empty cell (None, NaN) keeps the last value
+                    held[i] = value
+                    set_input(name, value, now)
+                for column, charger, prop in drivers:
+                    number = column.numbers[row]  # type: ignore[index]
+                    if number == number:
+                        if prop == "vehicle":
+                            charger.plug(number >= 0.5)
+                        else:
+                            charger.set_grid_voltage(number)
+                row += 1
+            # The accounting reads powers; 0 W while unknown.
             if pv_at >= 0:
                 pv_w = power_of(held[pv_at])
             if house_at >= 0:
@@ -154,16 +162,18 @@ def run(setup: Setup, recorder: Recorder | None = None,
         for account in accounts:
             set_charger(account.name, account.charger.read_status(), now)
         # 2-4. the engine; 5. send.
-        result = engine_step(now)
-        for command in result.commands:
-            account = next(a for a in accounts if a.name == command.charger)
-            try:
-                apply_command(account.charger, command.kind, command.value)
-            except ChargerError as error:
-                commit(command, ok=False, error=str(error))
-                continue
-            commit(command, ok=True)
-            account.figures.commands[command.kind.value] += 1
+        result = engine_step(now, (first_us + k * step_us) / 1_000_000)
+        commands = result.commands
+        if commands:
+            for command in commands:
+                account = by_name[command.charger]
+                try:
+                    apply_command(account.charger, command.kind, command.value)
+                except ChargerError as error:
+                    commit(command, ok=False, error=str(error))
+                    continue
+                commit(command, ok=True)
+                account.figures.commands[command.kind.value] += 1
         for ref in result.fired:
             fired_counts[ref.index] += 1
         # The interval that follows this tick: energy, and the sun's share of it.
