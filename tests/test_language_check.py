@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -397,8 +398,59 @@ def test_an_error_in_a_let_is_not_repeated_where_the_let_is_used() -> None:
         "or var)"]
 
 
+# The reference's syntax examples show one line of their file; the whole file is here.
+SYNTAX_CATALOGUE: list[tuple[str, str, int, int]] = [
+    ("input pv: W\nif pv > then stop\n", "expected an expression, found 'then'", 2, 9),
+    ("input pv W\n", "expected ':', found 'W'", 1, 10),
+    ("if x then\n", "expected an action (start, stop, set or log), found end of line", 1, 10),
+    ("if x ! 3 then stop\n", "unexpected character '!'", 1, 6),
+    ("every 5 min:\n        start\n    stop\n",
+     "this line's indentation matches no enclosing block", 3, 1),
+    ("start\n    stop\n", "this line is indented, but the line above opens no block (blocks "
+     "open with a trigger and a colon, like `every 5 min:`)", 2, 1),
+    ("every 5 min:\nstart\n", "expected an indented block, found 'start'", 2, 1),
+    ("let if = 3\n", "expected a name, found 'if'", 1, 5),
+    ('log "a } b"\n', "a '}' without its '{' in the log text (write '}}' for a brace)", 1, 8),
+    ('log "a { b"\n', "a '{' without its '}' in the log text (write '{{' for a brace)", 1, 8),
+    ('log "a {  } b"\n', "empty '{}' in the log text: put a name inside", 1, 8),
+    ('log "a {pv +} b"\n', "expected an expression, found '}'", 1, 13),
+]
+
+
+@pytest.mark.parametrize(("source", "message", "line", "col"), SYNTAX_CATALOGUE,
+                         ids=[c[1][:50] for c in SYNTAX_CATALOGUE])
+def test_syntax_error_catalogue(source: str, message: str, line: int, col: int) -> None:
+    found = errors(source)
+    assert [(e.message, e.location.line, e.location.col) for e in found] == [
+        (message, line, col)]
+
+
+def _reading_errors(tmp_path: Path) -> list[str]:
+    """The messages of the reference's 'Reading a file' section, as the checker gives them."""
+    latin = tmp_path / "latin.evr"
+    latin.write_bytes(b"\xff\xfe")
+    deep = tmp_path / "deep.evr"
+    deep.write_text("input pv: W\nlog \"{" + "+".join(["pv"] * 3000) + "}\"\n")
+    found = [check_files([path], DEFAULT_ENVIRONMENT)
+             for path in (tmp_path / "missing.evr", latin, deep)]
+    return [error.message for errors_of_file in found for error in errors_of_file]
+
+
 def test_the_language_reference_shows_every_error_message() -> None:
     reference = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
     missing = [message for _, _, message, _, _ in CATALOGUE
                if message.replace("t.evr", "rules.evr") not in reference]
     assert missing == []
+
+
+def test_every_error_in_the_language_reference_is_one_the_checker_gives(tmp_path: Path) -> None:
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    catalogue = reference[reference.index("\n## Errors\n"):]
+    documented = [(int(line), int(col), message) for line, col, message in re.findall(
+        r"^\S+:(\d+):(\d+): error: (.*)$", catalogue, re.MULTILINE)]
+    given = {(line, col, message.replace("t.evr", "rules.evr"))
+             for _, _, message, line, col in CATALOGUE}
+    given |= {(line, col, message) for _, message, line, col in SYNTAX_CATALOGUE}
+    given |= {(1, 1, message) for message in _reading_errors(tmp_path)}
+    assert len(documented) > 90
+    assert [error for error in documented if error not in given] == []
