@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from evse_rules.config import ChargerConfig, Config, InputConfig, load_config, parse_config
 from evse_rules.errors import ConfigError
@@ -235,7 +236,8 @@ def _documented_keys() -> dict[str, set[str]]:
 
 
 def test_running_guide_describes_every_config_key_and_no_other() -> None:
-    models = {"top": Config, "chargers": ChargerConfig, "inputs": InputConfig}
+    models: dict[str, type[BaseModel]] = {"top": Config, "chargers": ChargerConfig,
+                                          "inputs": InputConfig}
     in_code = {section: set(model.model_fields) - {"source", "chargers", "inputs"}
                for section, model in models.items()}
     assert _documented_keys() == in_code
