@@ -419,7 +419,13 @@ class Config(BaseModel):
         if isinstance(value, str):
             value = [value]
         if isinstance(value, list):
-            return [_resolve(v, info) for v in value]
+            # A file listed twice (`a.evr`, `./a.evr`) is loaded once: twice, its
+            # declarations would clash and its rules would fire twice.
+            unique: dict[Any, Any] = {}
+            for item in (_resolve(v, info) for v in value):
+                key = Path(item).resolve() if isinstance(item, Path) else id(item)
+                unique.setdefault(key, item)
+            return list(unique.values())
         return value
 
     @field_validator("chargers", "inputs", mode="before")

@@ -105,6 +105,19 @@ def test_with_config_the_rule_files_are_checked_together_against_it(
     assert "unknown charger evse (chargers: garage)" in err
 
 
+def test_a_file_of_the_config_named_again_is_checked_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README's `evse-rules check rules/solar_surplus.evr --config evse-rules.toml`, where
+    # the config lists the same file: relative here, resolved against the config there.
+    (tmp_path / "solar.evr").write_text("let surplus = pv - house\n"
+                                        "if surplus > 1.4 kW then start garage\n")
+    (tmp_path / "evse-rules.toml").write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "solar.evr", "./solar.evr", "--config", "evse-rules.toml") == (
+        0, "1 file, 2 statements: ok\n", "")
+
+
 def test_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--config", str(tmp_path / "none.toml")) == (
         2, "", f"evse-rules check: error: {tmp_path / 'none.toml'}: no such file\n")

@@ -285,3 +285,9 @@ def test_a_url_with_credentials_is_refused_for_chargers_and_inputs(tmp_path: Pat
         "evse-rules.toml: chargers.garage.url", "evse-rules.toml: inputs.pv.url"]
     assert all("must not hold credentials" in line for line in lines)
     assert not any("secret" in line for line in lines)
+
+
+def test_a_rule_file_listed_twice_is_loaded_once(tmp_path: Path) -> None:
+    config = parse_config('rules = ["a.evr", "./a.evr", "b.evr", "sub/../a.evr"]\n'
+                          '[chargers.evse]\ndriver = "simulated"\n', base=tmp_path)
+    assert config.rule_paths == [tmp_path / "a.evr", tmp_path / "b.evr"]

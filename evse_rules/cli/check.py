@@ -43,7 +43,11 @@ def check(args: argparse.Namespace) -> int:
             print(str(error), file=sys.stderr)
             return 1
         env = config.environment()
-        files = [*config.rule_paths, *(f for f in files if f not in config.rule_paths)]
+        files = [*config.rule_paths, *files]
+    # A file named twice (`check rules/solar.evr --config x.toml` when the config lists it
+    # too, by another path) is checked once: twice, its declarations would clash.
+    seen: set[Path] = set()
+    files = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
     if not files:
         print("evse-rules check: error: no rule files to check (name them, or give --config)",
               file=sys.stderr)
