@@ -46,8 +46,10 @@ def check(args: argparse.Namespace) -> int:
         files = [*config.rule_paths, *files]
     # A file named twice (`check rules/solar.evr --config x.toml` when the config lists it
     # too, by another path) is checked once: twice, its declarations would clash.
-    seen: set[Path] = set()
-    files = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    unique: dict[Path, Path] = {}
+    for path in files:
+        unique.setdefault(path.resolve(), path)
+    files = list(unique.values())
     if not files:
         print("evse-rules check: error: no rule files to check (name them, or give --config)",
               file=sys.stderr)
