@@ -233,6 +233,12 @@ async def test_requests_are_taken_on_the_next_tick_and_persisted(tmp_path: Path)
     assert [r[1] for r in results if r] == [
         "done", "done", "refused: the rules declare no variable 'nothing'",
         "refused: no charger named 'shed'"]
+    with Journal(h.config.journal_path) as journal:
+        requests = [e.detail for e in journal.entries() if e.source in ("mode", "set")]
+    # The journal shows a variable's value in its declared unit, as it was asked for.
+    assert requests == ["mode garage 'auto': done", "set target 10 kWh: done",
+                        "set nothing 1: refused: the rules declare no variable 'nothing'",
+                        "mode shed 'auto': refused: no charger named 'shed'"]
 
     # A new daemon on the same files starts in the requested mode, with the variable.
     again = _harness(tmp_path, CONFIG.replace('mode = "auto"', 'mode = "manual"'), ticks=1)

@@ -367,10 +367,20 @@ class Daemon:
             result = self._apply_request(request)
             journal.finish_request(request.id, now, result)
             level = "info" if result.startswith("done") else "error"
-            message = f"{request.kind} {request.target} {show(request.value)}: {result}"
+            message = f"{request.kind} {request.target} {self._shown(request)}: {result}"
             (log.info if level == "info" else log.error)("%s", message)
             charger = request.target if request.kind == "mode" else None
             events.append(Event(level, request.kind, message, charger))
+
+    def _shown(self, request: Request) -> str:
+        """A request's value as people wrote it: '20 kWh', not the canonical 7.2e+07 (J)."""
+        value = request.value
+        if (request.kind == "set" and self.engine is not None and isinstance(value, float)
+                and not isinstance(value, bool)):
+            for declared in self.engine.program.variables:
+                if declared.name == request.target and declared.type.kind is Kind.NUMBER:
+                    return format_quantity(value, declared.type.dimension)
+        return show(value)
 
     def _apply_request(self, request: Request) -> str:
         store = self.store
