@@ -23,7 +23,7 @@ from evse_rules.engine.results import (
     VarChange,
 )
 from evse_rules.engine.settings import ChargerSettings
-from evse_rules.engine.store import StateStore
+from evse_rules.engine.store import ChargerRecord, StateStore
 from evse_rules.language.program import ActionKind, Program, ProposedAction, TimedProgram
 
 _NONE: tuple[()] = ()
@@ -32,6 +32,10 @@ _NONE: tuple[()] = ()
 _START, _STOP, _SET_AMPS = ActionKind.START, ActionKind.STOP, ActionKind.SET_AMPS
 _SET_MODE, _LOG = ActionKind.SET_MODE, ActionKind.LOG
 _new_step = partial(tuple.__new__, StepResult)   # StepResult(...) without its Python __new__
+# What the guards do in one step: per charger, its guard, the store's record of its status,
+# the winning start or stop and the winning current.
+_Plan = tuple[tuple[ChargerGuard, ChargerRecord, ProposedAction | None,
+                    ProposedAction | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,10 @@ class Engine:
             self.settings[settings.name] = settings
             self._guards[settings.name] = ChargerGuard(settings)
         self._voltage = tuple(s for s in chargers if s.voltage is not None)
+        # Per charger, in config order: its guard and the store's record of its status.
+        self._chargers = tuple((name, guard, self.store.charger_record(name))
+                               for name, guard in self._guards.items())
+        self._single = self._chargers[0] if len(self._chargers) == 1 else None
         self.program = program
         self._bind(program)
 
@@ -100,65 +108,21 @@ class Engine:
                 self._reference_voltage(settings, now, commands)
             return _new_step((now, commands, _NONE, _NONE, _NONE, tick.fired,
                               tick, _NONE, _NONE, _NONE))
-        # Arbitration: the last proposal per target wins (file order). Start/stop and the
-        # current, the proposals of nearly every tick, are kept per charger in a pair; the
-        # rest (modes, variables, logs, losers) is rare and allocated only when it comes.
         lost: list[Lost] | None = None
         logs: list[ProposedAction] | None = None
-        pairs: dict[str | None, list[ProposedAction | None]] = {}   # [run, amps]
-        others: dict[tuple[str, str], ProposedAction] | None = None  # modes, variables
-        for action in actions:
-            kind = action.kind
-            if kind is _SET_AMPS or kind is _START or kind is _STOP:
-                pair = pairs.get(action.charger)
-                which = 1 if kind is _SET_AMPS else 0
-                if pair is None:
-                    pair = pairs[action.charger] = [None, None]
-                else:
-                    beaten = pair[which]
-                    if beaten is not None:
-                        if lost is None:
-                            lost = []
-                        lost.append(Lost(beaten, action))
-                pair[which] = action
-            elif kind is _LOG:
-                if logs is None:
-                    logs = []
-                logs.append(action)
-            else:
-                if others is None:
-                    others = {}
-                target = action.target
-                beaten = others.get(target)
-                if beaten is not None:
-                    if lost is None:
-                        lost = []
-                    lost.append(Lost(beaten, action))
-                others[target] = action
-        if lost is not None:
-            lost = self._final_winners(lost, pairs, others or {})
         modes: list[ModeChange] | None = None
         variables: list[VarChange] | None = None
-        if others is not None:
-            modes, variables = [], []
-            for action in others.values():
-                if action.kind is _SET_MODE:
-                    self._set_mode(action, modes)
-                else:
-                    self._set_variable(action, variables)
+        unknown: list[HeldBack] | None = None
+        plan = self._plain(actions)
+        if plan is None:
+            plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
         held: list[HeldBack] = []
         adjusted: list[HeldBack] = []
-        matched = 0
-        reading = store.charger_reading
-        for name, guard in self._guards.items():
-            pair = pairs.get(name)
-            if pair is None:
-                continue
-            matched += 1
+        for guard, record, run, amps in plan:
             # In the order that suits the contactor: stop first; the current before a
             # start, so that charging begins at the asked current.
-            status, read_at = reading(name)
-            run, amps = pair
+            status = record.status
+            read_at = record.updated
             if run is not None and run.kind is _STOP:
                 command = guard.stop(run, status, read_at, now, held)
                 if command is not None:
@@ -171,13 +135,82 @@ class Engine:
                 command = guard.start(run, status, read_at, now, held)
                 if command is not None:
                     commands.append(command)
-        if matched != len(pairs):
-            self._unknown_chargers(pairs, held)
+        if unknown is not None:
+            held += unknown
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
         return _new_step((now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
                           tick.fired, tick, logs or _NONE, modes or _NONE,
                           variables or _NONE))
+
+    def _plain(self, actions: list[ProposedAction]) -> _Plan | None:
+        """The plan of the common step: one charger, at most one start or stop and one
+        current, nothing else (nothing to arbitrate). None for any other step."""
+        single = self._single
+        if single is None:
+            return None
+        name = single[0]
+        run = amps = None
+        for action in actions:
+            kind = action.kind
+            if kind is _SET_AMPS:
+                if amps is not None or action.charger != name:
+                    return None
+                amps = action
+            elif (kind is _START or kind is _STOP) and run is None \
+                    and action.charger == name:
+                run = action
+            else:
+                return None
+        return ((single[1], single[2], run, amps),)
+
+    def _arbitrate(self, actions: list[ProposedAction]) -> tuple[
+            _Plan, list[Lost] | None, list[ProposedAction] | None, list[ModeChange] | None,
+            list[VarChange] | None, list[HeldBack] | None]:
+        """The last proposal per target wins (file order): the plan for the guards, the
+        losers, the logs, the modes and variables set (applied here), and what is held
+        back for chargers the engine does not know."""
+        lost: list[Lost] | None = None
+        logs: list[ProposedAction] | None = None
+        pairs: dict[str | None, list[ProposedAction | None]] = {}   # [run, amps]
+        others: dict[tuple[str, str], ProposedAction] = {}          # modes, variables
+        for action in actions:
+            kind = action.kind
+            if kind is _SET_AMPS or kind is _START or kind is _STOP:
+                pair = pairs.get(action.charger)
+                if pair is None:
+                    pair = pairs[action.charger] = [None, None]
+                which = 1 if kind is _SET_AMPS else 0
+                beaten = pair[which]
+                if beaten is not None:
+                    lost = lost or []
+                    lost.append(Lost(beaten, action))
+                pair[which] = action
+            elif kind is _LOG:
+                logs = logs or []
+                logs.append(action)
+            else:
+                target = action.target
+                beaten = others.get(target)
+                if beaten is not None:
+                    lost = lost or []
+                    lost.append(Lost(beaten, action))
+                others[target] = action
+        if lost is not None:
+            lost = self._final_winners(lost, pairs, others)
+        modes: list[ModeChange] | None = None
+        variables: list[VarChange] | None = None
+        if others:
+            modes, variables = [], []
+            for action in others.values():
+                if action.kind is _SET_MODE:
+                    self._set_mode(action, modes)
+                else:
+                    self._set_variable(action, variables)
+        plan = tuple((guard, record, pair[0], pair[1]) for name, guard, record in self._chargers
+                     if (pair := pairs.get(name)) is not None)
+        unknown = self._unknown_chargers(pairs) if len(plan) != len(pairs) else None
+        return plan, lost, logs, modes, variables, unknown
 
     def commit(self, command: Command, ok: bool, error: str | None = None) -> None:
         """Report whether `command` was carried out. Guard state (last start, last stop,
@@ -231,17 +264,20 @@ class Engine:
         return sorted(fixed, key=lambda item: item.action.rule.index)
 
     def _unknown_chargers(
-        self, pairs: dict[str | None, list[ProposedAction | None]], held: list[HeldBack]
-    ) -> None:
+        self, pairs: dict[str | None, list[ProposedAction | None]]
+    ) -> list[HeldBack] | None:
         """Proposals for a charger the engine was not given (a program checked against
         another environment): held back, never sent anywhere."""
+        held: list[HeldBack] | None = None
         for name, pair in pairs.items():
             if name in self._guards:
                 continue
             for action in pair:
                 if action is not None:
+                    held = held or []
                     held.append(HeldBack(action, Guard.OFFLINE,
                                          f"no charger named {name!r} is configured"))
+        return held
 
     def _set_mode(self, action: ProposedAction, changes: list[ModeChange]) -> None:
         charger = action.charger or ""

@@ -75,7 +75,10 @@ class _Input:
         self.indices: tuple[int, ...] = ()
 
 
-class _Charger:
+class ChargerRecord:
+    """The store's record of one charger. The store writes it; the engine reads `status`
+    and `updated` (what `charger_reading` returns) straight from it every step."""
+
     __slots__ = ("changed", "getters", "limit_indices", "mode", "mode_indices", "settings",
                  "status", "updated")
 
@@ -112,7 +115,7 @@ class StateStore:
         self.values: list[Value] = []
         self.externals: tuple[External, ...] = ()
         self._inputs: dict[str, _Input] = {}
-        self._chargers: dict[str, _Charger] = {}
+        self._chargers: dict[str, ChargerRecord] = {}
         self._variables: dict[str, _Variable] = {}
         # The earliest time at which an input may go stale (None: none can); `expire`
         # has nothing to do before it.
@@ -138,7 +141,7 @@ class StateStore:
         """Add a charger, or update its settings (its status and mode are kept)."""
         slot = self._chargers.get(settings.name)
         if slot is None:
-            self._chargers[settings.name] = _Charger(settings)
+            self._chargers[settings.name] = ChargerRecord(settings)
         else:
             slot.settings = settings
         if isinstance(settings.voltage, str):
@@ -281,6 +284,10 @@ class StateStore:
             slot.changed = at
         self._write_status(slot)
 
+    def charger_record(self, name: str) -> ChargerRecord:
+        """The record of charger `name`, kept for the store's lifetime (see ChargerRecord)."""
+        return self._charger(name)
+
     def charger_status(self, name: str) -> ChargerStatus | None:
         return self._charger(name).status
 
@@ -299,7 +306,7 @@ class StateStore:
     def chargers(self) -> tuple[str, ...]:
         return tuple(self._chargers)
 
-    def _write_status(self, slot: _Charger) -> None:
+    def _write_status(self, slot: ChargerRecord) -> None:
         status = slot.status
         values = self.values
         if status is None or status.state is ChargerState.OFFLINE:
@@ -377,7 +384,7 @@ class StateStore:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _charger(self, name: str) -> _Charger:
+    def _charger(self, name: str) -> ChargerRecord:
         slot = self._chargers.get(name)
         if slot is None:
             known = ", ".join(self._chargers) or "none"
