@@ -140,7 +140,8 @@ def test_rapi_post_form_and_eeprom_writes(make_emulator: EmulatorFactory) -> Non
 
 def test_faults(make_emulator: EmulatorFactory) -> None:
     emu = make_emulator("v5.1.2")
-    with httpx.Client(base_url=emu.url, timeout=0.3) as client:
+    # A generous timeout: only the "timeout" fault below is meant to reach one.
+    with httpx.Client(base_url=emu.url, timeout=5) as client:
         emu.set_fault("invalid_json", times=1)
         with pytest.raises(json.JSONDecodeError):
             client.get("/status").json()
@@ -154,7 +155,7 @@ def test_faults(make_emulator: EmulatorFactory) -> None:
         assert time.monotonic() - began >= 0.1
         emu.set_fault("timeout")
         with pytest.raises(httpx.ReadTimeout):
-            client.get("/status")
+            client.get("/status", timeout=0.3)
         emu.set_fault("drop")
         with pytest.raises(httpx.RemoteProtocolError):
             client.get("/status")
