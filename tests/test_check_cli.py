@@ -118,6 +118,23 @@ def test_a_file_of_the_config_named_again_is_checked_once(
         0, "1 file, 2 statements: ok\n", "")
 
 
+def test_with_config_an_input_the_config_does_not_feed_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The daemon refuses rules reading an input it never reads: check says so first, at
+    # the declaration.
+    (tmp_path / "solar.evr").write_text("input pv: W\ninput sun: W\n"
+                                        "if sun > 1 kW then start garage\n")
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(CONFIG)
+    status, out, err = run(capsys, "--config", str(config))
+    assert (status, out) == (1, "")
+    assert err == (f"{tmp_path / 'solar.evr'}:2:7: error: input sun is not in the config "
+                   "(inputs: house, pv); add [inputs.sun]\n"
+                   "    input sun: W\n"
+                   "          ^^^\n"
+                   "1 error\n")
+
+
 def test_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--config", str(tmp_path / "none.toml")) == (
         2, "", f"evse-rules check: error: {tmp_path / 'none.toml'}: no such file\n")

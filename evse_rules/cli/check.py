@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evse_rules.cli._command import add_command
+
+if TYPE_CHECKING:
+    from evse_rules.errors import SourceError
 
 
 def check(args: argparse.Namespace) -> int:
@@ -67,6 +70,8 @@ def check(args: argparse.Namespace) -> int:
     statements = 0
     for group in groups:
         program, found = check_texts(group, env)
+        if program is not None and args.config is not None:
+            found = _unfed_inputs(group, set(config.inputs))
         problems.extend(found)
         if program is not None:
             statements += program.statement_count
@@ -80,6 +85,29 @@ def check(args: argparse.Namespace) -> int:
     print(f"{len(sources)} file{plural}, {statements} statement{'s' if statements != 1 else ''}"
           ": ok")
     return 0
+
+
+def _unfed_inputs(sources: list[tuple[str, str]], inputs: set[str]) -> list[SourceError]:
+    """An `input NAME: UNIT` of a file that the config does not feed, at its declaration.
+
+    The checker takes such a declaration (simulate feeds it from a CSV column), but the daemon
+    refuses rules that read an input it never reads: `check --config` says so first.
+    """
+    from evse_rules.errors import SourceError
+    from evse_rules.language import ast
+    from evse_rules.language.parse import parse_text
+
+    known = ", ".join(sorted(inputs)) or "none"
+    found: list[SourceError] = []
+    for name, text in sources:
+        tree, _ = parse_text(text, name)
+        for item in tree.items:
+            if isinstance(item, ast.InputDecl) and item.name.name not in inputs:
+                where = item.name.loc
+                found.append(SourceError(
+                    where, f"input {item.name.name} is not in the config (inputs: {known}); "
+                    f"add [inputs.{item.name.name}]", tree.lines[where.line - 1]))
+    return found
 
 
 def add_commands(subparsers: Any) -> None:
