@@ -41,3 +41,19 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert result.returncode == 0
     for name in EXPECTED:
         assert name in result.stdout
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly() -> None:
+    # `evse-rules history | head`: the pipe closes before everything is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "evse_rules", "simulate", str(ROOT / "rules" / "solar_surplus.evr"),
+         "--data", str(ROOT / "data" / "cloudy-day.csv")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in err and err == ""
+

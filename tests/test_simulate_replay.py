@@ -153,6 +153,9 @@ def test_unitless_column_for_a_quantity_asks_for_the_unit(tmp_path: Path) -> Non
     ("time,pv[W]\n2026-06-21T12:01:00,1\n2026-06-21T12:00:00,1\n", 3, "rows must be in time"),
     ("time,pv[W]\n2026-06-21T12:00:00,1,2\n", 2, "3 cells, the header has 2"),
     ("time,pv[W]\n\n2026-06-21T12:00:00,1\n\n2026-06-21T12:00:00,x\n", 5, "not a number"),
+    ("time;pv[W]\n2026-06-21T12:00:00;1\n", 1, "cells are separated by commas, not ';'"),
+    ("time\tpv[W]\n2026-06-21T12:00:00\t1\n", 1, "cells are separated by commas, not '\\t'"),
+    ("time,pv[W],pv[kW]\n2026-06-21T12:00:00,1,2\n", 1, "column 'pv' appears twice"),
 ])
 def test_bad_rows_name_file_and_line(tmp_path: Path, text: str, where: int,
                                      message: str) -> None:

@@ -8,6 +8,7 @@ function, so that `evse-rules check` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -51,3 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`evse-rules history | head`): stop quietly, as `cat` does.
+        # stdout is pointed at /dev/null so that Python's flush at exit cannot fail again.
+        import os
+
+        with contextlib.suppress(OSError, ValueError):      # no real stdout: nothing to do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -110,7 +110,8 @@ def _hours(seconds: float) -> str:
 def render_table(result: SimulationResult, title: str) -> str:
     """The readable summary printed without --json."""
     summary = result.to_json()
-    lines = [title, f"  {summary['start']} to {summary['end']}, {result.ticks} ticks of "
+    ticks = f"{result.ticks} tick{'s' if result.ticks != 1 else ''}"
+    lines = [title, f"  {summary['start']} to {summary['end']}, {ticks} of "
                     f"{_duration(result.tick)}"]
     for s in result.settings:
         # What the replay assumed, so that a quiet replay explains itself (a manual mode).
