@@ -120,8 +120,9 @@ def test_errors_are_clear(make_emulator: EmulatorFactory, capsys: pytest.Capture
         assert code == 2 and words in err and "hunter2" not in err
     code, _, err = run(capsys, emu.url, "start", "--client-id", "20")
     assert code == 2 and "python-openevse-http" in err
-    code, _, err = run(capsys, emu.url, "status", "--timeout", "0")
-    assert code == 2 and "timeout must be positive" in err
+    for timeout in ("0", "nan", "inf"):
+        code, _, err = run(capsys, emu.url, "status", "--timeout", timeout)
+        assert code == 2 and "timeout must be positive and finite" in err
     emu.set_fault("timeout")
     code, _, err = run(capsys, emu.url, "status", "--timeout", "0.2", "--user", "admin")
     assert code == 1 and "no answer within 0.2 s" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,8 @@ class HttpLink:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError(f"timeout must be positive, not {timeout}")
+        if not 0 < timeout < math.inf:     # NaN too: it compares false with everything
+            raise ValueError(f"timeout must be positive and finite, not {timeout}")
         clean, url_user, url_password = split_credentials(url)
         user = user if user is not None else url_user
         password = password if password is not None else url_password
