@@ -96,6 +96,9 @@ def test_parse_since() -> None:
     assert parse_since("2026-05-31T08:00+00:00", NOW) == datetime(2026, 5, 31, 8, tzinfo=UTC)
     with pytest.raises(EvseRulesError, match="--since 'yesterday'"):
         parse_since("yesterday", NOW)
+    # Further back than any date (it overflowed): the whole journal.
+    assert parse_since("99999999 d", NOW) == parse_since("1e400 h", NOW) == datetime.min.replace(
+        tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("vtype", "text", "value"), [

@@ -132,12 +132,14 @@ def parse_since(text: str, now: datetime) -> datetime:
     from evse_rules.language.units import UnitError, parse_duration
 
     days = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(d|days?)\s*", text)
-    if days:
-        return now - timedelta(days=float(days.group(1)))
     try:
+        if days:
+            return now - timedelta(days=float(days.group(1)))
         return now - timedelta(seconds=parse_duration(text))
     except UnitError:
         pass
+    except (OverflowError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)     # further back than any date: everything
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
