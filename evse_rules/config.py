@@ -24,6 +24,7 @@ variable or a file), read when a charger connects.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -307,7 +308,7 @@ class InputConfig(BaseModel):
     @field_validator("value", mode="before")
     @classmethod
     def _value(cls, value: Any) -> Any:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
             raise ValueError(f"expected a quantity like '300 W', got {value!r}")
         if isinstance(value, str):
             try:

@@ -130,6 +130,8 @@ def test_error_object_names_file_and_key(tmp_path: Path) -> None:
     (('voltage = 230', 'voltage = "mains"'), "chargers.garage.voltage", "no input named 'mains'"),
     (('min_on = "10 min"', 'min_on = "10 W"'), "chargers.garage.min_on", "not a duration"),
     (('tick = "1 min"', 'tick = "-1 s"'), "tick", "must be positive"),
+    (('tick = "1 min"', 'tick = "1e400 s"'), "tick", "the number is too large"),
+    (('value = "300 W"', 'value = inf\nunit = "W"'), "inputs.house.value", "got inf"),
     (('kind = "http"', 'kind = "mqtt"'), "inputs.pv.kind", "must be one of"),
     (('path = "site.meters.0.power"', 'path = "site..power"'), "inputs.pv.path", "dotted path"),
     (('value = "300 W"', 'value = "lots"'), "inputs.house.value", "not a quantity"),

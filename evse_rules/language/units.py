@@ -19,6 +19,7 @@ energy is A*V*s, so W/V is A and W*h is energy, by plain algebra.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -170,10 +171,11 @@ def parse_quantity(text: str) -> Quantity:
     if not match:
         raise UnitError(f"not a quantity: {text!r} (expected a number and a unit, like '5 min')")
     number, symbol = match.groups()
-    if not symbol:
-        return Quantity(float(number), NUMBER)
-    unit = lookup_unit(symbol)
-    return Quantity(unit.to_canonical(float(number)), unit.dimension)
+    unit = lookup_unit(symbol) if symbol else None
+    value = unit.to_canonical(float(number)) if unit else float(number)
+    if not math.isfinite(value):     # '1e400 s' reads as infinity: no tick or value is that
+        raise UnitError(f"not a quantity: {text!r} (the number is too large)")
+    return Quantity(value, unit.dimension if unit else NUMBER)
 
 
 def parse_duration(text: str) -> float:
