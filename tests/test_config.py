@@ -105,7 +105,7 @@ def test_every_error_is_reported_with_file_and_key(tmp_path: Path) -> None:
     assert any(line.startswith("evse-rules.toml: chargers.garage.mdoe: error: unknown key")
                and "did you mean 'mode'" in line for line in lines)
     assert any(line.startswith("evse-rules.toml: inputs.pv.unit: error: unknown unit 'kw'")
-               for line in lines)
+               and line.endswith("; did you mean kW?") for line in lines)
     assert any(line.startswith("evse-rules.toml: inputs.pv.every: error:") and "unit" in line
                for line in lines)
     assert len(lines) == 4

