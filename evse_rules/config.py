@@ -604,7 +604,8 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a config file; ConfigError names the file and every bad key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: the byte order mark some Windows editors write is not text.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(str(path), "no such file") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -144,3 +144,11 @@ def test_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     config.write_text('tick = "forever"\n')
     status, _, err = run(capsys, "--config", str(config))
     assert status == 1 and "tick" in err
+
+
+def test_a_byte_order_mark_is_not_part_of_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "solar.evr").write_bytes(b"\xef\xbb\xbfif pv > 1 kW then start garage\n")
+    config = tmp_path / "evse-rules.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + CONFIG.encode())
+    assert run(capsys, "--config", str(config)) == (0, "1 file, 1 statement: ok\n", "")

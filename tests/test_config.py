@@ -293,3 +293,9 @@ def test_a_rule_file_listed_twice_is_loaded_once(tmp_path: Path) -> None:
     config = parse_config('rules = ["a.evr", "./a.evr", "b.evr", "sub/../a.evr"]\n'
                           '[chargers.evse]\ndriver = "simulated"\n', base=tmp_path)
     assert config.rule_paths == [tmp_path / "a.evr", tmp_path / "b.evr"]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "evse-rules.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert set(load_config(path).chargers) == {"garage"}

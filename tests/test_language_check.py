@@ -454,3 +454,9 @@ def test_every_error_in_the_language_reference_is_one_the_checker_gives(tmp_path
     given |= {(1, 1, message) for message in _reading_errors(tmp_path)}
     assert len(documented) > 90
     assert [error for error in documented if error not in given] == []
+
+
+def test_a_byte_order_mark_is_not_part_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "notepad.evr"
+    path.write_bytes(b"\xef\xbb\xbfinput pv: W\nif pv > 1 kW then start\n")
+    assert check_files([path], DEFAULT_ENVIRONMENT) == []

@@ -60,7 +60,7 @@ def check(args: argparse.Namespace) -> int:
     sources: list[tuple[str, str]] = []
     for path in files:
         try:
-            sources.append((str(path), path.read_text(encoding="utf-8")))
+            sources.append((str(path), path.read_text(encoding="utf-8-sig")))
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) else "not a UTF-8 text file"
             print(f"evse-rules check: error: {path}: {reason or error}", file=sys.stderr)

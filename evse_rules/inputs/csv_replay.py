@@ -121,7 +121,7 @@ def load_replay_data(path: str | Path) -> ReplayData:
     """Read a data CSV; DataError `FILE:LINE: error: ...` on the first bad row."""
     file = str(path)
     try:
-        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 (closed below)
+        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 (closed below)
     except OSError as error:
         raise DataError(file, None, f"cannot read: {error.strerror}") from None
     with handle:

@@ -70,7 +70,8 @@ DEFAULT_ENVIRONMENT = Environment()
 def _read(path: StrPath) -> tuple[str | None, SourceError | None]:
     name = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8"), None
+        # utf-8-sig: the byte order mark some Windows editors write is not text.
+        return Path(path).read_text(encoding="utf-8-sig"), None
     except UnicodeDecodeError as error:
         reason = f"not a UTF-8 text file ({error.reason} at byte {error.start})"
     except OSError as error:
