@@ -78,7 +78,8 @@ class Engine:
     def _bind(self, program: Program) -> None:
         self.store.declare_variables(program.variables)
         self.store.bind(program.externals)
-        self._tick_at = program.tick_at if isinstance(program, TimedProgram) else None
+        self._tick_at = program.tick_at if isinstance(program, TimedProgram) else (
+            lambda now, timestamp, values: program.tick(now, values))
 
     def replace_program(self, program: Program) -> None:
         """Run `program` from the next step on (a reload): the store, the modes, the user
@@ -92,14 +93,12 @@ class Engine:
         `timestamp` is `now.timestamp()` when the caller has it at hand (a replay steps its
         own clock): the program then need not convert `now` (see `TimedProgram`)."""
         store = self.store
-        deadline = store.stale_deadline
-        if deadline is not None and now >= deadline:
+        if store.stale_deadline is not None and now >= store.stale_deadline:
             store.expire(now)
-        tick_at = self._tick_at
-        if timestamp is not None and tick_at is not None:
-            tick = tick_at(now, timestamp, store.values)
-        else:
+        if timestamp is None:
             tick = self.program.tick(now, store.values)
+        else:
+            tick = self._tick_at(now, timestamp, store.values)
         actions = tick.actions
         commands: list[Command] = []
         if not actions:
@@ -108,12 +107,32 @@ class Engine:
                 self._reference_voltage(settings, now, commands)
             return _new_step((now, commands, _NONE, _NONE, _NONE, tick.fired,
                               tick, _NONE, _NONE, _NONE))
-        lost: list[Lost] | None = None
-        logs: list[ProposedAction] | None = None
-        modes: list[ModeChange] | None = None
-        variables: list[VarChange] | None = None
-        unknown: list[HeldBack] | None = None
-        plan = self._plain(actions)
+        lost: list[Lost] | None
+        logs: list[ProposedAction] | None
+        modes: list[ModeChange] | None
+        variables: list[VarChange] | None
+        unknown: list[HeldBack] | None
+        lost = logs = modes = variables = unknown = None
+        # The common step, inline: one charger, at most one start or stop and one current,
+        # nothing else, so nothing to arbitrate. Anything else goes to `_arbitrate`.
+        plan: _Plan | None = None
+        run = amps = None
+        single = self._single
+        if single is not None:
+            name = single[0]
+            for action in actions:
+                kind = action.kind
+                if kind is _SET_AMPS:
+                    if amps is not None or action.charger != name:
+                        break
+                    amps = action
+                elif (kind is _START or kind is _STOP) and run is None \
+                        and action.charger == name:
+                    run = action
+                else:
+                    break
+            else:
+                plan = ((single[1], single[2], run, amps),)
         if plan is None:
             plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
         held: list[HeldBack] = []
@@ -142,27 +161,6 @@ class Engine:
         return _new_step((now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
                           tick.fired, tick, logs or _NONE, modes or _NONE,
                           variables or _NONE))
-
-    def _plain(self, actions: list[ProposedAction]) -> _Plan | None:
-        """The plan of the common step: one charger, at most one start or stop and one
-        current, nothing else (nothing to arbitrate). None for any other step."""
-        single = self._single
-        if single is None:
-            return None
-        name = single[0]
-        run = amps = None
-        for action in actions:
-            kind = action.kind
-            if kind is _SET_AMPS:
-                if amps is not None or action.charger != name:
-                    return None
-                amps = action
-            elif (kind is _START or kind is _STOP) and run is None \
-                    and action.charger == name:
-                run = action
-            else:
-                return None
-        return ((single[1], single[2], run, amps),)
 
     def _arbitrate(self, actions: list[ProposedAction]) -> tuple[
             _Plan, list[Lost] | None, list[ProposedAction] | None, list[ModeChange] | None,

@@ -123,13 +123,20 @@ class ChargerGuard:
                     f"(stopped {_minutes(off)} ago)"), None)))
                 return None
         return Command(self.settings.name, _START, None,
-                       Reason(action.rule, action.values), now)
+                       Reason.of(action), now)
 
     def stop(
         self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
-        if self.enabled(status, read_at) is False:
+        # `enabled(...) is False`, inline: a stop is asked for at every tick of a night.
+        run_at = self.run_at
+        if run_at is not None and (read_at is None or run_at >= read_at):
+            stopped = self.run_sent is False
+        else:
+            stopped = status is not None and (status.state is _SLEEPING
+                                              or status.state is _DISABLED_STATE)
+        if stopped:
             held.append(_new_held((action, _UNCHANGED, "unchanged: already stopped", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
@@ -143,7 +150,7 @@ class ChargerGuard:
                     f"(running {_minutes(on)})"), None)))
                 return None
         return Command(self.settings.name, _STOP, None,
-                       Reason(action.rule, action.values), now)
+                       Reason.of(action), now)
 
     def set_amps(
         self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
@@ -184,7 +191,7 @@ class ChargerGuard:
             note = clamp_note(value, amps)
             adjusted.append(_new_held((action, _CLAMP, "", clamp)))
         return Command(self.settings.name, _SET_CURRENT, float(amps),
-                       Reason(action.rule, action.values, note), now)
+                       Reason.of(action, note), now)
 
     def set_voltage(
         self, volts: float, source: str, status: ChargerStatus | None,

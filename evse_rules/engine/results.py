@@ -8,7 +8,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from evse_rules.language.program import ProposedAction, RuleRef, TickResult, Value
+from evse_rules.language.program import (
+    Formatter,
+    ProposedAction,
+    RuleRef,
+    TickResult,
+    Value,
+)
 
 
 class CommandKind(StrEnum):
@@ -18,26 +24,64 @@ class CommandKind(StrEnum):
     SET_VOLTAGE = "set_voltage"
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a command is sent: the rule that asked, the values that decided, guard notes."""
+class _ReasonFields(NamedTuple):
+    rule: RuleRef | None
+    shown: tuple[tuple[str, str], ...]
+    note: str | None
+    reads: tuple[tuple[str, Formatter], ...]
+    raw: tuple[Value, ...]
 
-    rule: RuleRef | None                       # None for the reference voltage
-    values: tuple[tuple[str, str], ...] = ()
-    note: str | None = None                    # e.g. "clamped 40 A to 32 A"
+
+class Reason(_ReasonFields):
+    """Why a command is sent: the rule that asked, the values that decided, guard notes.
+
+    `rule` is None for the reference voltage; `note` says what a guard did (e.g. "clamped
+    40 A to 32 A"). Like `ProposedAction`, the values come as text (`values=`) or raw
+    (`reads` and `raw`, taken from the action), and `values` formats raw ones when read.
+    A named tuple: the cheapest immutable record to build.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls, rule: RuleRef | None, values: tuple[tuple[str, str], ...] = (),
+        note: str | None = None, reads: tuple[tuple[str, Formatter], ...] = (),
+        raw: tuple[Value, ...] = (),
+    ) -> Reason:
+        if len(reads) != len(raw):
+            raise ValueError(f"{len(reads)} names read but {len(raw)} raw values")
+        return tuple.__new__(cls, (rule, values, note, reads, raw))
+
+    @classmethod
+    def of(cls, action: ProposedAction, note: str | None = None) -> Reason:
+        """The reason of a command that carries out `action` (its values stay raw)."""
+        return tuple.__new__(cls, (action.rule, action.shown, note, action.reads, action.raw))
+
+    @property
+    def values(self) -> tuple[tuple[str, str], ...]:
+        """The names the deciding condition read, with their values as text."""
+        reads = self.reads
+        if not reads:
+            return self.shown
+        return tuple([(label, show(raw)) for (label, show), raw in zip(reads, self.raw,
+                                                                     strict=True)])
 
     def __str__(self) -> str:
         where = f"{self.rule} {self.rule.text}" if self.rule else "reference voltage"
-        if self.values:
-            where += " (" + ", ".join(f"{name}={shown}" for name, shown in self.values) + ")"
+        values = self.values
+        if values:
+            where += " (" + ", ".join(f"{name}={shown}" for name, shown in values) + ")"
         if self.note:
             where += f"; {self.note}"
         return where
 
+    def __repr__(self) -> str:
+        return f"Reason(rule={self.rule!r}, values={self.values!r}, note={self.note!r})"
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One thing to send to one charger; `value` is whole amperes or volts."""
+
+class Command(NamedTuple):
+    """One thing to send to one charger; `value` is whole amperes or volts. A named tuple:
+    the cheapest immutable record to build (a cloudy day asks for a new current often)."""
 
     charger: str
     kind: CommandKind

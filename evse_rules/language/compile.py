@@ -472,16 +472,23 @@ class CodeGen:
                       let_names: tuple[str, ...], triggers: list[TriggerPlan],
                       statements: list[StatementPlan]) -> str:
         """The whole tick as one function, from the lets and statements generated so far:
-        `tick(values, n, now, first)` -> TickResult.
+        `tick(now, n, values)` -> TickResult, `Program.tick` with `n` = `now.timestamp()`.
 
-        `values` are the externals as the engine passes them (read, never copied); the
-        built-ins (only when `builtin_base` is given) and the lets are locals; the triggers
-        are asked once, then each statement runs only when its block is due. Proposals are
-        built here, with their reasons raw (formatted only when someone asks).
+        It checks its arguments and keeps its own clock (`runtime.TickClock`, reset with the
+        other states). `values` are the externals as the engine passes them (read, never
+        copied); the built-ins (only when `builtin_base` is given) and the lets are locals;
+        the triggers are asked once, then each statement runs only when its block is due.
+        Proposals are built here, with their reasons raw (formatted only when someone asks).
         """
         assert len(statements) == len(self._statements)
         writer = _TickWriter(self)
-        body: list[str] = []
+        clock = writer.bind_name(self.state(runtime.TickClock()))
+        body: list[str] = [
+            f"if now.tzinfo is None or {writer.const(len)}(values) != {externals} "
+            f"or n < {clock}.last:",
+            f"    {writer.const(runtime.refuse_tick)}(now, values, n, {externals}, {clock}.last)",
+            f"first = {clock}.first",
+        ]
         if builtin_base is not None:
             names = ", ".join(f"x{builtin_base + i}" for i in range(runtime.BUILTIN_COUNT))
             body.append(f"{names} = {writer.const(runtime.builtins_at)}(now)")
@@ -497,8 +504,8 @@ class CodeGen:
             body += writer.statement(i, code, statement)
         lets = _tuple(tuple(f"x{let.slot}" for let in self._lets))
         result = ", ".join(["actions", "fired", "None", writer.const(let_names), lets])
-        body.append(f"return {writer.const(tuple.__new__)}({writer.const(TickResult)}, "
-                    f"({result}))")
+        body += [f"{clock}.first = False", f"{clock}.last = n",
+                 f"return {writer.const(tuple.__new__)}({writer.const(TickResult)}, ({result}))"]
         # Every slot read anywhere that is an external comes from `values`.
         used = {slot for piece in [*(let.builder for let in self._lets),
                                    *(st.builder for st in self._statements)]
@@ -506,9 +513,10 @@ class CodeGen:
         used.update(slot for plan in statements for slot in plan.read_slots)
         used.update(plan.slot for plan in triggers if plan.slot is not None)
         loads = [f"x{slot} = values[{slot}]" for slot in sorted(used) if slot < externals]
-        params = ", ".join(["values", "n", "now", "first",
-                            *(f"{b}={b}" for b in writer.bound)])
-        lines = [f"def tick({params}):", *(f"    {line}" for line in loads + body)]
+        params = ", ".join(["now", "n", "values", *(f"{b}={b}" for b in writer.bound)])
+        # The checks first, then the loads (a short list must not fail on an index).
+        lines = [f"def tick({params}):",
+                 *(f"    {line}" for line in body[:3] + loads + body[3:])]
         self.functions.append(_Function("tick", "\n".join(lines)))
         return "tick"
 
@@ -533,7 +541,9 @@ class _TickWriter:
                 self.bound.append(name)
 
     def const(self, value: Any) -> str:
-        name = self.gen.constant(value)
+        return self.bind_name(self.gen.constant(value))
+
+    def bind_name(self, name: str) -> str:
         if name not in self.bound:
             self.bound.append(name)
         return name

@@ -54,7 +54,8 @@ _BUILTIN_ORDER = ("now", "time", "hour", "weekday", "date")
 
 
 RuleFunction = Callable[[list[Value], float], tuple[int, tuple[Value, ...]] | None]
-TickFunction = Callable[[list[Value], float, datetime, bool], TickResult]
+# `tick_at(now, timestamp, values)`: the generated tick function (see TimedProgram).
+TickFunction = Callable[[datetime, float, list[Value]], TickResult]
 
 
 _CHILDREN: dict[type, tuple[str, ...]] = {}
@@ -150,12 +151,9 @@ class CompiledProgram:
                                (namespace[n] for n in let_names), strict=True))
         self._rule_functions: tuple[RuleFunction, ...] = tuple(namespace[n]
                                                                for n in rule_names)
-        self._run: TickFunction = namespace[tick_name]
+        self.tick_at: TickFunction = namespace[tick_name]
         self._rule_refs = tuple(plan.ref for plan in plans)
-        self._external_count = base
         self.statement_count = len(plans) + checked.declarations
-        self._first = True
-        self._last: float | None = None
 
     @staticmethod
     def _why(checked: CheckedProgram, trigger: CheckedTrigger | None,
@@ -228,28 +226,11 @@ class CompiledProgram:
             raise ValueError("tick needs a timezone-aware `now`")
         return self.tick_at(now, now.timestamp(), values)
 
-    def tick_at(self, now: datetime, timestamp: float, values: list[Value]) -> TickResult:
-        """`tick`, with `timestamp` equal to `now.timestamp()` (see `TimedProgram`)."""
-        if now.tzinfo is None:
-            raise ValueError("tick needs a timezone-aware `now`")
-        if len(values) != self._external_count:
-            raise ValueError(f"tick needs {self._external_count} values (one per external), "
-                             f"got {len(values)}")
-        last = self._last
-        if last is not None and timestamp < last:
-            raise ValueError("time went backwards: call reset() before replaying again")
-        result = self._run(values, timestamp, now, self._first)
-        self._first = False
-        self._last = timestamp
-        return result
-
     def reset(self) -> None:
-        for state in self._states:
+        for state in self._states:      # with the tick function's own clock
             state.reset()
         for trigger in self._triggers:
             trigger.reset()
-        self._first = True
-        self._last = None
 
 
 def _has_between(node: Any) -> bool:

@@ -11,6 +11,7 @@ import math
 from collections import deque
 from datetime import datetime, timedelta
 from datetime import time as dtime
+from typing import NoReturn
 
 from croniter import croniter
 
@@ -100,6 +101,31 @@ class Smoother:
     def reset(self) -> None:
         self.state = None
         self.last = 0.0
+
+
+class TickClock:
+    """The program's own clock, kept by the tick function: whether the next tick is the
+    first one, and the time of the last (-inf before the first)."""
+
+    __slots__ = ("first", "last")
+
+    def __init__(self) -> None:
+        self.first = True
+        self.last = -math.inf
+
+    def reset(self) -> None:
+        self.first = True
+        self.last = -math.inf
+
+
+def refuse_tick(now: datetime, values: list[Value], n: float, expected: int,
+                last: float) -> NoReturn:
+    """Raise why the tick function cannot run (it checks cheaply, this says why)."""
+    if now.tzinfo is None:
+        raise ValueError("tick needs a timezone-aware `now`")
+    if len(values) != expected:
+        raise ValueError(f"tick needs {expected} values (one per external), got {len(values)}")
+    raise ValueError("time went backwards: call reset() before replaying again")
 
 
 # ---- triggers -------------------------------------------------------------------------------

@@ -122,6 +122,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     engine_step = engine.step
     commit = engine.commit
     by_name = {account.name: account for account in accounts}
+    readers = [(account.name, account.charger.read_status) for account in accounts]
     charging_state = ChargerState.CHARGING
     now = first
     row = 0
@@ -134,7 +135,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
         # 1. refresh: the rows the clock has reached, then the chargers.
         limit = t0 + k * dt + 1e-6
         if row < rows and times[row] <= limit:
-            while row < rows and times[row] <= limit:
+            while True:
                 if row >= zone_at:
                     now = now.astimezone(zones[zone_next][1])
                     zone_next += 1
@@ -154,13 +155,17 @@ def run(setup: Setup, recorder: Recorder | None = None,
                         else:
                             charger.set_grid_voltage(number)
                 row += 1
-            # The accounting reads powers; 0 W while unknown.
+                if row >= rows or times[row] > limit:
+                    break
+            # The accounting reads powers: 0 W while unknown (as `power_of`).
             if pv_at >= 0:
-                pv_w = power_of(held[pv_at])
+                value = held[pv_at]
+                pv_w = value if value.__class__ is float else 0.0
             if house_at >= 0:
-                house_w = power_of(held[house_at])
-        for account in accounts:
-            set_charger(account.name, account.charger.read_status(), now)
+                value = held[house_at]
+                house_w = value if value.__class__ is float else 0.0
+        for name, read_status in readers:
+            set_charger(name, read_status(), now)
         # 2-4. the engine; 5. send.
         result = engine_step(now, (first_us + k * step_us) / 1_000_000)
         commands = result.commands
