@@ -139,6 +139,18 @@ def test_an_unwritable_journal_is_a_clear_error(
     assert "journal: error: cannot open the journal" in err and "Traceback" not in err
 
 
+def test_a_journal_that_is_no_database_is_named_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(CONFIG)
+    (tmp_path / "evse-rules.sqlite").write_text("not a database at all, but long enough " * 4)
+    assert main(["history", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"{config}: journal: error: cannot open the journal "
+                   f"{tmp_path / 'evse-rules.sqlite'}: file is not a database\n")
+
+
 async def test_mode_wait_reports_what_the_running_engine_did(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

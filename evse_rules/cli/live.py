@@ -122,9 +122,12 @@ def _open(config: Config) -> Journal:
     try:
         return Journal(config.journal_path)
     except (OSError, sqlite3.Error) as error:
+        # Permissions are the usual cause; a file that is no database is not one of them.
+        hint = ("" if isinstance(error, sqlite3.DatabaseError)
+                and "not a database" in str(error) else " (run this as the user the daemon "
+                "runs as)")
         raise ConfigError(config.name, f"cannot open the journal {config.journal_path}: "
-                          f"{error} (run this as the user the daemon runs as)",
-                          "journal") from None
+                          f"{error}{hint}", "journal") from None
 
 
 def parse_since(text: str, now: datetime) -> datetime:
