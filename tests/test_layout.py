@@ -49,3 +49,11 @@ def test_room_imports_run_one_way(room: str) -> None:
                 if name == banned or name.startswith(banned + "."):
                     offences.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
     assert not offences, "\n".join(offences)
+
+
+def test_the_architecture_guide_has_a_row_for_every_room() -> None:
+    guide = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    rooms = {path.name for path in PACKAGE.iterdir()
+             if path.is_dir() and (path / "__init__.py").exists()}
+    assert rooms >= set(FORBIDDEN)
+    assert [room for room in sorted(rooms) if f"| `evse_rules/{room}/` |" not in guide] == []
