@@ -115,6 +115,15 @@ def test_vehicle_and_voltage_columns_drive_the_charger(tmp_path: Path) -> None:
     assert result["charges"] == 1
 
 
+def test_a_voltage_column_outside_mains_voltages_is_refused(tmp_path: Path) -> None:
+    data = write(tmp_path, "time,pv[W],voltage[V]\n2026-06-21T12:00:00,1,230\n"
+                           "2026-06-21T12:01:00,1,0\n")
+    with pytest.raises(DataError, match=r":3: error: column 'voltage': 0 V is not a mains "
+                                        r"voltage \(100\.\.500 V\)"):
+        prepare(["x.evr"], data, load=loader(FakeProgram(externals=inputs("pv"))))
+
+
+
 def test_columns_become_typed_inputs_of_the_environment(tmp_path: Path) -> None:
     data = write(tmp_path, "time,pv[kW],tariff,count\n2026-06-21T12:00:00,1,peak,3\n")
     seen: list[Environment] = []

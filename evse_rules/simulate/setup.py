@@ -160,6 +160,15 @@ def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
         raise DataError(data.file, 1, f"column {column.name!r} must hold numbers")
     if prop == "voltage" and column.dimension not in (VOLTAGE, NUMBER):
         raise DataError(data.file, 1, f"column {column.header()!r} must be a voltage [V]")
+    if prop == "voltage":
+        # The charger's power is amps times this voltage: zero or below would count
+        # negative or no energy for a charging car. The config allows 100..500 V.
+        assert column.numbers is not None
+        for row, value in enumerate(column.numbers):
+            if value == value and not 100.0 <= value <= 500.0:
+                raise DataError(data.file, data.lines[row], (
+                    f"column {column.name!r}: {value:g} V is not a mains voltage "
+                    f"(100..500 V)"))
     if prop == "vehicle":
         assert column.numbers is not None
         for row, value in enumerate(column.numbers):
