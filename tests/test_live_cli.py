@@ -14,7 +14,7 @@ from evse_rules.engine.journal import Journal
 from evse_rules.errors import EvseRulesError
 from evse_rules.language.program import Kind, ValueType, VariableDecl
 from evse_rules.language.units import ENERGY, NUMBER
-from tests.test_live import CONFIG, _harness
+from tests.test_live import CONFIG, FlakyInput, _harness
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -67,6 +67,27 @@ async def test_why_explains_the_last_decision(
     assert "variables: target=0.0" in out
     assert "rule 1" in out
     assert "last decision" in out and "start FAILED: start refused (HTTP 500)" in out
+
+
+async def test_why_says_why_an_input_is_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A meter dead from the start: its failure is journaled once, in the first tick; `why`
+    # at the third still says what it was.
+    text = CONFIG.replace('kind = "constant"\nvalue = "3000 W"',
+                          'kind = "http"\nurl = "http://meter/"\npath = "pv"\nunit = "W"')
+    (tmp_path / "evse-rules.toml").write_text(text)
+    h = _harness(tmp_path, text, ticks=3)
+    meter = FlakyInput("pv", 3000.0, h.time)
+    meter.dead = True
+    monkeypatch.setattr("evse_rules.live.daemon.build_inputs", lambda config, client: {
+        "pv": meter})
+    await h.daemon.run()
+    assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "inputs: pv=unknown\n" in out
+    assert ": inputs.pv: http://meter/: HTTP 500 Internal Server Error\n" in out
+    assert "  pv unknown since " in out
 
 
 def test_why_without_a_journal_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

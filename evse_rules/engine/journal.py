@@ -420,6 +420,16 @@ class Journal:
             yield Entry(unstamp(r[0]), "event", r[3], r[1], None, None, None, (), r[4],
                         source=r[2])
 
+    def last_event(self, source: str) -> Entry | None:
+        """The latest event of `source` ('inputs.pv', 'rules'...), or None."""
+        r = self._db.execute(
+            "SELECT at, level, source, charger, message FROM events WHERE source = ? "
+            "ORDER BY id DESC LIMIT 1", (source,)).fetchone()
+        if r is None:
+            return None
+        return Entry(unstamp(r[0]), "event", r[3], r[1], None, None, None, (), r[4],
+                     source=r[2])
+
     def last_command(self, charger: str) -> Entry | None:
         r = self._db.execute(
             "SELECT at, charger, kind, value, rule, rule_text, vals, note, ok, error "
