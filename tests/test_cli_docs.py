@@ -57,3 +57,12 @@ def test_a_reader_that_goes_away_stops_the_output_quietly() -> None:
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in err and err == ""
 
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_reference_names_every_option_of_the_command(name: str) -> None:
+    reference = (ROOT / "docs" / "commands.md").read_text()
+    section = reference.split(f"## evse-rules {name}\n", 1)[1].split("\n## ", 1)[0]
+    options = {option for action in _commands()[name]._actions for option in action.option_strings
+               if option.startswith("--") and option != "--help"}
+    assert sorted(option for option in options if option not in section) == []
