@@ -86,7 +86,7 @@ async def test_why_says_why_an_input_is_unknown(
     assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 0
     out = capsys.readouterr().out
     assert "inputs: pv=unknown\n" in out
-    assert ": inputs.pv: http://meter/: HTTP 500 Internal Server Error\n" in out
+    assert ": http://meter/: HTTP 500 Internal Server Error\n" in out
     assert "  pv unknown since " in out
 
 

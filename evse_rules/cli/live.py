@@ -280,7 +280,8 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
     for key in config.inputs:
         failure = journal.last_event(f"inputs.{key}") if samples.get(key) is None else None
         if failure is not None and failure.kind != "info":
-            lines.append(f"  {key} unknown since {_local(failure.at)}: {failure.detail}")
+            cause = (failure.detail or "").removeprefix(f"inputs.{key}: ")
+            lines.append(f"  {key} unknown since {_local(failure.at)}: {cause}")
     # Variables are the samples that are neither inputs nor charger values ("name.prop").
     variables = [f"{key}={_variable(key, value, declarations)}"
                  for key, value in samples.items() if key not in config.inputs and "." not in key]
