@@ -460,3 +460,39 @@ def test_a_byte_order_mark_is_not_part_of_the_file(tmp_path: Path) -> None:
     path = tmp_path / "notepad.evr"
     path.write_bytes(b"\xef\xbb\xbfinput pv: W\nif pv > 1 kW then start\n")
     assert check_files([path], DEFAULT_ENVIRONMENT) == []
+
+
+def _reference_rule_blocks() -> list[tuple[int, str]]:
+    """The indented rule-file examples of docs/language.md, from 'A file' to 'Errors'."""
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    lines = reference.split("\n")
+    first = lines.index("## A file")
+    last = lines.index("## Errors")
+    blocks: list[tuple[int, str]] = []
+    current: list[str] = []
+    for number, line in enumerate(lines[first:last], first + 1):
+        if line.startswith("    ") or (current and not line.strip()):
+            current.append(line[4:])
+            continue
+        if current:
+            blocks.append((number - len(current), "\n".join(current).rstrip() + "\n"))
+            current = []
+    starts = ("input ", "let ", "var ", "charger ", "if ", "at ", "every ", "cron ", "on ")
+    return [(number, text) for number, text in blocks if text.startswith(starts)]
+
+
+@pytest.mark.parametrize(("line", "text"), _reference_rule_blocks(),
+                         ids=lambda value: f"line {value}" if isinstance(value, int) else "")
+def test_every_rule_example_of_the_language_reference_checks(line: int, text: str) -> None:
+    inputs = {"pv": ValueType(Kind.NUMBER, POWER), "house": ValueType(Kind.NUMBER, POWER)}
+    if "let surplus =" not in text:      # the examples build on the `let` section's surplus
+        inputs["surplus"] = ValueType(Kind.NUMBER, POWER)
+    declared = "charger " in text
+    env = Environment(inputs=inputs, chargers=() if declared else ("evse",))
+    program, found = check_texts([("language.md", text)], env)
+    assert found == [], "\n".join(e.render() for e in found)
+    assert program is not None
+
+
+def test_the_language_reference_shows_rule_examples() -> None:
+    assert len(_reference_rule_blocks()) >= 7
