@@ -64,5 +64,13 @@ def test_the_reference_names_every_option_of_the_command(name: str) -> None:
     reference = (ROOT / "docs" / "commands.md").read_text()
     section = reference.split(f"## evse-rules {name}\n", 1)[1].split("\n## ", 1)[0]
     options = {option for action in _commands()[name]._actions for option in action.option_strings
-               if option.startswith("--") and option != "--help"}
+               if option.startswith("--") and option not in ("--help", "--verbose")}
     assert sorted(option for option in options if option not in section) == []
+
+
+@pytest.mark.parametrize(("argv", "verbose"), [
+    (["run"], 0), (["run", "-v"], 1), (["-v", "run"], 1), (["-vv", "run"], 2),
+    (["run", "--config", "x.toml", "-vv"], 2), (["history", "-v"], 1),
+])
+def test_verbose_is_taken_before_and_after_the_command(argv: list[str], verbose: int) -> None:
+    assert build_parser().parse_args(argv).verbose == verbose

@@ -23,4 +23,8 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(func=function)
+    # -v is a global option; taken after the command too (`evse-rules run --config x -v`),
+    # where people type it. SUPPRESS: without it here, the global count is kept.
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more output (as before the command)")
     return parser
