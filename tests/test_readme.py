@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -68,33 +67,3 @@ def test_the_readme_check_summary_is_what_check_prints(
     assert main(["check", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("rules/*.evr"))]) == 0
     assert capsys.readouterr().out.strip() == shown.group(1).strip()
 
-
-def _table_rows() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    head = "| day | rules | solar kWh | surplus kWh | EV kWh | from solar | from grid | charges |"
-    table = text[text.index(head):].split("\n\n", 1)[0].splitlines()[2:]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in table]
-
-
-@pytest.mark.parametrize("row", _table_rows(), ids=lambda row: f"{row[0]}-{row[1]}")
-def test_the_readme_simulation_table_is_what_simulate_prints(
-    row: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from evse_rules.cli import main
-
-    day, rules, solar, surplus, ev, from_solar, from_grid, charges = row
-    rule_file = re.search(r"`(\w+\.evr)`", rules)
-    assert rule_file
-    args = [f"rules/{rule_file.group(1)}", "--data", f"data/{day}-day.csv"]
-    if "no min on/off" in rules:
-        args += ["--config", "data/no-guards.toml"]
-    monkeypatch.chdir(ROOT)
-    assert main(["simulate", *args, "--json"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    assert main(["simulate", *args]) == 0
-    beyond = re.search(r"beyond house\s+([\d.]+) kWh", capsys.readouterr().out)
-    assert beyond
-    assert [f"{figures[key]:.2f}" for key in
-            ("solar_kwh", "ev_kwh", "ev_from_solar_kwh", "ev_from_grid_kwh")] == [
-        solar, ev, from_solar, from_grid]
-    assert (beyond.group(1), str(figures["charges"])) == (surplus, charges)
