@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import resource
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from evse_rules.config import load_config
 from evse_rules.live import Daemon, FakeTime
 from evse_rules.testing.emulator import OpenEvseEmulator
+from evse_rules.testing.meter import pv_meter
 
 RULES = """\
 let surplus = pv - house
@@ -55,34 +52,9 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class Meter:
-    """A PV meter on 127.0.0.1: {"pv": W}."""
-
-    def __init__(self) -> None:
-        self.power = 0.0
-        meter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({"pv": meter.power}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 async def run(ticks: int) -> None:
-    meter = Meter()
-    with OpenEvseEmulator("v5.1.2") as emu, tempfile.TemporaryDirectory() as folder:
+    with OpenEvseEmulator("v5.1.2") as emu, pv_meter() as meter, \
+            tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         (base / "solar.evr").write_text(RULES)
         (base / "evse-rules.toml").write_text(f"""
@@ -96,7 +68,7 @@ mode = "auto"
 [inputs.pv]
 kind = "http"
 url = "{meter.url}"
-path = "pv"
+path = "site.pv_power"
 unit = "W"
 [inputs.house]
 kind = "constant"

@@ -22,7 +22,7 @@ from evse_rules.config import load_config
 from evse_rules.engine.journal import Journal
 from evse_rules.live import Daemon
 from evse_rules.testing.emulator import OpenEvseEmulator, RecordedRequest
-from tests.test_live_support import PvMeter, pv_meter
+from evse_rules.testing.meter import PvMeter, pv_meter
 
 RULES = """\
 # The design card, with a start and a stop around it.

@@ -9,7 +9,7 @@ import pytest
 
 from evse_rules.inputs import ConstantInput, InputError
 from evse_rules.inputs.http import HttpInput, follow, parse_path, safe_url
-from tests.test_live_support import pv_meter
+from evse_rules.testing.meter import pv_meter
 
 NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
