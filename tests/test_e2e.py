@@ -80,10 +80,14 @@ class Run:
     async def ticks(self, n: int = 1) -> list[RecordedRequest]:
         """Wait for `n` more ticks; the requests the emulator got meanwhile."""
         target = self.daemon.ticks + n
+        # Generous for a loaded machine, and a stuck daemon fails the test instead of hanging.
+        deadline = asyncio.get_running_loop().time() + 30.0
         while self.daemon.ticks < target:
             if self.task.done():
                 self.task.result()
                 raise AssertionError("the daemon stopped")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no {n} tick(s) within 30 s")
             await asyncio.sleep(0.01)
         requests = self.emu.requests
         new, self.seen = requests[self.seen:], len(requests)
