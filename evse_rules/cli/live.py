@@ -372,7 +372,7 @@ def set_variable(args: argparse.Namespace) -> int:
     evse-rules set VAR VALUE --config evse-rules.toml
 
     The value is checked against the declaration: a number with its unit ("36 kWh",
-    "16 A"), true/false, a text, or one of an enumeration's values. The running engine
+    "16 A"), true/false (yes/no, on/off, 1/0), or a text. The running engine
     applies it on its next tick (or at its next start) and saves it.
     """
     from evse_rules.config import load_config
@@ -414,16 +414,7 @@ def parse_value(decl: VariableDecl, text: str) -> Value:
                              f"not {text!r}")
     if kind is Kind.TEXT:
         return text
-    if kind is Kind.ENUM:
-        if text not in decl.type.choices:
-            raise EvseRulesError(f"{where}: {text!r} is not one of "
-                                 + ", ".join(decl.type.choices))
-        return text
-    if kind is Kind.TIME:
-        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
-        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            raise EvseRulesError(f"{where}: {decl.name} is a time of day: give HH:MM")
-        return float(int(match.group(1)) * 3600 + int(match.group(2)) * 60)
+    # The other declarable types (`var NAME: TYPE`) are a unit or `number`.
     try:
         quantity = parse_quantity(text)
     except UnitError as error:
