@@ -121,7 +121,10 @@ def test_plot_is_written_where_asked(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 0, err
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
     # A name without a suffix is kept as given (matplotlib alone would add '.png').
-    code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot", str(tmp_path / "plot"))
+    data = tmp_path / "short.csv"
+    data.write_text("time,pv[W],house[W]\n2026-06-21T12:00:00,3000,300\n"
+                    "2026-06-21T12:10:00,3000,300\n")
+    code, _, err = simulate(capsys, SOLAR, "--data", str(data), "--plot", str(tmp_path / "plot"))
     assert code == 0, err
     assert (tmp_path / "plot").read_bytes().startswith(b"\x89PNG")
     assert not (tmp_path / "plot.png").exists()
