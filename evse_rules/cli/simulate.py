@@ -50,6 +50,12 @@ def simulate(args: argparse.Namespace) -> int:
             print("error: --plot needs matplotlib: pip install 'evse-rules[plot]'",
                   file=sys.stderr)
             return 2
+    from pathlib import Path
+
+    from evse_rules.errors import DataError
+
+    if args.plot and Path(args.plot).is_dir():     # said before a replay that may be long
+        raise DataError(args.plot, None, "cannot write the plot here: it is a directory")
     setup = prepare(args.rules, args.data, args.config)
     trace = TraceRecorder(args.trace, setup) if args.trace else None
     plot = PlotRecorder(setup) if args.plot else None
