@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -40,7 +42,12 @@ def test_a_dev_build_counts_as_the_newest() -> None:
 
 
 def test_client_ids() -> None:
-    assert DEFAULT_CLIENT_ID == 1163264001 == validate_client_id(DEFAULT_CLIENT_ID)
+    # EVC(vendor "EV" = 0x4556, n = 1), the firmware's own client id scheme; the guides give
+    # it in decimal, for people who look for it in the charger's claims.
+    assert DEFAULT_CLIENT_ID == (0x4556 << 16) | 1 == validate_client_id(DEFAULT_CLIENT_ID)
+    root = Path(__file__).resolve().parent.parent
+    for guide in ("running.md", "chargers.md"):
+        assert str(DEFAULT_CLIENT_ID) in (root / "docs" / guide).read_text(), guide
     assert DEFAULT_CLIENT_ID < 2**31
     assert validate_client_id(21) == 21
     with pytest.raises(ValueError, match="evcc"):
