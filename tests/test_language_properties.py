@@ -4,13 +4,17 @@ another exception; and a program that loads ticks without raising, whatever it i
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lark import Lark
+from lark.exceptions import LarkError
 
 from evse_rules.errors import RuleFileErrors
 from evse_rules.language import Environment, Kind, Value, ValueType, load_program_text
+from evse_rules.language.parse import build_reference_parser, parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = [p.read_text() for p in sorted((ROOT / "rules").glob("*.evr"))]
@@ -111,3 +115,28 @@ def test_mutated_examples_load_or_raise_rule_file_errors(text: str, env: Environ
 def test_examples_tick_on_any_values(text: str, data: st.DataObject) -> None:
     # The examples must load: a refused example would pass without a single tick.
     assert load_or_refuse(text, Environment(), data)
+
+
+@lru_cache(maxsize=1)
+def _reference_parser() -> Lark:
+    return build_reference_parser()
+
+
+@LANGUAGE
+@given(st.one_of(mutated_example(), st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join)))
+def test_the_fast_lexer_accepts_exactly_what_larks_contextual_lexer_accepts(text: str) -> None:
+    """The production parser scans with its own lexer (for speed); on any text it must agree
+    with the grammar read through Lark's contextual lexer and indenter."""
+    text += "\n"
+    try:
+        _reference_parser().parse(text, start="start")
+        grammar_accepts = True
+    except LarkError:
+        grammar_accepts = False
+    _tree, errors = parse_text(text, "p.evr")
+    messages = [e.message for e in errors]
+    if grammar_accepts:
+        # Only errors of values the grammar cannot see (a time like 99:99, a unit) remain.
+        assert not [m for m in messages if m.startswith(("expected", "unexpected"))], messages
+    else:
+        assert errors, "the fast parser accepted a text the grammar rejects"
