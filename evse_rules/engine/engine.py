@@ -107,19 +107,14 @@ class Engine:
                 self._reference_voltage(settings, now, commands)
             return _new_step((now, commands, _NONE, _NONE, _NONE, tick.fired,
                               tick, _NONE, _NONE, _NONE))
-        lost: list[Lost] | None
-        logs: list[ProposedAction] | None
-        modes: list[ModeChange] | None
-        variables: list[VarChange] | None
-        unknown: list[HeldBack] | None
-        lost = logs = modes = variables = unknown = None
-        # The common step, inline: one charger, at most one start or stop and one current,
-        # nothing else, so nothing to arbitrate. Anything else goes to `_arbitrate`.
-        plan: _Plan | None = None
-        run = amps = None
+        held: list[HeldBack] = []
+        adjusted: list[HeldBack] = []
+        # The common step: one charger, at most one start or stop and one current, nothing
+        # else, so nothing to arbitrate. Anything else goes through `_arbitrate`.
         single = self._single
         if single is not None:
             name = single[0]
+            run = amps = None
             for action in actions:
                 kind = action.kind
                 if kind is _SET_AMPS:
@@ -132,28 +127,14 @@ class Engine:
                 else:
                     break
             else:
-                plan = ((single[1], single[2], run, amps),)
-        if plan is None:
-            plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
-        held: list[HeldBack] = []
-        adjusted: list[HeldBack] = []
+                self._guard(single[1], single[2], run, amps, now, commands, held, adjusted)
+                for settings in self._voltage:
+                    self._reference_voltage(settings, now, commands)
+                return _new_step((now, commands, held or _NONE, adjusted or _NONE, _NONE,
+                                  tick.fired, tick, _NONE, _NONE, _NONE))
+        plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
         for guard, record, run, amps in plan:
-            # In the order that suits the contactor: stop first; the current before a
-            # start, so that charging begins at the asked current.
-            status = record.status
-            read_at = record.updated
-            if run is not None and run.kind is _STOP:
-                command = guard.stop(run, status, read_at, now, held)
-                if command is not None:
-                    commands.append(command)
-            if amps is not None:
-                command = guard.set_amps(amps, status, read_at, now, held, adjusted)
-                if command is not None:
-                    commands.append(command)
-            if run is not None and run.kind is _START:
-                command = guard.start(run, status, read_at, now, held)
-                if command is not None:
-                    commands.append(command)
+            self._guard(guard, record, run, amps, now, commands, held, adjusted)
         if unknown is not None:
             held += unknown
         for settings in self._voltage:
@@ -161,6 +142,27 @@ class Engine:
         return _new_step((now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
                           tick.fired, tick, logs or _NONE, modes or _NONE,
                           variables or _NONE))
+
+    @staticmethod
+    def _guard(guard: ChargerGuard, record: ChargerRecord, run: ProposedAction | None,
+               amps: ProposedAction | None, now: datetime, commands: list[Command],
+               held: list[HeldBack], adjusted: list[HeldBack]) -> None:
+        """The commands for one charger, in the order that suits the contactor: stop first;
+        the current before a start, so that charging begins at the asked current."""
+        status = record.status
+        read_at = record.updated
+        if run is not None and run.kind is _STOP:
+            command = guard.stop(run, status, read_at, now, held)
+            if command is not None:
+                commands.append(command)
+        if amps is not None:
+            command = guard.set_amps(amps, status, read_at, now, held, adjusted)
+            if command is not None:
+                commands.append(command)
+        if run is not None and run.kind is _START:
+            command = guard.start(run, status, read_at, now, held)
+            if command is not None:
+                commands.append(command)
 
     def _arbitrate(self, actions: list[ProposedAction]) -> tuple[
             _Plan, list[Lost] | None, list[ProposedAction] | None, list[ModeChange] | None,

@@ -57,7 +57,7 @@ def _minutes(seconds: float) -> str:
 class ChargerGuard:
     """Guard state of one charger: what was sent last (and when), starts and stops."""
 
-    __slots__ = ("_limits", "_limits_of", "amps_at", "amps_sent", "last_start", "last_stop",
+    __slots__ = ("_high", "_limits_of", "_low", "amps_at", "amps_sent", "last_start", "last_stop",
                  "run_at", "run_sent", "settings", "volts_at", "volts_sent")
 
     def __init__(self, settings: ChargerSettings) -> None:
@@ -73,7 +73,7 @@ class ChargerGuard:
         # The limits of the last status seen: a status object changes far less often
         # than a current is asked for.
         self._limits_of: ChargerStatus | None = None
-        self._limits = settings.limits(None)
+        self._low, self._high = settings.limits(None)
 
     def committed(self, command: Command) -> None:
         """A command was carried out: remember it."""
@@ -106,7 +106,15 @@ class ChargerGuard:
         self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
-        if self.enabled(status, read_at) is True:
+        # `enabled(...) is True`, inline: a start is asked for at every tick of a charge.
+        run_at = self.run_at
+        if run_at is not None and (read_at is None or run_at >= read_at):
+            started = self.run_sent is True
+        else:
+            started = status is not None and (
+                status.state is _CHARGING or status.state is _CONNECTED
+                or status.state is _NOT_CONNECTED or status.state is _STARTING)
+        if started:
             held.append(_new_held((action, _UNCHANGED, "unchanged: already started", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
@@ -170,14 +178,15 @@ class ChargerGuard:
         # of an exact value (16 A computed as 15.999999999) stay 16 A.
         amps = _floor(value + 1e-6)
         if status is not self._limits_of:
-            self._limits = self.settings.limits(status)
+            self._low, self._high = self.settings.limits(status)
             self._limits_of = status
-        low, high = self._limits
         clamp = None
-        if amps < low or amps > high:
-            clamped = low if amps < low else high
-            clamp = (value, clamped)     # said in words only when someone reads it
-            amps = clamped
+        if amps < self._low:
+            clamp = (value, self._low)     # said in words only when someone reads it
+            amps = self._low
+        elif amps > self._high:
+            clamp = (value, self._high)
+            amps = self._high
         amps_at = self.amps_at
         if amps_at is not None and (read_at is None or amps_at >= read_at):
             current = self.amps_sent

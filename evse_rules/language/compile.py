@@ -498,7 +498,8 @@ class CodeGen:
             body.append(f"x{let.slot} = {let.code}")
         for j, trigger in enumerate(triggers):
             body.append(f"d{j} = {writer.trigger(trigger)}")
-        body += ["actions = []", "fired = []"]
+        body += ["actions = []", "fired = []", "propose = actions.append",
+                 "fire = fired.append"]
         for i, (code, statement) in enumerate(zip(self._statements, statements, strict=True)):
             writer.bind_all(code.builder)
             body += writer.statement(i, code, statement)
@@ -580,7 +581,7 @@ class _TickWriter:
         """A branch taken: the statement fired; its proposals, each with the reason's raw
         values (one tuple for the branch)."""
         ref = self.const(plan.ref)
-        out = [f"fired.append({ref})"]
+        out = [f"fire({ref})"]
         raw = "()"
         if actions and plan.read_slots:
             raw = f"r{i}_w"
@@ -596,7 +597,7 @@ class _TickWriter:
                 value = f"r{i}_a{k}"
             fields = ", ".join([self.const(action.kind), ref, self.const(action.charger),
                                 self.const(action.name), value, "()", reads, raw])
-            append = f"actions.append({new}({action_type}, ({fields})))"
+            append = f"propose({new}({action_type}, ({fields})))"
             if checked:
                 out.append(f"if {value} is not None and ({value}.__class__ is not "
                            f"{self.const(float)} or {value} - {value} == 0.0):")
