@@ -86,13 +86,17 @@ class _Function:
 class _FunctionBuilder:
     """Generates the body of one function: locals for names, hoisted stateful calls."""
 
-    def __init__(self, gen: CodeGen, prefix: str = "") -> None:
+    def __init__(self, gen: CodeGen, prefix: str = "", share: bool = False) -> None:
         self.gen = gen
         self.prefix = prefix                 # of temporaries: unique within the tick function
         self.loads: dict[int, str] = {}      # slot -> local name
         self.hoisted: list[str] = []
         self.bound: list[str] = []           # namespace names bound as default arguments
         self.temps = 0
+        # Statements share their simple tests (`mode is auto` in every rule): the tick
+        # function computes each once, before the statements (see CodeGen.shared).
+        self.share = share
+        self.shared: list[str] = []          # the shared tests this function reads
 
     def temp(self) -> str:
         self.temps += 1
@@ -113,6 +117,7 @@ class _FunctionBuilder:
         params = ", ".join(["v", "n", *(f"{b}={b}" for b in self.bound)])
         lines = [f"def {name}({params}):"]
         lines += [f"    {local} = v[{slot}]" for slot, local in sorted(self.loads.items())]
+        lines += [f"    {test} = {self.gen.shared[test]}" for test in self.shared]
         lines += [f"    {line}" for line in self.hoisted]
         lines += [f"    {line}" for line in body]
         if len(lines) == 1:
@@ -226,6 +231,19 @@ class _FunctionBuilder:
             return name, False
         raise AssertionError(f"no code for {type(e).__name__}")
 
+    def _shared(self, test: str) -> str:
+        """A test of locals and constants that other statements may ask too, by name."""
+        if not self.share:
+            return test
+        gen = self.gen
+        name = next((k for k, code in gen.shared.items() if code == test), None)
+        if name is None:
+            name = f"k{len(gen.shared)}"
+            gen.shared[name] = test
+        if name not in self.shared:
+            self.shared.append(name)
+        return name
+
     def _hoist(self, code: str) -> str:
         """Stateful parts run at every evaluation, before any short-circuit: hoist them."""
         name = f"{self.prefix}h{sum(1 for line in self.hoisted if line[0] != ' ')}"
@@ -299,7 +317,8 @@ class _FunctionBuilder:
             if want != e.negated:
                 # Unknown never equals a choice: no None check needed.
                 code, _ = self.value(e.subject)
-                return f"({code} == {constant})"
+                test = f"({code} == {constant})"
+                return self._shared(test) if _SIMPLE.match(code) else test
             (subject,), nullable = self._operands(e.subject)
             return "(" + " and ".join([*self._all_known(nullable),
                                        f"{subject} != {constant}"]) + ")"
@@ -392,6 +411,9 @@ class CodeGen:
         self._constants: dict[tuple[type, Any], str] = {}
         self._lets: list[_LetCode] = []
         self._statements: list[_StatementCode] = []
+        # Tests statements share, by name: computed once per tick, after the lets (a let
+        # does not share: the tick function computes lets before these).
+        self.shared: dict[str, str] = {}
 
     def slot(self, symbol: Symbol) -> int:
         return self.slots[symbol.name]
@@ -426,7 +448,7 @@ class CodeGen:
     def statement_function(self, index: int, condition: ast.Expr | None,
                            then: tuple[CheckedAction, ...],
                            otherwise: tuple[CheckedAction, ...]) -> str:
-        fb = _FunctionBuilder(self, f"r{index}_")
+        fb = _FunctionBuilder(self, f"r{index}_", share=True)
         body: list[str] = []
         then_codes = self._action_codes(fb, then)
         then_values = _tuple(then_codes)
@@ -483,12 +505,14 @@ class CodeGen:
         assert len(statements) == len(self._statements)
         writer = _TickWriter(self)
         clock = writer.bind_name(self.state(runtime.TickClock()))
+        # The length of `values` is the caller's to get right (`Program.tick` checks it;
+        # the engine's list is built for the program): indexing fails on a short one.
         body: list[str] = [
-            f"if now.tzinfo is None or {writer.const(len)}(values) != {externals} "
-            f"or n < {clock}.last:",
+            f"if now.tzinfo is None or n < {clock}.last:",
             f"    {writer.const(runtime.refuse_tick)}(now, values, n, {externals}, {clock}.last)",
-            f"first = {clock}.first",
         ]
+        if triggers:
+            body.append(f"first = {clock}.first")
         if builtin_base is not None:
             names = ", ".join(f"x{builtin_base + i}" for i in range(runtime.BUILTIN_COUNT))
             body.append(f"{names} = {writer.const(runtime.builtins_at)}(now)")
@@ -498,6 +522,7 @@ class CodeGen:
             body.append(f"x{let.slot} = {let.code}")
         for j, trigger in enumerate(triggers):
             body.append(f"d{j} = {writer.trigger(trigger)}")
+        body += [f"{name} = {test}" for name, test in self.shared.items()]
         body += ["actions = []", "fired = []", "propose = actions.append",
                  "fire = fired.append"]
         for i, (code, statement) in enumerate(zip(self._statements, statements, strict=True)):
@@ -516,8 +541,9 @@ class CodeGen:
         loads = [f"x{slot} = values[{slot}]" for slot in sorted(used) if slot < externals]
         params = ", ".join(["now", "n", "values", *(f"{b}={b}" for b in writer.bound)])
         # The checks first, then the loads (a short list must not fail on an index).
+        checks = 3 if triggers else 2
         lines = [f"def tick({params}):",
-                 *(f"    {line}" for line in body[:3] + loads + body[3:])]
+                 *(f"    {line}" for line in body[:checks] + loads + body[checks:])]
         self.functions.append(_Function("tick", "\n".join(lines)))
         return "tick"
 

@@ -224,6 +224,9 @@ class CompiledProgram:
     def tick(self, now: datetime, values: list[Value]) -> TickResult:
         if now.tzinfo is None:
             raise ValueError("tick needs a timezone-aware `now`")
+        if len(values) != len(self._externals):
+            raise ValueError(f"tick needs {len(self._externals)} values (one per external), "
+                             f"got {len(values)}")
         return self.tick_at(now, now.timestamp(), values)
 
     def reset(self) -> None:

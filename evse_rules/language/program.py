@@ -269,5 +269,7 @@ class TimedProgram(Program, Protocol):
     """
 
     def tick_at(self, now: datetime, timestamp: float, values: list[Value]) -> TickResult:
-        """`tick(now, values)`, with `timestamp` equal to `now.timestamp()`."""
+        """`tick(now, values)`, with `timestamp` equal to `now.timestamp()`. A caller that
+        builds `values` for the program's externals (the engine) need not have their number
+        checked at every tick: this may leave it to indexing."""
         ...

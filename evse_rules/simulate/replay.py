@@ -128,15 +128,18 @@ def run(setup: Setup, recorder: Recorder | None = None,
     charging_state = ChargerState.CHARGING
     now = first
     row = 0
+    next_time = times[0]        # of the next row not applied yet (inf after the last)
+    clock_us = first_us
     solar = surplus = 0.0
     pv_w = house_w = 0.0
     report_every = max(ticks // 100, 1)
     for k in range(ticks):
         if k:
             now += step
+            clock_us += step_us
         # 1. refresh: the rows the clock has reached, then the chargers.
         limit = t0 + k * dt + 1e-6
-        if row < rows and times[row] <= limit:
+        if next_time <= limit:
             while True:
                 if row >= zone_at:
                     now = now.astimezone(zones[zone_next][1])
@@ -157,7 +160,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
                         else:
                             charger.set_grid_voltage(number)
                 row += 1
-                if row >= rows or times[row] > limit:
+                next_time = times[row] if row < rows else math.inf
+                if next_time > limit:
                     break
             # The accounting reads powers: 0 W while unknown (as `power_of`).
             if pv_at >= 0:
@@ -169,7 +173,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
         for name, read_status in readers:
             set_charger(name, read_status(), now)
         # 2-4. the engine; 5. send.
-        result = engine_step(now, (first_us + k * step_us) / 1_000_000)
+        result = engine_step(now, clock_us / 1_000_000)
         commands = result.commands
         if commands:
             for command in commands:
