@@ -32,6 +32,7 @@ from evse_rules.language.program import (
 from evse_rules.language.units import DISPLAY_UNITS, ENERGY, Dimension, format_quantity
 
 _SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False|None)$")
+_SHARED_NAME = re.compile(r"\bk[0-9]+\b")
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 
 
@@ -117,9 +118,13 @@ class _FunctionBuilder:
         params = ", ".join(["v", "n", *(f"{b}={b}" for b in self.bound)])
         lines = [f"def {name}({params}):"]
         lines += [f"    {local} = v[{slot}]" for slot, local in sorted(self.loads.items())]
-        lines += [f"    {test} = {self.gen.shared[test]}" for test in self.shared]
         lines += [f"    {line}" for line in self.hoisted]
         lines += [f"    {line}" for line in body]
+        if self.shared:
+            # On its own a statement computes its shared tests where it reads them (the
+            # names are generated tokens, and generated code holds no string literals).
+            shared = self.gen.shared
+            lines = [_SHARED_NAME.sub(lambda m: shared[m.group(0)], line) for line in lines]
         if len(lines) == 1:
             lines.append("    return None")
         return _Function(name, "\n".join(lines))
