@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from evse_rules.engine.guards import ChargerGuard
 from evse_rules.engine.results import (
@@ -31,7 +30,7 @@ _NONE: tuple[()] = ()
 # machinery (about 70 ns) at every use, and a step tests kinds for every proposal.
 _START, _STOP, _SET_AMPS = ActionKind.START, ActionKind.STOP, ActionKind.SET_AMPS
 _SET_MODE, _LOG = ActionKind.SET_MODE, ActionKind.LOG
-_new_step = partial(tuple.__new__, StepResult)   # StepResult(...) without its Python __new__
+_new = tuple.__new__     # _new(StepResult, (...)): without StepResult's Python-level __new__
 # What the guards do in one step: per charger, its guard, the store's record of its status,
 # the winning start or stop and the winning current.
 _Plan = tuple[tuple[ChargerGuard, ChargerRecord, ProposedAction | None,
@@ -105,7 +104,7 @@ class Engine:
             # The common tick of a long replay: nothing proposed, nothing to allocate.
             for settings in self._voltage:
                 self._reference_voltage(settings, now, commands)
-            return _new_step((now, commands, _NONE, _NONE, _NONE, tick.fired,
+            return _new(StepResult, (now, commands, _NONE, _NONE, _NONE, tick.fired,
                               tick, _NONE, _NONE, _NONE))
         held: list[HeldBack] = []
         adjusted: list[HeldBack] = []
@@ -145,7 +144,7 @@ class Engine:
                         commands.append(command)
                 for settings in self._voltage:
                     self._reference_voltage(settings, now, commands)
-                return _new_step((now, commands, held or _NONE, adjusted or _NONE, _NONE,
+                return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, _NONE,
                                   tick.fired, tick, _NONE, _NONE, _NONE))
         plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
         for guard, record, run, amps in plan:
@@ -154,7 +153,7 @@ class Engine:
             held += unknown
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
-        return _new_step((now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
+        return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
                           tick.fired, tick, logs or _NONE, modes or _NONE,
                           variables or _NONE))
 

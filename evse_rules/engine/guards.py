@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from functools import partial
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine.results import (
@@ -35,7 +34,7 @@ _UNCHANGED, _NO_VEHICLE, _MIN_ON, _MIN_OFF = (Guard.UNCHANGED, Guard.NO_VEHICLE,
 _OFFLINE, _NO_VALUE, _CLAMP = Guard.OFFLINE, Guard.NO_VALUE, Guard.CLAMP
 _OFFLINE_STATE = ChargerState.OFFLINE
 _START, _STOP, _SET_CURRENT = CommandKind.START, CommandKind.STOP, CommandKind.SET_CURRENT
-_new_held = partial(tuple.__new__, HeldBack)   # HeldBack(...) without its Python-level __new__
+_new = tuple.__new__     # _new(HeldBack, (...)): without HeldBack's Python-level __new__
 _floor = math.floor
 
 # States in which the charger is allowed to charge (it charges when the vehicle asks), and
@@ -115,18 +114,18 @@ class ChargerGuard:
                 status.state is _CHARGING or status.state is _CONNECTED
                 or status.state is _NOT_CONNECTED or status.state is _STARTING)
         if started:
-            held.append(_new_held((action, _UNCHANGED, "unchanged: already started", None)))
+            held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged: already started", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
-            held.append(_new_held((action, _OFFLINE, _offline(status), None)))
+            held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
             return None
         if not status.vehicle and not self.settings.start_without_vehicle:
-            held.append(_new_held((action, _NO_VEHICLE, "no vehicle", None)))
+            held.append(_new(HeldBack, (action, _NO_VEHICLE, "no vehicle", None)))
             return None
         if self.last_stop is not None:
             off = (now - self.last_stop).total_seconds()
             if off < self.settings.min_off:
-                held.append(_new_held((action, _MIN_OFF, (
+                held.append(_new(HeldBack, (action, _MIN_OFF, (
                     f"min_off {_minutes(self.settings.min_off)} not reached "
                     f"(stopped {_minutes(off)} ago)"), None)))
                 return None
@@ -145,15 +144,15 @@ class ChargerGuard:
             stopped = status is not None and (status.state is _SLEEPING
                                               or status.state is _DISABLED_STATE)
         if stopped:
-            held.append(_new_held((action, _UNCHANGED, "unchanged: already stopped", None)))
+            held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged: already stopped", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
-            held.append(_new_held((action, _OFFLINE, _offline(status), None)))
+            held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
             return None
         if self.last_start is not None:
             on = (now - self.last_start).total_seconds()
             if on < self.settings.min_on:
-                held.append(_new_held((action, _MIN_ON, (
+                held.append(_new(HeldBack, (action, _MIN_ON, (
                     f"min_on {_minutes(self.settings.min_on)} not reached "
                     f"(running {_minutes(on)})"), None)))
                 return None
@@ -168,11 +167,11 @@ class ChargerGuard:
         # A float is the common case (compiled rules give floats): one class test for it.
         if (value.__class__ is not float and (not isinstance(value, float | int)
                                              or isinstance(value, bool))) or value != value:
-            held.append(_new_held((action, _NO_VALUE,
+            held.append(_new(HeldBack, (action, _NO_VALUE,
                                    "no value (an input it reads is unknown or stale)", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
-            held.append(_new_held((action, _OFFLINE, _offline(status), None)))
+            held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
             return None
         # Round down (15.7 A is 15 A: never more than the surplus), but let float noise
         # of an exact value (16 A computed as 15.999999999) stay 16 A.
@@ -193,12 +192,12 @@ class ChargerGuard:
         else:
             current = status.amps
         if current == amps:
-            held.append(_new_held((action, _UNCHANGED, "unchanged", clamp)))
+            held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged", clamp)))
             return None
         note = None
         if clamp is not None:
             note = clamp_note(value, amps)
-            adjusted.append(_new_held((action, _CLAMP, "", clamp)))
+            adjusted.append(_new(HeldBack, (action, _CLAMP, "", clamp)))
         return Command(self.settings.name, _SET_CURRENT, float(amps),
                        Reason.of(action, note), now)
 

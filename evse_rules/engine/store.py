@@ -218,17 +218,21 @@ class StateStore:
         if value != slot.value or slot.changed is None:
             slot.value = value
             slot.changed = at
-            for index in slot.indices:
-                self.values[index] = value
-        elif slot.stale:
-            for index in slot.indices:
-                self.values[index] = value
-        if slot.stale:
-            slot.stale = False
+        elif not slot.stale:
+            if slot.stale_after is not None:
+                self._fresh_until(at + slot.stale_after)
+            return
+        # A new value, or a stale one given again: the rules see it (again).
+        slot.stale = False
+        values = self.values
+        for index in slot.indices:
+            values[index] = value
         if slot.stale_after is not None:
-            expires = at + slot.stale_after
-            if self.stale_deadline is None or expires < self.stale_deadline:
-                self.stale_deadline = expires
+            self._fresh_until(at + slot.stale_after)
+
+    def _fresh_until(self, expires: datetime) -> None:
+        if self.stale_deadline is None or expires < self.stale_deadline:
+            self.stale_deadline = expires
 
     def expire(self, now: datetime) -> None:
         """Hide the inputs whose last update is older than their `stale_after`.

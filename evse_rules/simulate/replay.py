@@ -133,6 +133,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     solar = surplus = 0.0
     pv_w = house_w = 0.0
     report_every = max(ticks // 100, 1)
+    watched = recorder is not None or progress is not None
     for k in range(ticks):
         if k:
             now += step
@@ -216,10 +217,11 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 figures = account.figures
                 figures.ev += joules
                 figures.from_solar += share
-        if recorder is not None:
-            recorder.tick(now, setup.chargers, held, result.lets)
-        if progress is not None and k % report_every == 0:
-            progress(k, ticks)
+        if watched:
+            if recorder is not None:
+                recorder.tick(now, setup.chargers, held, result.lets)
+            if progress is not None and k % report_every == 0:
+                progress(k, ticks)
     for ref in last_fired:
         fired_counts[ref.index] += same_fired
     for account in accounts:
