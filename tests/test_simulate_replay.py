@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -227,3 +227,16 @@ def test_a_change_of_offset_keeps_the_clock_regular(tmp_path: Path) -> None:
     assert seen == ["2026-03-29T01:58:00+01:00", "2026-03-29T01:59:00+01:00",
                     "2026-03-29T03:00:00+02:00", "2026-03-29T03:01:00+02:00"]
     assert result.to_json()["end"] == "2026-03-29T03:01:00+02:00"
+
+
+@pytest.mark.parametrize("text", [
+    "2026-03-29T01:59:59.250000+01:00", "2026-10-25T02:30:00-05:00", "1969-12-31T23:00:00",
+    "2026-06-21T12:00:00Z", "2026-06-21T12:00:00+05:30", "2000-02-29T00:00:00.000001-00:00",
+    "2026-01-01T00:00:00+01:00:30.5",
+])
+def test_row_times_are_the_posix_seconds_of_their_text(tmp_path: Path, text: str) -> None:
+    data = load_replay_data(write(tmp_path, f"time,pv[W]\n{text},1\n"))
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    assert data.times[0] == moment.timestamp()

@@ -20,7 +20,7 @@ import math
 import re
 from array import array
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from evse_rules.errors import DataError
@@ -117,6 +117,21 @@ def _parse_time(file: str, line: int, text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _posix_seconds(moment: datetime, offset: timedelta | None) -> float:
+    """What `moment.timestamp()` gives, at about half its cost: it runs once per CSV row,
+    and a year of minutes has 525,600 of them."""
+    local = ((moment.toordinal() - _EPOCH_ORDINAL) * 86400 + moment.hour * 3600
+             + moment.minute * 60 + moment.second)
+    if offset is not None:
+        local -= offset.days * 86400 + offset.seconds
+        if offset.microseconds:
+            return local + (moment.microsecond - offset.microseconds) / 1e6
+    return local + moment.microsecond / 1e6
+
+
 def load_replay_data(path: str | Path) -> ReplayData:
     """Read a data CSV; DataError `FILE:LINE: error: ...` on the first bad row."""
     file = str(path)
@@ -156,12 +171,12 @@ def load_replay_data(path: str | Path) -> ReplayData:
                 if len(row) != width:
                     raise DataError(file, line, f"{len(row)} cells, the header has {width}")
                 moment = _parse_time(file, line, row[0])
-                stamp = moment.timestamp()
+                offset = moment.utcoffset()
+                stamp = _posix_seconds(moment, offset)
                 if stamp < previous:
                     raise DataError(file, line, f"time {row[0].strip()} is before the row "
                                                 f"above it: rows must be in time order")
                 previous = stamp
-                offset = moment.utcoffset()
                 if offset != last_offset:
                     zones.append((len(times), moment.tzinfo or UTC))
                     last_offset = offset
