@@ -126,22 +126,7 @@ class Engine:
                 else:
                     break
             else:
-                # `_guard`, inline: this runs at nearly every tick.
-                guard = single[1]
-                status = single[2].status
-                read_at = single[2].updated
-                if run is not None and run.kind is _STOP:
-                    command = guard.stop(run, status, read_at, now, held)
-                    if command is not None:
-                        commands.append(command)
-                if amps is not None:
-                    command = guard.set_amps(amps, status, read_at, now, held, adjusted)
-                    if command is not None:
-                        commands.append(command)
-                if run is not None and run.kind is _START:
-                    command = guard.start(run, status, read_at, now, held)
-                    if command is not None:
-                        commands.append(command)
+                self._guard(single[1], single[2], run, amps, now, commands, held, adjusted)
                 for settings in self._voltage:
                     self._reference_voltage(settings, now, commands)
                 return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, _NONE,
