@@ -105,15 +105,7 @@ class ChargerGuard:
         self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
-        # `enabled(...) is True`, inline: a start is asked for at every tick of a charge.
-        run_at = self.run_at
-        if run_at is not None and (read_at is None or run_at >= read_at):
-            started = self.run_sent is True
-        else:
-            started = status is not None and (
-                status.state is _CHARGING or status.state is _CONNECTED
-                or status.state is _NOT_CONNECTED or status.state is _STARTING)
-        if started:
+        if self.enabled(status, read_at) is True:
             held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged: already started", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
@@ -136,14 +128,7 @@ class ChargerGuard:
         self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
         now: datetime, held: list[HeldBack],
     ) -> Command | None:
-        # `enabled(...) is False`, inline: a stop is asked for at every tick of a night.
-        run_at = self.run_at
-        if run_at is not None and (read_at is None or run_at >= read_at):
-            stopped = self.run_sent is False
-        else:
-            stopped = status is not None and (status.state is _SLEEPING
-                                              or status.state is _DISABLED_STATE)
-        if stopped:
+        if self.enabled(status, read_at) is False:
             held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged: already stopped", None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
