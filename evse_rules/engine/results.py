@@ -14,6 +14,7 @@ from evse_rules.language.program import (
     RuleRef,
     TickResult,
     Value,
+    shown_values,
 )
 
 
@@ -60,11 +61,7 @@ class Reason(_ReasonFields):
     @property
     def values(self) -> tuple[tuple[str, str], ...]:
         """The names the deciding condition read, with their values as text."""
-        reads = self.reads
-        if not reads:
-            return self.shown
-        return tuple([(label, show(raw)) for (label, show), raw in zip(reads, self.raw,
-                                                                     strict=True)])
+        return shown_values(self.shown, self.reads, self.raw)
 
     def __str__(self) -> str:
         where = f"{self.rule} {self.rule.text}" if self.rule else "reference voltage"

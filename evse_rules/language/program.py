@@ -122,6 +122,17 @@ Formatter = Callable[[Value], str]
 """How a value of one type is shown to people: `2300 W`, `true`, `12:00`, `unknown`."""
 
 
+def shown_values(shown: tuple[tuple[str, str], ...],
+                 reads: tuple[tuple[str, Formatter], ...],
+                 raw: tuple[Value, ...]) -> tuple[tuple[str, str], ...]:
+    """The decisive values as text: `shown` when they were formatted already, else each raw
+    value through its formatter (done only when a journal, trace or `why` asks)."""
+    if not reads:
+        return shown
+    return tuple([(label, show(value)) for (label, show), value in zip(reads, raw,
+                                                                       strict=True)])
+
+
 class _ProposedActionFields(NamedTuple):
     kind: ActionKind
     rule: RuleRef
@@ -163,11 +174,7 @@ class ProposedAction(_ProposedActionFields):
     @property
     def values(self) -> tuple[tuple[str, str], ...]:
         """The names the deciding condition read, with their values as text."""
-        reads = self.reads
-        if not reads:
-            return self.shown
-        return tuple([(label, show(raw)) for (label, show), raw in zip(reads, self.raw,
-                                                                     strict=True)])
+        return shown_values(self.shown, self.reads, self.raw)
 
     @property
     def target(self) -> tuple[str, str]:
