@@ -300,9 +300,6 @@ class StateStore:
         slot = self._chargers.get(name) or self._charger(name)
         return slot.status, slot.updated
 
-    def charger_updated(self, name: str) -> datetime | None:
-        return self._charger(name).updated
-
     def charger_settings(self, name: str) -> ChargerSettings:
         return self._charger(name).settings
 

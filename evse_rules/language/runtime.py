@@ -141,11 +141,6 @@ class Trigger:
         """Forget what was seen (the base trigger keeps nothing)."""
 
 
-class EveryTick(Trigger):
-    def due(self, now: datetime, n: float, first: bool) -> bool:
-        return True
-
-
 class Every(Trigger):
     """Fires on the first tick, then whenever at least `period` has passed since it fired."""
 
