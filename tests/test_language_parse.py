@@ -361,3 +361,10 @@ def test_a_file_too_deeply_nested_to_read_is_an_error_not_a_crash() -> None:
     (error,) = caught.value.errors
     assert error.message == "the file nests expressions too deeply to be read"
     assert (error.location.file, error.location.line) == ("deep.evr", 1)
+
+
+def test_a_keyword_glued_to_a_name_is_not_split() -> None:
+    # Keywords are whole words: `isauto` is one (unknown) name, never `is auto`.
+    (error,) = syntax_errors("if mode isauto then stop\n")
+    assert (error.location.line, error.location.col) == (1, 9)
+    assert "isauto" in error.message
