@@ -115,12 +115,22 @@ def test_a_regular_file_never_goes_row_by_row(tmp_path: Path,
         (0, timedelta(hours=1)), (10, timedelta(hours=2)), (20, timedelta(0))]
 
 
-def test_a_bad_row_is_reported_at_its_line_whichever_path(tmp_path: Path) -> None:
-    rows = [f"2026-06-21T10:{m:02d}:00+02:00,{m},1,,1" for m in range(40)]
-    rows[25] = "2026-06-21T10:25:00+02:00,lots,1,,1"
-    rows[31] = "2026-06-21T10:31:00+02:00,1,1,,1,extra"
+def minutes(count: int) -> list[str]:
+    """`count` regular rows, one a minute from 10:00."""
+    return [f"2026-06-21T10:{m:02d}:00+02:00,{m},1,,1" for m in range(count)]
+
+
+def write_rows(tmp_path: Path, rows: list[str]) -> Path:
     path = tmp_path / "data.csv"
     path.write_text(HEADER + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_bad_row_is_reported_at_its_line_whichever_path(tmp_path: Path) -> None:
+    rows = minutes(40)
+    rows[25] = "2026-06-21T10:25:00+02:00,lots,1,,1"
+    rows[31] = "2026-06-21T10:31:00+02:00,1,1,,1,extra"
+    path = write_rows(tmp_path, rows)
     for block_rows in (0, 4, 512):
         with pytest.raises(DataError, match=r"data.csv:27: error: column 'pv': 'lots' is not"):
             load_replay_data(path, block_rows=block_rows)
@@ -129,25 +139,23 @@ def test_a_bad_row_is_reported_at_its_line_whichever_path(tmp_path: Path) -> Non
 def test_a_csv_error_after_a_bad_row_is_not_the_one_reported(tmp_path: Path) -> None:
     # A cell over the csv module's size limit is a CSV error; the bad number above it is
     # what the user must hear of first.
-    rows = [f"2026-06-21T10:{m:02d}:00+02:00,{m},1,,1" for m in range(20)]
+    rows = minutes(20)
     rows[3] = "2026-06-21T10:03:00+02:00,x,1,,1"
     rows[9] = "2026-06-21T10:09:00+02:00,1,1," + "a" * 200_000 + ",1"
-    path = tmp_path / "data.csv"
-    path.write_text(HEADER + "\n".join(rows) + "\n")
+    path = write_rows(tmp_path, rows)
     with pytest.raises(DataError, match=r"data.csv:5: error: column 'pv': 'x' is not"):
         load_replay_data(path)
     rows[3] = "2026-06-21T10:03:00+02:00,3,1,,1"
-    path.write_text(HEADER + "\n".join(rows) + "\n")
+    write_rows(tmp_path, rows)
     with pytest.raises(DataError, match=r"data.csv:11: error: not valid CSV"):
         load_replay_data(path)
 
 
 def test_a_cell_over_several_lines_keeps_the_line_numbers(tmp_path: Path) -> None:
-    rows = [f"2026-06-21T10:{m:02d}:00+02:00,{m},1,,1" for m in range(10)]
+    rows = minutes(10)
     rows[2] = '2026-06-21T10:02:00+02:00,2,1,"two\nlines",1'
     rows[6] = "2026-06-21T10:06:00+02:00,oops,1,,1"
-    path = tmp_path / "data.csv"
-    path.write_text(HEADER + "\n".join(rows) + "\n")
+    path = write_rows(tmp_path, rows)
     with pytest.raises(DataError, match=r"data.csv:9: error: column 'pv': 'oops'"):
         load_replay_data(path)
 
@@ -155,10 +163,9 @@ def test_a_cell_over_several_lines_keeps_the_line_numbers(tmp_path: Path) -> Non
 @pytest.mark.parametrize("cell", ["nan", "inf", "-Infinity", "1e999"])
 def test_a_number_that_is_not_finite_is_refused_whichever_path(tmp_path: Path,
                                                                cell: str) -> None:
-    rows = [f"2026-06-21T10:{m:02d}:00+02:00,{m},1,,1" for m in range(10)]
+    rows = minutes(10)
     rows[4] = f"2026-06-21T10:04:00+02:00,{cell},1,,1"
-    path = tmp_path / "data.csv"
-    path.write_text(HEADER + "\n".join(rows) + "\n")
+    path = write_rows(tmp_path, rows)
     for block_rows in (0, 3, 512):
         with pytest.raises(DataError, match=rf"data.csv:6: error: column 'pv': '{cell}' is "
                                             r"not a finite number"):
