@@ -28,7 +28,7 @@ import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,7 +131,7 @@ def _parse_time(file: str, line: int, text: str) -> datetime:
 
 # Rows go through the column-wise path this many at a time: enough that the per-block work
 # is nothing, few enough that a block's strings stay in the processor's caches.
-BLOCK_ROWS = 512
+BLOCK_ROWS = 256
 
 
 def _blocks(reader: _csv.Reader, size: int) -> Iterator[tuple[list[list[str]], range]]:
@@ -150,6 +150,20 @@ def _blocks(reader: _csv.Reader, size: int) -> Iterator[tuple[list[list[str]], r
         if reader.line_num - before != len(rows):
             raise _LookCloser
         yield rows, range(before + 1, reader.line_num + 1)
+
+
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def _posix_seconds(moments: list[datetime], offset: timedelta) -> array[float]:
+    """`moment.timestamp()` of each of `moments`, all at `offset`, at a third of its cost
+    (a year of minutes has 525,600): in whole seconds, exact, unless a moment has a fraction
+    of a second."""
+    if any(moment.microsecond for moment in moments):
+        return array("d", map(datetime.timestamp, moments))
+    shift = _EPOCH_DAY * 86400 + offset.days * 86400 + offset.seconds
+    return array("d", [m.toordinal() * 86400 + m.hour * 3600 + m.minute * 60 + m.second - shift
+                       for m in moments])
 
 
 class _LookCloser(Exception):
@@ -255,13 +269,17 @@ class _Columns:
         if None in offsets:
             moments = [m if m.tzinfo is not None else m.replace(tzinfo=UTC) for m in moments]
             offsets = list(map(datetime.utcoffset, moments))
-        stamps = array("d", map(datetime.timestamp, moments))
+        one_offset = offsets.count(offsets[0]) == len(offsets)
+        if one_offset and not offsets[0].microseconds:       # type: ignore[union-attr]
+            stamps = _posix_seconds(moments, offsets[0])      # type: ignore[arg-type]
+        else:
+            stamps = array("d", map(datetime.timestamp, moments))
         if stamps[0] < self.previous or any(map(operator.gt, stamps, stamps[1:])):
             raise _LookCloser
         columns = [self._block_column(i, cells[i + 1]) for i in range(len(self.specs))]
         # Nothing can fail from here on.
         first = len(self.times)
-        if offsets[0] != self.last_offset or offsets.count(offsets[0]) != len(offsets):
+        if offsets[0] != self.last_offset or not one_offset:
             for k, offset in enumerate(offsets):
                 if offset != self.last_offset:
                     self.zones.append((first + k, moments[k].tzinfo or UTC))
