@@ -642,3 +642,14 @@ async def test_sighup_loads_rules_that_were_broken_at_start(tmp_path: Path) -> N
     await runner
     assert h.charger.calls == ["amps 12", "start", "release"]
     assert len(program.ticks) == 1
+
+
+@pytest.mark.parametrize("driver", ["openevse", "rapi"])
+def test_the_configured_phases_reach_the_driver(tmp_path: Path, driver: str) -> None:
+    from evse_rules.live.build import default_charger_factory
+
+    text = CONFIG.replace('driver = "simulated"',
+                          f'driver = "{driver}"\nurl = "http://127.0.0.1:9"\nphases = 3')
+    config = parse_config(text, "evse-rules.toml", tmp_path)
+    charger = default_charger_factory("garage", config)
+    assert getattr(charger, "phases", None) == 3

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from evse_rules.chargers import DEFAULT_CLIENT_ID, ChargerState, OpenEvseCharger
+from evse_rules.chargers.openevse_parse import parse_config, parse_status
 from evse_rules.errors import (
     ChargerAuthError,
     ChargerProtocolError,
@@ -131,9 +132,23 @@ async def test_power_is_computed_before_4_2_0_and_read_after(
         make_emulator: EmulatorFactory) -> None:
     old, new = make_emulator("4.1.6", three_phase=True), make_emulator("v5.1.2", three_phase=True)
     assert "power" not in old.model.status_doc()
-    # 4.1.x config has no is_threephase: the driver computes single phase, the only thing it can.
+    assert "is_threephase" not in old.model.config_doc(None, None)
+    # 4.1.x says neither power nor phases: the configured phases decide (1 by default).
     assert (await driver(old).refresh()).power == pytest.approx(32 * 240)
+    assert (await driver(old, phases=3).refresh()).power == pytest.approx(32 * 240 * 3)
     assert (await driver(new).refresh()).power == pytest.approx(32 * 240 * 3)  # `power` field
+
+
+def test_the_firmwares_is_threephase_outranks_the_configured_phases() -> None:
+    doc = {"state": 3, "amp": 16000, "pilot": 16, "voltage": 230, "vehicle": 1}
+    config = {"version": "4.2.0", "min_current_hard": 6, "max_current_hard": 32}
+    single = parse_config("garage", {**config, "is_threephase": False}, "GET /config")
+    three = parse_config("garage", {**config, "is_threephase": True}, "GET /config")
+    silent = parse_config("garage", config, "GET /config")
+    assert (single.three_phase, three.three_phase, silent.three_phase) == (False, True, None)
+    assert parse_status("garage", doc, single, "GET /status", 3).power == 16 * 230
+    assert parse_status("garage", doc, three, "GET /status", 1).power == 16 * 230 * 3
+    assert parse_status("garage", doc, silent, "GET /status", 3).power == 16 * 230 * 3
 
 
 async def test_a_new_driver_adopts_the_claim_it_finds(make_emulator: EmulatorFactory) -> None:

@@ -71,6 +71,11 @@ async def test_status_and_control_on_old_firmware(make_emulator: EmulatorFactory
     assert rapi_sent(emu) == ["$FE", "$SV 230000"]
     status = await charger.refresh()
     assert status.state is ChargerState.CHARGING and status.power == pytest.approx(10 * 230)
+    # RAPI measures one phase's current: a three-phase charger draws three times the power.
+    three = RapiCharger("old", emu.url, timeout=0.5, phases=3)
+    reading = await three.refresh()
+    assert reading.current == 10 and reading.power == pytest.approx(10 * reading.voltage * 3)
+    await three.close()
 
     with pytest.raises(ChargerUnsupported, match=r"\$GC"):
         await charger.set_current(41)

@@ -36,6 +36,7 @@ def connect(
     password: str | None = None,
     timeout: float = 5.0,
     client_id: int | None = None,
+    phases: int = 1,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Charger:
     """A driver for one charger: "openevse" (WiFi API, firmware 4.0.1+) or "rapi" (legacy /r).
@@ -45,10 +46,10 @@ def connect(
     """
     if driver == "openevse":
         return OpenEvseCharger(name, url, user=user, password=password, timeout=timeout,
-                               client_id=client_id, transport=transport)
+                               client_id=client_id, phases=phases, transport=transport)
     if driver == "rapi":
         if client_id is not None:
             raise ValueError("client_id applies to the openevse driver only (RAPI has no claims)")
         return RapiCharger(name, url, user=user, password=password, timeout=timeout,
-                           transport=transport)
+                           phases=phases, transport=transport)
     raise ValueError(f"unknown charger driver {driver!r}: expected one of {', '.join(DRIVERS)}")

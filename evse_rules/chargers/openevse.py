@@ -53,9 +53,11 @@ class OpenEvseCharger:
         password: str | None = None,
         timeout: float = 5.0,
         client_id: int | None = None,
+        phases: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
+        self.phases = phases    # for the power of firmware that does not tell (before 4.2)
         self.client_id = validate_client_id(
             DEFAULT_CLIENT_ID if client_id is None else client_id
         )
@@ -128,7 +130,7 @@ class OpenEvseCharger:
         if self._config_version is not None and seen != self._config_version:
             config = await self._read_config()
         self._config_version = seen
-        status = parse_status(self.name, doc, config, f"GET {reply.url}")
+        status = parse_status(self.name, doc, config, f"GET {reply.url}", self.phases)
         self._last = status
         return status
 

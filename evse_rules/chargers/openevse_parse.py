@@ -29,7 +29,7 @@ class ChargerConfig:
     controller: str | None            # controller firmware (`firmware`)
     min_amps: float | None            # min_current_hard
     max_amps: float | None            # max_current_hard
-    three_phase: bool
+    three_phase: bool | None         # is_threephase; None before 4.2 (the key is not there)
     # The EVSE fields appear only once the WiFi module has read the controller (API-NOTES 3);
     # an incomplete config is read again on the next refresh.
     complete: bool
@@ -65,14 +65,16 @@ def parse_config(name: str, doc: dict[str, Any], where: str) -> ChargerConfig:
         controller=controller if isinstance(controller, str) else None,
         min_amps=min_amps,
         max_amps=max_amps,
-        three_phase=doc.get("is_threephase") is True,
+        three_phase=(doc["is_threephase"] is True) if "is_threephase" in doc else None,
         complete=min_amps is not None and max_amps is not None and version is not None,
     )
 
 
 def parse_status(
-    name: str, doc: dict[str, Any], config: ChargerConfig | None, where: str
+    name: str, doc: dict[str, Any], config: ChargerConfig | None, where: str, phases: int = 1
 ) -> ChargerStatus:
+    """A /status reply as a ChargerStatus. `phases` is the configured number of phases, for
+    the power of firmware that neither reports it nor says whether it is three-phase."""
     code = required(name, doc, "state", where)
     if code != int(code):
         raise ChargerProtocolError(name, f"{where}: `state` is {code!r}, not an integer")
@@ -90,7 +92,10 @@ def parse_status(
 
     power = number(name, doc, "power", where)  # v4.2.0+
     if power is None:
-        power = current * voltage * (3 if config is not None and config.three_phase else 1)
+        # `amp` is per phase; the firmware multiplies by 3 when is_threephase (API-NOTES 2).
+        if config is not None and config.three_phase is not None:
+            phases = 3 if config.three_phase else 1
+        power = current * voltage * phases
 
     session = number(name, doc, "session_energy", where)  # Wh, 4.1.1+
     if session is None:

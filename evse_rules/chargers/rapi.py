@@ -91,9 +91,11 @@ class RapiCharger:
         user: str | None = None,
         password: str | None = None,
         timeout: float = 5.0,
+        phases: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
+        self.phases = phases    # RAPI measures one phase's current: power needs the count
         self._link = HttpLink(
             name, url, user=user, password=password, timeout=timeout, transport=transport
         )
@@ -204,7 +206,7 @@ class RapiCharger:
             self._firmware = gv[0] if gv else "unknown"
         status = ChargerStatus(
             state=state, vehicle=vehicle, current=current, amps=amps, voltage=voltage,
-            power=current * voltage, session_energy=session, total_energy=total,
+            power=current * voltage * self.phases, session_energy=session, total_energy=total,
             temp=max(fitted) / 10.0 if fitted else None, firmware=self._firmware, error=error,
             **limits,
         )

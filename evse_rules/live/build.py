@@ -34,7 +34,7 @@ def default_charger_factory(name: str, config: Config) -> Charger:
     try:
         return connect(name, spec.driver, spec.url or "", user=spec.user,
                        password=secret.get_secret_value() if secret else None,
-                       timeout=spec.timeout, client_id=spec.client_id)
+                       timeout=spec.timeout, client_id=spec.client_id, phases=spec.phases)
     except ValueError as error:
         raise ConfigError(config.name, str(error), f"chargers.{name}") from None
 
