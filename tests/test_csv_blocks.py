@@ -55,7 +55,8 @@ def data_files(draw: st.DrawFn) -> str:
         if kind == "width":
             cells = cells[:draw(st.integers(1, 4))]
         rows.append(",".join(cells))
-    return HEADER + "\n".join(rows) + "\n"
+    end = draw(st.sampled_from(["\n", "\r\n"]))      # a spreadsheet on Windows: CRLF
+    return (HEADER + "\n".join(rows) + "\n").replace("\n", end)
 
 
 def outcome(path: Path, block_rows: int) -> tuple[object, ...]:
@@ -79,7 +80,7 @@ def snapshot(data: ReplayData) -> tuple[object, ...]:
 @given(text=data_files(), block_rows=st.integers(1, 6))
 def test_blocks_give_what_rows_give(tmp_path: Path, text: str, block_rows: int) -> None:
     path = tmp_path / "data.csv"
-    path.write_text(text)
+    path.write_bytes(text.encode())
     assert outcome(path, block_rows) == outcome(path, 0)
 
 
