@@ -1,0 +1,48 @@
+"""The benchmark scripts run, small, and their cross-checks hold.
+
+The figures themselves are for people to read (`python benchmarks/...`); no test times
+anything. What is tested: each script still runs against the present code, and the replay
+benchmark's hand-written loop, an independent implementation of rules/solar_surplus.evr
+with the engine's guards and accounting, gives the same energy figures as the engine.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def bench(name: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *args],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_replay_agrees_with_the_hand_written_loop_over_days_of_data() -> None:
+    out = bench("bench_replay.py", "--days", "4", "--repeat", "1", "--no-tracemalloc")
+    assert "same figures: yes" in out
+    figures = re.search(r"evse-rules EV ([\d.]+) kWh, from solar ([\d.]+) kWh, (\d+) charges",
+                        out)
+    assert figures is not None and float(figures[1]) > 0 and int(figures[3]) > 0
+    assert re.search(r"ratio evse-rules / hand-written: [\d.]+x", out)
+
+
+def test_refresh_reports_the_dead_chargers_offline() -> None:
+    out = bench("bench_refresh.py", "--chargers", "4", "--dead", "1", "--timeout", "0.2")
+    assert re.search(r"all 4, concurrent .*\(1 offline\)", out)
+
+
+def test_memory_runs_its_ticks_against_the_emulator() -> None:
+    out = bench("bench_memory.py", "--ticks", "200")
+    assert re.search(r"RSS at start: [\d.]+ MB; after 200 ticks: [\d.]+ MB", out)
+
+
+def test_language_benchmark_runs() -> None:
+    out = bench("bench_language.py")
+    assert re.search(r"compiled rule: +[\d.]+ s", out)
+    assert "whole Program.tick" in out
