@@ -250,11 +250,12 @@ class _Columns:
         number, a column whose kind is not known yet, a time out of order, any error):
         `add_row` then takes them one by one, and says exactly where a problem is."""
         try:
-            return self._add_block(rows, lines)
+            self._add_block(rows, lines)
         except _LookCloser:
             return False
+        return True
 
-    def _add_block(self, rows: list[list[str]], lines: range) -> bool:
+    def _add_block(self, rows: list[list[str]], lines: range) -> None:
         try:
             cells = list(zip(*rows, strict=True))
         except ValueError:
@@ -269,9 +270,10 @@ class _Columns:
         if None in offsets:
             moments = [m if m.tzinfo is not None else m.replace(tzinfo=UTC) for m in moments]
             offsets = list(map(datetime.utcoffset, moments))
-        one_offset = offsets.count(offsets[0]) == len(offsets)
-        if one_offset and not offsets[0].microseconds:       # type: ignore[union-attr]
-            stamps = _posix_seconds(moments, offsets[0])      # type: ignore[arg-type]
+        offset = offsets[0]
+        one_offset = offsets.count(offset) == len(offsets)
+        if one_offset and offset is not None and not offset.microseconds:
+            stamps = _posix_seconds(moments, offset)
         else:
             stamps = array("d", map(datetime.timestamp, moments))
         if stamps[0] < self.previous or any(map(operator.gt, stamps, stamps[1:])):
@@ -279,11 +281,11 @@ class _Columns:
         columns = [self._block_column(i, cells[i + 1]) for i in range(len(self.specs))]
         # Nothing can fail from here on.
         first = len(self.times)
-        if offsets[0] != self.last_offset or not one_offset:
-            for k, offset in enumerate(offsets):
-                if offset != self.last_offset:
+        if offset != self.last_offset or not one_offset:
+            for k, row_offset in enumerate(offsets):
+                if row_offset != self.last_offset:
                     self.zones.append((first + k, moments[k].tzinfo or UTC))
-                    self.last_offset = offset
+                    self.last_offset = row_offset
         self.previous = stamps[-1]
         self.times.extend(stamps)
         self.lines.extend(lines)
@@ -296,7 +298,6 @@ class _Columns:
                 if self.texts[i] is None:       # a column without a unit turns text
                     self.texts[i] = [None] * first
                 self.texts[i].extend(column)    # type: ignore[union-attr]
-        return True
 
     def _block_column(self, i: int, cells: tuple[str, ...]
                       ) -> array[float] | list[str | None] | None:
