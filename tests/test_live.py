@@ -19,7 +19,7 @@ import pytest
 
 from evse_rules.chargers.base import Charger
 from evse_rules.chargers.simulated import SimulatedCharger
-from evse_rules.config import Config, parse_config
+from evse_rules.config import Config, load_config, parse_config
 from evse_rules.engine.journal import Journal
 from evse_rules.errors import ChargerError, Location, RuleFileErrors, SourceError
 from evse_rules.inputs.base import InputError, Reading
@@ -653,3 +653,39 @@ def test_the_configured_phases_reach_the_driver(tmp_path: Path, driver: str) -> 
     config = parse_config(text, "evse-rules.toml", tmp_path)
     charger = default_charger_factory("garage", config)
     assert getattr(charger, "phases", None) == 3
+
+
+async def test_a_changed_config_is_reported_once_with_what_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "evse-rules.toml"
+    path.write_text(CONFIG)
+    h = _harness(tmp_path, ticks=None)
+    h.daemon = Daemon(load_config(path), clock=h.time.clock, sleep=h.time.sleep,
+                      loader=lambda paths, env: h.program,
+                      charger_factory=lambda name, config: h.charger)
+    caplog.set_level(logging.INFO, "evse_rules")
+    runner = asyncio.create_task(h.daemon.run())
+    await _ticks(h.daemon, 1)
+    path.write_text(CONFIG + "# a comment changes no setting\n")
+    await _ticks(h.daemon, 2)
+    assert f"{path} changed" not in caplog.text
+    path.write_text(CONFIG.replace('mode = "auto"', 'mode = "auto"\nmax_amps = 16')
+                    .replace('"3000 W"', '"2500 W"'))
+    await _ticks(h.daemon, 2)
+    path.write_text(CONFIG.replace("[inputs.pv]", "[inputs.pv]\nfrequency = 3"))
+    await _ticks(h.daemon, 2)
+    h.daemon.stop()
+    await runner
+    with Journal(h.daemon.config.journal_path) as journal:
+        events = [(e.kind, e.detail or "") for e in journal.entries() if e.type == "event"]
+    changes = [(kind, detail) for kind, detail in events if f"{path} changed" in detail]
+    assert changes[0] == ("warning", f"{path} changed (chargers.garage.max_amps, "
+                                     "inputs.pv.value); the config is read at start only: "
+                                     "restart evse-rules to apply it")
+    assert changes[1][0] == "error" and changes[1][1].startswith(
+        f"{path} changed and has errors; the daemon keeps running on the config it started "
+        "with, and a restart would refuse this version:\n")
+    assert "inputs.pv.frequency" in changes[1][1]
+    assert len(changes) == 2                                # once per version
+    assert h.charger.calls[0] == "amps 12"                  # still the config it started with

@@ -41,7 +41,13 @@ from evse_rules.language.program import Kind, ValueType
 from evse_rules.language.units import DURATION, format_quantity
 from evse_rules.live.build import ChargerFactory, build_inputs, default_charger_factory
 from evse_rules.live.health import Health
-from evse_rules.live.reload import NoRules, ProgramLoader, RuleWatcher, default_loader
+from evse_rules.live.reload import (
+    ConfigWatcher,
+    NoRules,
+    ProgramLoader,
+    RuleWatcher,
+    default_loader,
+)
 from evse_rules.live.report import samples, short, show, trace
 from evse_rules.live.schedule import Clock, Sleeper, next_tick, wall_clock, wall_sleep
 from evse_rules.live.sources import Sources
@@ -82,6 +88,7 @@ class Daemon:
         self._last_prune: datetime | None = None
         self.watcher = RuleWatcher(config.rule_paths, config.environment(),
                                    list(config.inputs), loader)
+        self.config_watcher = ConfigWatcher(config)
         self.engine: Engine | None = None
         self.journal: Journal | None = None
         self.sources: Sources | None = None
@@ -342,6 +349,9 @@ class Daemon:
         return min(0.5 * self.config.tick_seconds, max(timeouts, default=1.0) + 0.25)
 
     def _maybe_reload(self, events: list[Event]) -> None:
+        config_change = self.config_watcher.check()
+        if config_change is not None:
+            events.append(config_change)
         if not (self._reload_asked or self.watcher.changed()):
             return
         self._reload_asked = False

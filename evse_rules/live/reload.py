@@ -1,5 +1,5 @@
 """Rule files loaded at start and reloaded while running: on change (mtime poll each tick)
-and on SIGHUP.
+and on SIGHUP. The config file is read at start only; a change to it is reported.
 
 A new version is checked whole before it replaces anything. A file with errors is reported
 with FILE:LINE:COL (the checker's rendering) and the previous program keeps running; the
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from evse_rules.errors import EvseRulesError, RuleFileErrors
+from evse_rules.config import Config, load_config
+from evse_rules.engine.journal import Event
+from evse_rules.errors import ConfigError, EvseRulesError, RuleFileErrors
 from evse_rules.language.program import (
     Environment,
     External,
@@ -148,3 +150,53 @@ class RuleWatcher:
                  ", ".join(str(p) for p in self.paths))
         self.running, self.problem = True, None
         return ReloadOutcome(program, None)
+
+
+class ConfigWatcher:
+    """Notices that the config file changed. It is read at start only (chargers and inputs
+    are connected from it), so a change is reported, once per version, rather than ignored
+    in silence: which keys differ and that a restart applies them, or that the new version
+    has errors and a restart would refuse it."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.path = config.source
+        self._seen = signature([self.path]) if self.path is not None else ()
+
+    def check(self) -> Event | None:
+        """An event when the file changed since the last check (None otherwise)."""
+        if self.path is None:
+            return None
+        seen = signature([self.path])
+        if seen == self._seen:
+            return None
+        self._seen = seen
+        try:
+            new = load_config(self.path)
+        except ConfigError as error:
+            message = (f"{self.path} changed and has errors; the daemon keeps running on the "
+                       f"config it started with, and a restart would refuse this version:\n"
+                       f"{error}")
+            log.error("%s", message)
+            return Event("error", "config", message)
+        changed = differences(self.config.model_dump(), new.model_dump())
+        if not changed:
+            return None      # the same settings (a comment, spacing)
+        message = (f"{self.path} changed ({', '.join(changed)}); the config is read at start "
+                   f"only: restart evse-rules to apply it")
+        log.warning("%s", message)
+        return Event("warning", "config", message)
+
+
+def differences(old: dict[str, object], new: dict[str, object], prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two config dumps (`chargers.garage.max_amps`)."""
+    found: list[str] = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if key in old and key in new and before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            found += differences(before, after, f"{prefix}{key}.")
+        else:
+            found.append(f"{prefix}{key}")
+    return found
