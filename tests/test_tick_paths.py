@@ -150,3 +150,13 @@ def test_rule_refs_in_results_are_the_programs() -> None:
     program = load_program_text(RULES, "t.evr")
     fired = program.tick(T0, [2400.0, 300.0, "auto", 240.0]).fired
     assert all(isinstance(ref, RuleRef) and ref in program.rules for ref in fired)
+
+
+def test_a_statement_function_compiled_on_demand_shares_the_ticks_state() -> None:
+    program = load_program_text("input pv: W\nif pv > 1 kW for 2 min then start\n", "t.evr")
+    assert "def rule_0(" in program.source          # generated with the rest...
+    program.tick(T0, [2000.0])                      # ...its `for` clock starts here
+    rule = program.rule_function(0)                 # ...and compiled only now
+    assert rule is program.rule_function(0)
+    later = T0.timestamp() + 120.0
+    assert rule(program.slot_values([2000.0]), later) == (0, (None,))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -552,12 +552,26 @@ class CodeGen:
         self.functions.append(_Function("tick", "\n".join(lines)))
         return "tick"
 
-    def build(self) -> dict[str, Any]:
-        source = "\n\n".join(f.source for f in self.functions)
+    def build(self, later: Collection[str] = ()) -> dict[str, Any]:
+        """Compile the functions into the namespace, except those named in `later`: each of
+        those is compiled by `build_later` when first asked for (the per-statement functions
+        are for tests and benchmarks; a program runs its tick function only)."""
+        now = [f for f in self.functions if f.name not in later]
+        self._later = {f.name: f for f in self.functions if f.name in later}
+        self._run("\n\n".join(f.source for f in now))
+        self.namespace["__source__"] = "\n\n".join(f.source for f in self.functions)
+        return self.namespace
+
+    def build_later(self, name: str) -> Any:
+        """A function that `build` left for later, compiled now, in the same namespace (it
+        shares the state objects of the others)."""
+        if name not in self.namespace:
+            self._run(self._later[name].source)
+        return self.namespace[name]
+
+    def _run(self, source: str) -> None:
         code = compile(source, "<evse-rules program>", "exec")
         exec(code, self.namespace)  # the source is generated from the AST (module doc)
-        self.namespace["__source__"] = source
-        return self.namespace
 
 
 class _TickWriter:
@@ -565,19 +579,23 @@ class _TickWriter:
 
     def __init__(self, gen: CodeGen) -> None:
         self.gen = gen
-        self.bound: list[str] = []           # namespace names bound as default arguments
+        # Namespace names bound as default arguments, in order (a dict: thousands of them in
+        # a long file, and a list would be searched at every use).
+        self._bound: dict[str, None] = {}
+
+    @property
+    def bound(self) -> list[str]:
+        return list(self._bound)
 
     def bind_all(self, builder: _FunctionBuilder) -> None:
         for name in builder.bound:
-            if name not in self.bound:
-                self.bound.append(name)
+            self._bound[name] = None
 
     def const(self, value: Any) -> str:
         return self.bind_name(self.gen.constant(value))
 
     def bind_name(self, name: str) -> str:
-        if name not in self.bound:
-            self.bound.append(name)
+        self._bound[name] = None
         return name
 
     def trigger(self, plan: TriggerPlan) -> str:

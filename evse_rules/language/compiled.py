@@ -9,7 +9,7 @@ them). Nothing is looked up by name while ticking, and nothing is copied.
 
 Each let and statement is also a function of its own over a list of all slots
 (`rule_function`, `slot_values`), for tests and benchmarks; both forms share the state
-objects (`for`, windows, smoothing).
+objects (`for`, windows, smoothing). A statement's function is compiled when first asked for.
 """
 
 from __future__ import annotations
@@ -144,13 +144,15 @@ class CompiledProgram:
             base, base if needs_builtins else None, self._let_names,
             [TriggerPlan(t, t.slot if isinstance(t, runtime.OnChange) else None)
              for t in self._triggers], plans)
-        namespace = gen.build()
+        # The per-statement functions are compiled on first use (tests and benchmarks): a
+        # program ticks with its one tick function, and compiling them would double the cost.
+        namespace = gen.build(later=rule_names)
         self.source: str = namespace["__source__"]
         self._states = gen.states
         self._lets = tuple(zip(range(let_base, let_base + len(let_names)),
                                (namespace[n] for n in let_names), strict=True))
-        self._rule_functions: tuple[RuleFunction, ...] = tuple(namespace[n]
-                                                               for n in rule_names)
+        self._gen = gen
+        self._rule_names = tuple(rule_names)
         self.tick_at: TickFunction = namespace[tick_name]
         self._rule_refs = tuple(plan.ref for plan in plans)
         self.statement_count = len(plans) + checked.declarations
@@ -208,7 +210,8 @@ class CompiledProgram:
         """The compiled function of statement `index`, for tests and benchmarks. Call it with
         `slot_values(...)` and the time in seconds; it returns None (nothing fired) or the
         branch taken (0 then, 1 else) with the values of its actions."""
-        return self._rule_functions[index]
+        rule: RuleFunction = self._gen.build_later(self._rule_names[index])
+        return rule
 
     def slot_values(self, values: list[Value], now: datetime | None = None) -> list[Value]:
         """The list compiled code reads: the externals, the built-ins at `now` (unknown
