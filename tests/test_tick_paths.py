@@ -160,3 +160,12 @@ def test_a_statement_function_compiled_on_demand_shares_the_ticks_state() -> Non
     assert rule is program.rule_function(0)
     later = T0.timestamp() + 120.0
     assert rule(program.slot_values([2000.0]), later) == (0, (None,))
+
+
+def test_line_numbers_of_generated_code_are_lines_of_its_source() -> None:
+    program = load_program_text("input pv: W\nif pv > 1 kW then set amps to pv / voltage\n",
+                                "t.evr")
+    lines = program.source.splitlines()
+    for function in (program.tick_at, program.rule_function(0)):
+        first = function.__code__.co_firstlineno
+        assert lines[first - 1].startswith(f"def {function.__name__}("), function.__name__

@@ -556,17 +556,25 @@ class CodeGen:
         """Compile the functions into the namespace, except those named in `later`: each of
         those is compiled by `build_later` when first asked for (the per-statement functions
         are for tests and benchmarks; a program runs its tick function only)."""
-        now = [f for f in self.functions if f.name not in later]
-        self._later = {f.name: f for f in self.functions if f.name in later}
-        self._run("\n\n".join(f.source for f in now))
-        self.namespace["__source__"] = "\n\n".join(f.source for f in self.functions)
+        now = "\n\n".join(f.source for f in self.functions if f.name not in later)
+        self._run(now)
+        # The whole source, the functions compiled now first: a line number in a traceback
+        # is a line of `__source__`, for the functions compiled later too.
+        source = now
+        self._later: dict[str, str] = {}
+        for function in self.functions:
+            if function.name in later:
+                source += "\n\n"
+                self._later[function.name] = "\n" * source.count("\n") + function.source
+                source += function.source
+        self.namespace["__source__"] = source
         return self.namespace
 
     def build_later(self, name: str) -> Any:
         """A function that `build` left for later, compiled now, in the same namespace (it
         shares the state objects of the others)."""
         if name not in self.namespace:
-            self._run(self._later[name].source)
+            self._run(self._later[name])
         return self.namespace[name]
 
     def _run(self, source: str) -> None:
