@@ -411,6 +411,7 @@ class CodeGen:
         self.time_symbol = time_symbol
         self.namespace: dict[str, Any] = {"__builtins__": {"min": min, "max": max, "abs": abs}}
         self.functions: list[_Function] = []
+        self._later: dict[str, str] = {}     # source of the functions compiled on first use
         self.states: list[Any] = []
         self.keep: list[ast.Expr] = []       # synthesised nodes, kept alive for their id()
         self._constants: dict[tuple[type, Any], str] = {}
@@ -561,7 +562,6 @@ class CodeGen:
         # The whole source, the functions compiled now first: a line number in a traceback
         # is a line of `__source__`, for the functions compiled later too.
         source = now
-        self._later: dict[str, str] = {}
         for function in self.functions:
             if function.name in later:
                 source += "\n\n"
