@@ -171,3 +171,15 @@ def test_a_number_that_is_not_finite_is_refused_whichever_path(tmp_path: Path,
         with pytest.raises(DataError, match=rf"data.csv:6: error: column 'pv': '{cell}' is "
                                             r"not a finite number"):
             load_replay_data(path, block_rows=block_rows)
+
+
+def test_a_text_column_holds_one_string_per_distinct_text(tmp_path: Path) -> None:
+    rows = [f"2026-06-21T10:{m:02d}:00+02:00,{m},1,{'peak' if m % 3 else 'offpeak'},"
+            f"{'a' if m % 2 else 'b'}" for m in range(60)]
+    path = write_rows(tmp_path, rows)
+    for block_rows in (0, 7, 512):
+        data = load_replay_data(path, block_rows=block_rows)
+        for name in ("tariff", "free"):              # declared [text], and found to be text
+            column = data.column(name)
+            assert column is not None and column.texts is not None
+            assert len(column.texts) == 60 and len({id(t) for t in column.texts}) == 2

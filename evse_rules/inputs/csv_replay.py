@@ -189,6 +189,9 @@ class _Columns:
             [] if is_text else None for _, _, is_text in specs]
         self.factors = [unit.factor if unit is not None else 1.0 for _, unit, _ in specs]
         self.last_offset: timedelta | None = None    # of the last row (None: no row yet)
+        # One string object per distinct text: a year of minutes of "peak" and "offpeak"
+        # holds two strings, not 525,600 (and the replay compares them by identity first).
+        self.words: dict[str, str] = {}
         self.previous = -math.inf
 
     # -- one row --------------------------------------------------------------------------
@@ -231,7 +234,7 @@ class _Columns:
                                 f"column {name!r}: {cell!r} is not a finite number")
             numbers.append(value * self.factors[i])
         elif texts is not None:
-            texts.append(cell or None)
+            texts.append(self.words.setdefault(cell, cell) if cell else None)
         elif cell:
             # A column without a unit: numeric if its first value is a finite number.
             before = len(self.times) - 1
@@ -240,7 +243,7 @@ class _Columns:
                 self.numbers[i].append(float(cell))   # type: ignore[union-attr]
             else:
                 self.texts[i] = [None] * before
-                self.texts[i].append(cell)            # type: ignore[union-attr]
+                self.texts[i].append(self.words.setdefault(cell, cell))  # type: ignore[union-attr]
 
     # -- many rows ------------------------------------------------------------------------
 
@@ -315,14 +318,20 @@ class _Columns:
             factor = self.factors[i]
             return values if factor == 1.0 else array("d", [v * factor for v in values])
         if self.texts[i] is not None:
-            return [cell.strip() or None for cell in cells]
+            return self._texts(cells)
         # A column without a unit and no value so far: its first value decides its kind.
         first = next((cell for cell in cells if cell.strip()), None)
         if first is None:
             return None
         if _is_number(first) and math.isfinite(float(first)):
             return self._numbers_with_gaps(cells)
-        return [cell.strip() or None for cell in cells]
+        return self._texts(cells)
+
+    def _texts(self, cells: tuple[str, ...]) -> list[str | None]:
+        """A text column: stripped, None for an empty cell (no new reading)."""
+        words = self.words
+        return [words.setdefault(text, text) if (text := cell.strip()) else None
+                for cell in cells]
 
     @staticmethod
     def _numbers_with_gaps(cells: tuple[str, ...]) -> array[float]:
