@@ -180,7 +180,7 @@ class _Columns:
         self.specs = specs
         self.width = width
         self.times: array[float] = array("d")
-        self.lines: array[int] = array("l")
+        self.lines: array[int] = array("I")     # 4 bytes a row
         self.zones: list[tuple[int, tzinfo]] = []
         # Per column: numbers, texts, or neither yet (no unit and no value so far).
         self.numbers: list[array[float] | None] = [
