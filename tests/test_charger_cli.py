@@ -98,6 +98,12 @@ def test_voltage_and_rapi(make_emulator: EmulatorFactory,
     assert code == 0 and json.loads(out)["firmware"] == "7.1.3"  # the controller's, from $GV
     assert run(capsys, old.url, "amps", "12", "--api", "rapi")[0] == 0
     assert old.requests[-1].rapi == "$SC 12 V"
+    # RAPI reads one phase's current: --phases 3 gives a three-phase charger's power.
+    old.state = 3
+    single = json.loads(run(capsys, old.url, "status", "--api", "rapi", "--json")[1])
+    three = json.loads(run(capsys, old.url, "status", "--api", "rapi", "--json",
+                           "--phases", "3")[1])
+    assert single["power"] > 0 and three["power"] == pytest.approx(3 * single["power"])
 
 
 def test_errors_are_clear(make_emulator: EmulatorFactory, capsys: pytest.CaptureFixture[str],

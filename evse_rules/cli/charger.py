@@ -25,6 +25,9 @@ def add_commands(subparsers: Any) -> None:
                         help="seconds to wait for each answer (default 5)")
     parser.add_argument("--client-id", type=int, default=None, metavar="ID",
                         help="claim client id (WiFi API; default 1163264001)")
+    parser.add_argument("--phases", type=int, choices=(1, 3), default=1,
+                        help="the charger's phases, for the power of firmware that does not "
+                             "report it (RAPI; WiFi before 4.2); default 1")
 
 
 def charger(args: argparse.Namespace) -> int:
@@ -93,10 +96,11 @@ async def _run(args: argparse.Namespace, value: float | None, password: str | No
         name = split_credentials(args.url)[0]
         if args.api == "rapi":
             driver = RapiCharger(name, args.url, user=args.user, password=password,
-                                 timeout=args.timeout)
+                                 timeout=args.timeout, phases=args.phases)
         else:
             driver = OpenEvseCharger(name, args.url, user=args.user, password=password,
-                                     timeout=args.timeout, client_id=args.client_id)
+                                     timeout=args.timeout, client_id=args.client_id,
+                                     phases=args.phases)
     except ValueError as error:
         print(f"evse-rules charger: error: {error}", file=sys.stderr)
         return 2
