@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from evse_rules.cli import main
+from evse_rules.simulate.outputs import PlotRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLAR = str(ROOT / "rules" / "solar_surplus.evr")
@@ -231,3 +232,41 @@ def test_without_config_the_chargers_a_file_declares_are_simulated(
     figures = json.loads(capsys.readouterr().out)
     assert sorted(figures["chargers"]) == ["carport", "garage"]
     assert all(c["charges"] == 1 for c in figures["chargers"].values())
+
+
+def _plot_recorder(ticks: int) -> PlotRecorder:
+    """A plot recorder over `ticks` one-minute ticks whose PV is the tick's number."""
+    from datetime import UTC, datetime, timedelta
+
+    from evse_rules.simulate import prepare
+
+    recorder = PlotRecorder(prepare([SOLAR], CLOUDY))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    recorder.times = [start + timedelta(minutes=k) for k in range(ticks)]
+    for k in range(ticks):
+        recorder.pv.append(float(k))
+        recorder.house.append(100.0)
+        recorder.ev.append(1440.0 if k % 2 else 0.0)
+        recorder.amps.append(6.0 if k % 2 else 0.0)
+    return recorder
+
+
+def test_a_day_of_minutes_is_plotted_as_it_is() -> None:
+    points = _plot_recorder(1440).series()
+    assert points.means is None and len(points.times) == 1440 and points.pv[7] == 7.0
+
+
+@pytest.mark.parametrize(("days", "means", "size"), [
+    (2, "5 min", 5), (7, "15 min", 15), (30, "30 min", 30), (62, "1 h", 60),
+    (365, "1 day", 1440),
+])
+def test_a_long_replay_is_plotted_as_means_over_buckets(days: int, means: str,
+                                                        size: int) -> None:
+    recorder = _plot_recorder(days * 1440)
+    points = recorder.series()
+    assert points.means == means and len(points.times) == days * 1440 // size <= 1500
+    assert points.times[1] == recorder.times[size]
+    assert points.pv[1] == sum(range(size, 2 * size)) / size       # the mean of its ticks
+    odd = sum(k % 2 for k in range(2 * size, 3 * size)) / size     # charging half the ticks
+    assert points.house[3] == 100.0 and points.ev[2] == pytest.approx(1440.0 * odd)
+    assert points.amps[2] == pytest.approx(6.0 * odd)

@@ -8,6 +8,7 @@ import tempfile
 from array import array
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from evse_rules.chargers.base import ChargerState
 from evse_rules.chargers.simulated import SimulatedCharger
@@ -97,12 +98,33 @@ def _display_header(column: Column) -> str:
     return f"{column.name}[{unit.symbol}]" if unit is not None else column.name
 
 
+# A plot shows at most this many points a line: a day of minutes is drawn as it is, a year
+# of them would be a solid blur (and slow to draw). A longer replay is drawn as means over
+# buckets: the shortest in `_BUCKETS` that keeps within the limit. Up to two months the
+# buckets are an hour at most, so that each day's sun still shows; beyond, daily means.
+MAX_PLOT_POINTS = 1500
+_BUCKETS = ((300, "5 min"), (900, "15 min"), (1800, "30 min"), (3600, "1 h"),
+            (86400, "1 day"), (604800, "1 week"))
+
+
+class PlotSeries(NamedTuple):
+    """What a plot draws: a point per tick, or per bucket of ticks (`means` says which)."""
+
+    times: list[datetime]
+    pv: list[float]
+    house: list[float]
+    ev: list[float]
+    amps: list[float]
+    means: str | None        # "1 h": each point is the mean of an hour of ticks
+
+
 class PlotRecorder(Recorder):
     """`--plot OUT.png`: PV, house and EV power, and the charging current, over time."""
 
     def __init__(self, setup: Setup) -> None:
         self._pv = next((i for i, c in enumerate(setup.inputs) if c.name == "pv"), -1)
         self._house = next((i for i, c in enumerate(setup.inputs) if c.name == "house"), -1)
+        self.tick_seconds = setup.tick
         self.times: list[datetime] = []
         self.pv: array[float] = array("d")
         self.house: array[float] = array("d")
@@ -118,6 +140,26 @@ class PlotRecorder(Recorder):
         self.amps.append(sum(float(c.amps) if c.state is ChargerState.CHARGING else 0.0
                              for c in chargers.values()))
 
+    def series(self, max_points: int = MAX_PLOT_POINTS) -> PlotSeries:
+        """The points to draw: every tick, or the means over the shortest bucket (5 min,
+        15 min, 30 min, 1 h, 1 day, 1 week) that gives at most `max_points` (the mean of a
+        power over a bucket is its energy over the bucket's time)."""
+        count = len(self.times)
+        if count <= max_points:
+            return PlotSeries(self.times, list(self.pv), list(self.house), list(self.ev),
+                              list(self.amps), None)
+        span = count * self.tick_seconds
+        seconds, label = next(((s, name) for s, name in _BUCKETS if span / s <= max_points),
+                              _BUCKETS[-1])
+        size = max(round(seconds / self.tick_seconds), 1)
+        starts = range(0, count, size)
+
+        def means(values: array[float]) -> list[float]:
+            return [sum(values[i:i + size]) / len(values[i:i + size]) for i in starts]
+
+        return PlotSeries([self.times[i] for i in starts], means(self.pv), means(self.house),
+                          means(self.ev), means(self.amps), label)
+
     def save(self, path: str | Path, title: str) -> None:
         if Path(path).is_dir():
             raise DataError(str(path), None, "cannot write the plot here: it is a directory")
@@ -126,17 +168,20 @@ class PlotRecorder(Recorder):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        points = self.series()
+        means = f", {points.means} means" if points.means else ""
         figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 6),
                                              height_ratios=(3, 1))
-        top.plot(self.times, self.pv, label="PV", color="#f0a000", linewidth=0.8)
-        top.plot(self.times, self.house, label="house", color="#707070", linewidth=0.8)
-        top.fill_between(self.times, self.ev, step="post", label="EV", color="#2a7ab0",
+        top.plot(points.times, points.pv, label="PV", color="#f0a000", linewidth=0.8)
+        top.plot(points.times, points.house, label="house", color="#707070", linewidth=0.8)
+        top.fill_between(points.times, points.ev, step="post", label="EV", color="#2a7ab0",
                          alpha=0.6)
-        top.set_ylabel("power (W)")
+        top.set_ylabel(f"power (W{means})")
         top.legend(loc="upper left")
         top.set_title(title)
-        bottom.step(self.times, self.amps, where="post", color="#2a7ab0")
-        bottom.set_ylabel("charging (A)")
+        bottom.step(points.times, points.amps, where="post", color="#2a7ab0")
+        bottom.set_ylabel(f"charging (A{means})")
+        bottom.set_ylim(bottom=0)
         figure.autofmt_xdate()
         figure.tight_layout()
         try:
