@@ -154,3 +154,16 @@ def test_verbose_process_output_hides_the_password(make_emulator: EmulatorFactor
     assert result.returncode == 0, result.stderr
     assert "HTTP Request: POST" in result.stderr  # -vv shows the requests...
     assert PASSWORD not in result.stdout + result.stderr  # ...never the password
+
+
+def test_one_v_shows_our_lines_not_the_http_libraries(make_emulator: EmulatorFactory) -> None:
+    emu = make_emulator("v5.1.2")
+
+    def stderr(flag: str) -> str:
+        return subprocess.run([sys.executable, "-m", "evse_rules", flag, "charger", emu.url,
+                               "start"], capture_output=True, text=True, timeout=30,
+                              check=True).stderr
+
+    quiet, loud = stderr("-v"), stderr("-vv")
+    assert "httpcore" not in quiet and "HTTP Request" not in quiet
+    assert "HTTP Request: POST" in loud and "httpcore" in loud

@@ -37,10 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.verbose == 0 else logging.INFO
-    if args.verbose >= 1:
-        level = logging.DEBUG
+    # -v: our own debug lines (a trace per tick), the libraries' at INFO; -vv: everything,
+    # the HTTP requests of httpx and httpcore too.
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose == 1:
+        logging.getLogger("evse_rules").setLevel(logging.DEBUG)
     if args.verbose < 2:
         # httpx logs every request at INFO; keep that for -vv.
         logging.getLogger("httpx").setLevel(logging.WARNING)
