@@ -270,3 +270,24 @@ def test_a_long_replay_is_plotted_as_means_over_buckets(days: int, means: str,
     odd = sum(k % 2 for k in range(2 * size, 3 * size)) / size     # charging half the ticks
     assert points.house[3] == 100.0 and points.ev[2] == pytest.approx(1440.0 * odd)
     assert points.amps[2] == pytest.approx(6.0 * odd)
+
+
+def test_a_constant_input_of_the_config_is_traced_and_counted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evse_rules.simulate import simulate as replay
+
+    data = tmp_path / "d.csv"
+    data.write_text("time,pv[W]\n2026-06-21T12:00:00,3000\n2026-06-21T12:01:00,2000\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'rules = ["{SOLAR}"]\n[chargers.evse]\ndriver = "simulated"\n'
+                      '[inputs.pv]\nkind = "http"\nurl = "http://meter.invalid/"\npath = "p"\n'
+                      'unit = "W"\n[inputs.house]\nkind = "constant"\nvalue = "0.5 kW"\n')
+    trace = tmp_path / "t.csv"
+    code, _, err = simulate(capsys, "--config", str(config), "--data", str(data),
+                            "--trace", str(trace))
+    assert code == 0, err
+    rows = list(csv.DictReader(trace.open()))
+    assert [(r["pv[W]"], r["house[W]"], r["surplus"]) for r in rows] == [
+        ("3000", "500", "2500"), ("2000", "500", "1500")]
+    # The sun beyond the house: (3000 - 500) + (2000 - 500) W for a minute each.
+    assert replay([], data, config).surplus == pytest.approx((2500 + 1500) * 60)

@@ -41,6 +41,14 @@ class TraceRecorder(Recorder):
             raise DataError(str(path), None, "cannot write the trace here: it is a directory")
         self._factors = [_display_factor(column) for column in setup.inputs]
         self._headers = [_display_header(column) for column in setup.inputs]
+        # The config's constant inputs, after the columns: the same value on every row, but
+        # a trace shows every input the rules may read.
+        self._constants: list[str] = []
+        for name, quantity in setup.constants.items():
+            unit = DISPLAY_UNITS.get(quantity.dimension)
+            self._headers.append(f"{name}[{unit.symbol}]" if unit is not None else name)
+            self._constants.append(_cell(quantity.value / unit.factor if unit is not None
+                                         else quantity.value))
         try:
             handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
                 "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),
@@ -63,6 +71,7 @@ class TraceRecorder(Recorder):
             _cell(v / f if isinstance(v, float) else v) for v, f in zip(inputs, self._factors,
                                                                          strict=True)
         ]
+        shown_inputs += self._constants
         shown_lets = [_cell(lets.get(name)) for name in self._lets]
         stamp = now.isoformat()
         for name, charger in chargers.items():

@@ -8,7 +8,8 @@ an input keeps its last value between rows. Each tick stands for the interval th
 it: the energy of a tick is the power after that tick's commands times the interval.
 
 Energy accounting per tick of length dt (per charger, in config order, sharing the sun):
-the power available from the sun is max(pv - house, 0) (house = 0 without a house column);
+the power available from the sun is max(pv - house, 0) (house from the config's constant
+input without a house column, 0 W without either);
 a charger's solar share is min(available, its power) and the available power left shrinks
 by that share; the rest of its energy comes from the grid. A charge is one transition into
 the charging state; its time counts the ticks spent charging.
@@ -84,7 +85,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
                             setup.stale_after.get(column.name))
     first = data.start()
     for name, constant in setup.constants.items():
-        store.set_input(name, constant, first)
+        store.set_input(name, constant.value, first)
 
     # Row columns as (position, name, numbers or texts, every reading counts); `held` is
     # what the store has. An input that can go stale needs every reading, even unchanged.
@@ -131,7 +132,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
     next_time = times[0]        # of the next row not applied yet (inf after the last)
     clock_us = first_us
     solar = surplus = 0.0
-    pv_w = house_w = 0.0
+    # Without a column, a constant input of the config stands for it (0 W without either).
+    pv_w, house_w = (_power_constant(setup, name) for name in ("pv", "house"))
     report_every = max(ticks // 100, 1)
     watched = recorder is not None or progress is not None
     for k in range(ticks):
@@ -247,6 +249,12 @@ def shown_path(path: str) -> str:
 
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
+
+
+def _power_constant(setup: Setup, name: str) -> float:
+    """The config's constant power input `name` in W, 0 W without one."""
+    constant = setup.constants.get(name)
+    return constant.value if constant is not None and constant.dimension == POWER else 0.0
 
 
 def _power_column(columns: Sequence[Column], name: str) -> int:

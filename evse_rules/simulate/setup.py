@@ -22,7 +22,7 @@ from evse_rules.language.program import (
     Program,
     ValueType,
 )
-from evse_rules.language.units import NUMBER, VOLTAGE
+from evse_rules.language.units import NUMBER, VOLTAGE, Quantity
 
 if TYPE_CHECKING:
     from evse_rules.config import Config
@@ -42,7 +42,7 @@ class Setup:
     settings: list[ChargerSettings]
     tick: float
     inputs: list[Column]                          # the columns the store receives
-    constants: dict[str, float]                   # config inputs of kind constant
+    constants: dict[str, Quantity]                # config inputs of kind constant
     chargers: dict[str, SimulatedCharger]
     drivers: list[tuple[Column, SimulatedCharger, str]]   # (column, charger, "vehicle"/...)
     stale_after: dict[str, float] = field(default_factory=dict)   # s, set in the config
@@ -82,7 +82,7 @@ def prepare(
         tick = config.tick_seconds
         paths: list[str | Path] = list(rule_paths) or list(config.rule_paths)
         env_inputs = dict(config.environment().inputs)
-        constants = {name: spec.constant().value for name, spec in config.inputs.items()
+        constants = {name: spec.constant() for name, spec in config.inputs.items()
                      if spec.kind == "constant"}
         # Only an explicit stale_after: the default follows the polling interval, which
         # says nothing about how often a recorded file has rows.
