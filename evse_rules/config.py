@@ -444,6 +444,8 @@ class Config(BaseModel):
         clash = sorted(set(self.chargers) & set(self.inputs))
         if clash:
             raise ValueError(f"{', '.join(clash)} names both a charger and an input")
+        # Every cross-check at once, a line each ("KEY: message"), as the field errors are.
+        problems: list[str] = []
         for name, charger in self.chargers.items():
             ref = charger.voltage_input
             if ref is None:
@@ -451,10 +453,12 @@ class Config(BaseModel):
             if ref not in self.inputs:
                 choices = difflib.get_close_matches(ref, list(self.inputs), 1)
                 hint = f" (did you mean {choices[0]!r}?)" if choices else ""
-                raise ValueError(f"chargers.{name}.voltage: no input named {ref!r}{hint}")
-            if self.inputs[ref].dimension != VOLTAGE:
-                raise ValueError(f"chargers.{name}.voltage: input {ref!r} is not a voltage "
-                                 f"(its unit is {self.inputs[ref].unit or 'none'})")
+                problems.append(f"chargers.{name}.voltage: no input named {ref!r}{hint}")
+            elif (dimension := self.inputs[ref].dimension) != VOLTAGE:
+                problems.append(f"chargers.{name}.voltage: input {ref!r} is not a voltage "
+                                f"(it is {dimension.name})")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # --- the API the engine and the CLI use ---------------------------------------------
@@ -574,10 +578,11 @@ def _errors(file: str, error: ValidationError) -> ConfigError:
         loc = tuple(p for p in detail["loc"]
                     if not (isinstance(p, str) and (p.startswith("function") or p in _TYPES)))
         text = str(detail.get("ctx", {}).get("error", ""))
-        named = re.match(r"^([\w.]+): (.*)$", text, re.S)
-        if detail["type"] == "value_error" and not loc and named:
-            # A cross-check of the whole file that names its own key ("chargers.x.voltage: ...").
-            found.append(ConfigError(file, named.group(2), named.group(1)))
+        named = [re.match(r"^([\w.]+): (.*)$", line) for line in text.split("\n")]
+        if detail["type"] == "value_error" and not loc and all(named):
+            # Cross-checks of the whole file that name their own keys ("chargers.x.voltage:
+            # ..."), a line each.
+            found += [ConfigError(file, m.group(2), m.group(1)) for m in named if m]
             continue
         found.append(ConfigError(file, _message(detail), _key(loc) or None))
     unique: dict[str, ConfigError] = {}

@@ -151,7 +151,15 @@ def test_a_voltage_input_must_be_a_voltage(tmp_path: Path) -> None:
     text = GOOD.replace("voltage = 230", 'voltage = "house"')
     lines = _errors(tmp_path, text)
     assert lines == ["evse-rules.toml: chargers.garage.voltage: error: input 'house' is not a "
-                     "voltage (its unit is none)"]
+                     "voltage (it is power (W))"]
+    # Every cross-check is reported at once.
+    text += ('[chargers.carport]\ndriver = "simulated"\nvoltage = "gird"\n'
+             '[inputs.grid]\nkind = "constant"\nvalue = "236 V"\n')
+    assert _errors(tmp_path, text) == [
+        "evse-rules.toml: chargers.garage.voltage: error: input 'house' is not a voltage (it "
+        "is power (W))",
+        "evse-rules.toml: chargers.carport.voltage: error: no input named 'gird' (did you mean "
+        "'grid'?)"]
     text = GOOD.replace("voltage = 230", 'voltage = "grid"') + \
         '[inputs.grid]\nkind = "constant"\nvalue = "236 V"\n'
     config = load_config(_write(tmp_path, text))
