@@ -235,7 +235,7 @@ class StateStore:
             self.stale_deadline = expires
 
     def expire(self, now: datetime) -> None:
-        """Hide the inputs whose last update is older than their `stale_after`.
+        """Hide the inputs whose last update is `stale_after` old or older.
 
         The store keeps one deadline, the earliest at which any input may go stale, so a
         tick with nothing to expire costs one comparison.
