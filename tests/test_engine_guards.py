@@ -212,3 +212,93 @@ def test_proposal_for_an_unknown_charger_is_held_not_sent() -> None:
     assert sent(result) == [("set_current", 10.0)]
     assert [(h.guard, h.why) for h in result.held] == [
         (Guard.OFFLINE, "no charger named 'garage' is configured")]
+
+
+def run_with_status(engine: Engine, at: int, state: ChargerState = ChargerState.CONNECTED,
+                    amps: float = 6.0) -> StepResult:
+    """Read a status at minute `at` (what the charger reports), then step and commit."""
+    engine.store.set_charger("evse", status(state, amps=amps), minutes(at))
+    return run_and_commit(engine, at)
+
+
+def test_current_the_charger_does_not_follow_is_sent_once_per_change() -> None:
+    asked = [20.0, 20.0, 20.0, 18.0, 18.0, 18.0, 18.0]
+    reported = [16.0, 16.0, 16.0, 16.0, 16.0, 17.0, 17.0]
+    engine = engine_with(*[[action(SET_AMPS, value=amps)] for amps in asked])
+    results = [run_with_status(engine, at, amps=amps) for at, amps in enumerate(reported)]
+    assert [sent(result) for result in results] == [
+        [("set_current", 20.0)], [], [], [("set_current", 18.0)], [], [("set_current", 18.0)],
+        []]
+    assert [(h.guard, h.why) for h in results[1].held] == [(
+        Guard.UNCHANGED,
+        "unchanged: 20 A was sent at 12:00; the charger keeps 16 A (capped or overridden by "
+        "the charger)")]
+    assert results[6].held[0].why == ("unchanged: 18 A was sent at 12:05; the charger keeps "
+                                      "17 A (capped or overridden by the charger)")
+
+
+def test_current_sent_again_after_the_charger_was_offline() -> None:
+    engine = engine_with(*[[action(SET_AMPS, value=20.0)]] * 4)
+    assert sent(run_with_status(engine, 0, amps=16.0)) == [("set_current", 20.0)]
+    assert sent(run_with_status(engine, 1, amps=16.0)) == []
+    offline = run_with_status(engine, 2, state=ChargerState.OFFLINE, amps=16.0)
+    assert offline.held[0].guard is Guard.OFFLINE
+    # Back (perhaps restarted, its claims gone): what it keeps now is not known yet.
+    assert sent(run_with_status(engine, 3, amps=16.0)) == [("set_current", 20.0)]
+
+
+def test_current_followed_later_is_not_sent_again() -> None:
+    engine = engine_with(*[[action(SET_AMPS, value=20.0)]] * 3)
+    assert sent(run_with_status(engine, 0, amps=16.0)) == [("set_current", 20.0)]
+    assert sent(run_with_status(engine, 1, amps=16.0)) == []
+    followed = run_with_status(engine, 2, amps=20.0)
+    assert followed.commands == [] and followed.held[0].why == "unchanged"
+
+
+def test_failed_current_leaves_nothing_to_hold() -> None:
+    engine = engine_with(*[[action(SET_AMPS, value=20.0)]] * 2)
+    engine.store.set_charger("evse", status(amps=16.0), minutes(0))
+    result = engine.step(minutes(0))
+    engine.commit(result.commands[0], ok=False, error="timeout")
+    assert sent(run_with_status(engine, 1, amps=16.0)) == [("set_current", 20.0)]
+
+
+def test_start_the_charger_does_not_follow_is_sent_once() -> None:
+    disabled, charging = ChargerState.DISABLED, ChargerState.CHARGING
+    engine = engine_with(*[[action(START)]] * 10, [action(STOP)],
+                         settings=ChargerSettings("evse", min_on=600.0, min_off=0.0))
+    states = [disabled] * 4 + [ChargerState.SLEEPING] * 4 + [charging] * 3
+    results = [run_with_status(engine, at, state=state) for at, state in enumerate(states)]
+    assert [sent(result) for result in results] == [[("start", None)]] + [[]] * 9 + [
+        [("stop", None)]]
+    assert [(h.guard, h.why) for h in results[1].held] == [(
+        Guard.UNCHANGED, "unchanged: start was sent at 12:00; the charger stays disabled "
+        "(overridden?)")]
+    assert results[8].held[0].why == "unchanged: already started"
+    # The held starts did not restart the minimum on-time: it counts from minute 0.
+    assert results[10].held == ()
+
+
+def test_stop_the_charger_does_not_follow_is_sent_once() -> None:
+    engine = engine_with(*[[action(STOP)]] * 3,
+                         settings=ChargerSettings("evse", min_on=0.0), state=ChargerState.CHARGING)
+    results = [run_with_status(engine, at, state=ChargerState.CHARGING) for at in range(3)]
+    assert [sent(result) for result in results] == [[("stop", None)], [], []]
+    assert results[2].held[0].why == ("unchanged: stop was sent at 12:00; the charger stays "
+                                      "charging (overridden?)")
+
+
+def test_a_change_between_proposals_lets_the_same_command_through() -> None:
+    # Someone changes what the charger keeps while the rules ask nothing of it; when it is
+    # back where it was, asking again may change something: the command is sent again.
+    engine = engine_with([action(SET_AMPS, value=20.0), action(START)],
+                         [action(SET_AMPS, value=20.0), action(START)], [],
+                         [action(SET_AMPS, value=20.0), action(START)],
+                         settings=ChargerSettings("evse", min_on=0.0, min_off=0.0))
+    disabled = ChargerState.DISABLED
+    assert sent(run_with_status(engine, 0, disabled, amps=16.0)) == [
+        ("set_current", 20.0), ("start", None)]
+    assert sent(run_with_status(engine, 1, disabled, amps=16.0)) == []
+    assert sent(run_with_status(engine, 2, ChargerState.CHARGING, amps=17.0)) == []
+    assert sent(run_with_status(engine, 3, disabled, amps=16.0)) == [
+        ("set_current", 20.0), ("start", None)]

@@ -71,6 +71,10 @@ class Engine:
         self._chargers = tuple((name, guard, self.store.charger_record(name))
                                for name, guard in self._guards.items())
         self._single = self._chargers[0] if len(self._chargers) == 1 else None
+        self._records = {name: record for name, guard, record in self._chargers}
+        # The guards that watch their charger's statuses after a command (see
+        # `ChargerGuard.watch`); empty while nothing is sent, so a step costs one test.
+        self._watching: list[tuple[ChargerGuard, ChargerRecord]] = []
         self.program = program
         self._bind(program)
 
@@ -94,6 +98,8 @@ class Engine:
         store = self.store
         if store.stale_deadline is not None and now >= store.stale_deadline:
             store.expire(now)
+        if self._watching:
+            self._watch()
         if timestamp is None:
             tick = self.program.tick(now, store.values)
         else:
@@ -211,11 +217,24 @@ class Engine:
         unknown = self._unknown_chargers(pairs) if len(plan) != len(pairs) else None
         return plan, lost, logs, modes, variables, unknown
 
+    def _watch(self) -> None:
+        """Show each watching guard its charger's last status; keep those still watching."""
+        watching = []
+        for guard, record in self._watching:
+            if guard.watch(record.status, record.updated):
+                watching.append((guard, record))
+            else:
+                guard.watched = False
+        self._watching = watching
+
     def commit(self, command: Command, ok: bool, error: str | None = None) -> None:
         """Report whether `command` was carried out. Guard state (last start, last stop,
         last current sent) changes only on success: a failed command is tried again."""
         if ok:
-            self._guards[command.charger].committed(command)
+            guard = self._guards[command.charger]
+            if guard.committed(command) and not guard.watched:
+                guard.watched = True
+                self._watching.append((guard, self._records[command.charger]))
 
     def contactor_times(self) -> dict[str, ContactorTimes]:
         """Each charger's last start and stop, for the state file."""

@@ -8,6 +8,14 @@ the engine does what the rules say in either mode.
 What "changes nothing" means: the charger already is in the asked state. The engine knows
 the state from the charger's last status, unless it sent a command after that status was
 read (then what it sent is the newer knowledge).
+
+It also means asking again for what a charger did not follow. A charger may keep another
+current than the one sent (its own soft limit caps the pilot) or stay disabled after a start
+(a higher-priority claim, a manual override). The guard remembers what the charger reported
+at the first status read after the command (`watch`); while the rules ask for exactly what
+was sent and the charger keeps reporting that, sending it again would change nothing. As
+soon as either changes (or the charger goes offline: it may have restarted), the usual
+comparison applies again.
 """
 
 from __future__ import annotations
@@ -56,8 +64,9 @@ def _minutes(seconds: float) -> str:
 class ChargerGuard:
     """Guard state of one charger: what was sent last (and when), starts and stops."""
 
-    __slots__ = ("_high", "_limits_of", "_low", "amps_at", "amps_sent", "last_start", "last_stop",
-                 "run_at", "run_sent", "settings", "volts_at", "volts_sent")
+    __slots__ = ("_high", "_limits_of", "_low", "amps_at", "amps_kept", "amps_pending",
+                 "amps_sent", "last_start", "last_stop", "run_at", "run_kept", "run_pending",
+                 "run_sent", "settings", "volts_at", "volts_sent", "watched")
 
     def __init__(self, settings: ChargerSettings) -> None:
         self.settings = settings
@@ -69,13 +78,22 @@ class ChargerGuard:
         self.amps_at: datetime | None = None
         self.volts_sent: float | None = None
         self.volts_at: datetime | None = None
+        # What the charger kept instead of the current or the start/stop last sent (None:
+        # it followed, or something changed since), and whether the first status read after
+        # that command is still to come. `watched`: the engine calls `watch` at every step.
+        self.amps_kept: float | None = None
+        self.amps_pending = False
+        self.run_kept: ChargerState | None = None
+        self.run_pending = False
+        self.watched = False
         # The limits of the last status seen: a status object changes far less often
         # than a current is asked for.
         self._limits_of: ChargerStatus | None = None
         self._low, self._high = settings.limits(None)
 
-    def committed(self, command: Command) -> None:
-        """A command was carried out: remember it."""
+    def committed(self, command: Command) -> bool:
+        """A command was carried out: remember it. True when the charger's next statuses
+        must be watched (see `watch`)."""
         at = command.at
         if command.kind is _START:
             self.last_start, self.run_sent, self.run_at = at, True, at
@@ -83,8 +101,42 @@ class ChargerGuard:
             self.last_stop, self.run_sent, self.run_at = at, False, at
         elif command.kind is _SET_CURRENT:
             self.amps_sent, self.amps_at = command.value, at
+            self.amps_kept, self.amps_pending = None, True
+            return True
         else:
             self.volts_sent, self.volts_at = command.value, at
+            return False
+        self.run_kept, self.run_pending = None, True
+        return True
+
+    def watch(self, status: ChargerStatus | None, read_at: datetime | None) -> bool:
+        """Look at the charger's last status (called at every step while this returns True):
+        note what the charger reports at the first read after a command, and forget it
+        once the charger reports something else."""
+        if status is None or read_at is None:
+            return True
+        if status.state is _OFFLINE_STATE:
+            # It may restart and lose what it was sent: what it keeps afterwards is new.
+            self.amps_kept, self.amps_pending = None, False
+            self.run_kept, self.run_pending = None, False
+            return False
+        if self.amps_pending:
+            if self.amps_at is not None and read_at > self.amps_at:
+                self.amps_pending = False
+                if status.amps != self.amps_sent:
+                    self.amps_kept = status.amps
+        elif self.amps_kept is not None and status.amps != self.amps_kept:
+            self.amps_kept = None
+        enabled = _enabled_in(status.state)
+        if self.run_pending:
+            if self.run_at is not None and read_at > self.run_at:
+                self.run_pending = False
+                if enabled is not self.run_sent:
+                    self.run_kept = status.state
+        elif self.run_kept is not None and enabled is not _enabled_in(self.run_kept):
+            self.run_kept = None
+        return self.amps_pending or self.run_pending or self.amps_kept is not None or \
+            self.run_kept is not None
 
     def enabled(self, status: ChargerStatus | None, read_at: datetime | None) -> bool | None:
         """Whether the charger is allowed to charge now; None when it cannot be told."""
@@ -92,14 +144,17 @@ class ChargerGuard:
             return self.run_sent
         if status is None:
             return None
-        state = status.state
-        # Identity tests, not set membership: hashing an enum member is a Python-level call.
-        if state is _CHARGING or state is _CONNECTED or state is _NOT_CONNECTED or \
-                state is _STARTING:
-            return True
-        if state is _SLEEPING or state is _DISABLED_STATE:
-            return False
-        return None
+        return _enabled_in(status.state)
+
+    def _not_followed(self, run: bool) -> str | None:
+        """Why a start (`run`) or stop is held: the same was sent and the charger kept its
+        other state; None when the usual rules apply."""
+        kept = self.run_kept
+        if kept is None or self.run_sent is not run or self.run_at is None:
+            return None
+        what = "start" if run else "stop"
+        return (f"unchanged: {what} was sent at {self.run_at:%H:%M}; the charger stays "
+                f"{kept.value} (overridden?)")
 
     def start(
         self, action: ProposedAction, status: ChargerStatus | None, read_at: datetime | None,
@@ -107,6 +162,9 @@ class ChargerGuard:
     ) -> Command | None:
         if self.enabled(status, read_at) is True:
             held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged: already started", None)))
+            return None
+        if self.run_kept is not None and (why := self._not_followed(True)) is not None:
+            held.append(_new(HeldBack, (action, _UNCHANGED, why, None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
             held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
@@ -130,6 +188,9 @@ class ChargerGuard:
     ) -> Command | None:
         if self.enabled(status, read_at) is False:
             held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged: already stopped", None)))
+            return None
+        if self.run_kept is not None and (why := self._not_followed(False)) is not None:
+            held.append(_new(HeldBack, (action, _UNCHANGED, why, None)))
             return None
         if status is None or status.state is _OFFLINE_STATE:
             held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
@@ -179,6 +240,12 @@ class ChargerGuard:
         if current == amps:
             held.append(_new(HeldBack, (action, _UNCHANGED, "unchanged", clamp)))
             return None
+        kept = self.amps_kept
+        if kept is not None and amps == self.amps_sent and current == kept and amps_at is not None:
+            held.append(_new(HeldBack, (action, _UNCHANGED, (
+                f"unchanged: {amps:g} A was sent at {amps_at:%H:%M}; the charger keeps "
+                f"{kept:g} A (capped or overridden by the charger)"), clamp)))
+            return None
         note = None
         if clamp is not None:
             note = clamp_note(value, amps)
@@ -201,6 +268,17 @@ class ChargerGuard:
             return None
         return Command(self.settings.name, CommandKind.SET_VOLTAGE, volts,
                        Reason(None, ((source, f"{volts:g} V"),)), now)
+
+
+def _enabled_in(state: ChargerState) -> bool | None:
+    """Whether a charger in `state` is allowed to charge; None when the state does not say."""
+    # Identity tests, not set membership: hashing an enum member is a Python-level call.
+    if state is _CHARGING or state is _CONNECTED or state is _NOT_CONNECTED or \
+            state is _STARTING:
+        return True
+    if state is _SLEEPING or state is _DISABLED_STATE:
+        return False
+    return None
 
 
 def _offline(status: ChargerStatus | None) -> str:
