@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from datetime import time as dtime
 from typing import NoReturn
 
@@ -158,17 +158,43 @@ class Every(Trigger):
         self.last = None
 
 
+# The largest change of UTC offset a switch to daylight saving time makes (2 h: the Troll
+# station in Antarctica; 1 h almost everywhere, 30 min on Lord Howe Island).
+MAX_OFFSET_STEP = 7200.0
+
+
+def lead_for(zone: tzinfo | None) -> float:
+    """How long before its due time `at` and `cron` ask to be checked.
+
+    A fixed offset (a replay's data: `+01:00`, then `+02:00`) says nothing about the next one:
+    any tick may come with a larger offset, which makes a local time due up to
+    MAX_OFFSET_STEP earlier in POSIX seconds. A time zone with rules (ZoneInfo) places its
+    local times itself, so its triggers are checked only once due."""
+    return MAX_OFFSET_STEP if isinstance(zone, timezone) else 0.0
+
+
+def moved(now: datetime, scheduled: datetime) -> bool:
+    """Whether `now` is in another zone or offset than the time `scheduled` was placed in
+    (the replay shares one tzinfo per offset: the identity check is the usual answer)."""
+    zone = now.tzinfo
+    return zone is not scheduled.tzinfo and zone != scheduled.tzinfo
+
+
 class At(Trigger):
     """Fires once on the first tick at or after HH:MM (local time of `now`), on the given
     weekdays; a time already past on the first tick waits for its next day.
 
-    `next_n` is the next occurrence in POSIX seconds (-inf before the first tick): the tick
-    function compares it with the tick's time and calls `due` only when it may be due."""
+    `next` is the next occurrence in the zone of the tick that placed it, `due_n` the
+    earliest POSIX second at which it can be local time there, and `next_n` (-inf before the
+    first tick) `due_n` less the zone's lead: the tick function calls `due` only from
+    `next_n` on. A tick whose zone is not that of `next` (the offset changed in a replay)
+    moves `next` to the same local time in the tick's zone."""
 
     def __init__(self, seconds: float, days: tuple[int, ...]) -> None:
         self.time = dtime(int(seconds // 3600), int(seconds % 3600 // 60))
         self.days = days or tuple(range(7))
         self.next: datetime | None = None
+        self.due_n = math.inf
         self.next_n = -math.inf
 
     def _occurrence(self, now: datetime, strictly_after: bool) -> datetime:
@@ -176,6 +202,7 @@ class At(Trigger):
         for _ in range(8):
             if day.weekday() in self.days:
                 candidate = datetime.combine(day, self.time, tzinfo=now.tzinfo)
+                # The same tzinfo: a comparison of local times.
                 if candidate > now or (candidate == now and not strictly_after):
                     return candidate
             day += timedelta(days=1)
@@ -183,46 +210,77 @@ class At(Trigger):
 
     def _schedule(self, occurrence: datetime) -> None:
         self.next = occurrence
-        self.next_n = occurrence.timestamp()
+        # A local time that a zone's clock skips (02:30 when 02:00 jumps to 03:00) is due on
+        # the first tick after the jump: the earlier of its two readings (fold 0 and 1).
+        self.due_n = min(occurrence.timestamp(), occurrence.replace(fold=1).timestamp())
+        self.next_n = self.due_n - lead_for(occurrence.tzinfo)
 
     def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.next is None:
             self._schedule(self._occurrence(now, strictly_after=False))
+        elif moved(now, self.next):
+            self._schedule(self.next.replace(tzinfo=now.tzinfo))
+        if n < self.due_n:
+            return False
         assert self.next is not None
-        if now >= self.next:
+        if now >= self.next:      # local times (the same tzinfo, or the same offset)
             self._schedule(self._occurrence(now, strictly_after=True))
             return True
         return False
 
     def reset(self) -> None:
         self.next = None
+        self.due_n = math.inf
         self.next_n = -math.inf
 
 
 class Cron(Trigger):
     """Fires once on a tick when one or more cron times fall in (previous tick, now]; on the
-    first tick only when now is a cron time. `next_n` as for `At`."""
+    first tick only when now is a cron time. `next`, `due_n` and `next_n` as for `At`; a
+    tick in another zone than `next` moves the next cron time (`_move`)."""
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self.next: datetime | None = None
+        self.due_n = math.inf
         self.next_n = -math.inf
 
-    def _schedule(self, after: datetime) -> None:
-        self.next = croniter(self.expression, after).get_next(datetime)
-        self.next_n = self.next.timestamp()
+    def _schedule(self, occurrence: datetime) -> None:
+        self.next = occurrence
+        self.due_n = occurrence.timestamp()
+        self.next_n = self.due_n - lead_for(occurrence.tzinfo)
+
+    def _after(self, moment: datetime) -> datetime:
+        next_time: datetime = croniter(self.expression, moment).get_next(datetime)
+        return next_time
+
+    def _move(self, now: datetime) -> None:
+        """The offset changed: the next cron time is the first one in the tick's offset at or
+        after the earlier of the old next time and its local time in the new offset.
+
+        A later offset (daylight saving time begins) makes the old next local time due
+        earlier; a local time the clock skipped is due on the first tick after the jump. An
+        earlier offset (it ends) keeps the old next time: `*/15` goes on every 15 minutes
+        through the hour the clock repeats, and `30 2 * * *` fires once on that day."""
+        assert self.next is not None
+        start = min(self.next, self.next.replace(tzinfo=now.tzinfo))
+        self._schedule(self._after(start.astimezone(now.tzinfo) - timedelta(microseconds=1)))
 
     def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.next is None:
-            self._schedule(now - timedelta(microseconds=1))
-        assert self.next is not None
-        if now >= self.next:
-            self._schedule(now)
-            return True
-        return False
+            self._schedule(self._after(now - timedelta(microseconds=1)))
+        elif moved(now, self.next):
+            self._move(now)
+        if n < self.due_n:
+            return False
+        # Due in POSIX seconds, not in local times: in the hour a zone's clock repeats,
+        # 02:00 (second time) is after 02:20 (first time).
+        self._schedule(self._after(now))
+        return True
 
     def reset(self) -> None:
         self.next = None
+        self.due_n = math.inf
         self.next_n = -math.inf
 
 
