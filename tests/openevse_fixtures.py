@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from evse_rules.testing.emulator import Exchange, OpenEvseEmulator
+from evse_rules.testing.emulator import Exchange, OpenEvseEmulator, RecordedRequest
 
 SHARED = Path(__file__).parents[2] / "shared"
 SPEC_DIR = SHARED / "openevse"
@@ -178,3 +178,8 @@ def make_emulator(maybe_spec_checker: SpecChecker | None) -> Iterator[EmulatorFa
             for exchange in exchanges:
                 problems += checker.problems(base_url, exchange)
     assert not problems, "exchanges the firmware spec does not allow:\n" + "\n".join(problems)
+
+
+def claims_posted(requests: list[RecordedRequest]) -> list[dict[str, Any]]:
+    """The bodies of the claims a client posted, in order."""
+    return [r.body for r in requests if r.method == "POST" and r.path.startswith("/claims/")]

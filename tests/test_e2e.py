@@ -23,6 +23,7 @@ from evse_rules.engine.journal import Journal
 from evse_rules.live import Daemon
 from evse_rules.testing.emulator import OpenEvseEmulator, RecordedRequest
 from evse_rules.testing.meter import PvMeter, pv_meter
+from tests.openevse_fixtures import claims_posted
 
 RULES = """\
 # The design card, with a start and a stop around it.
@@ -62,10 +63,6 @@ kind = "constant"
 value = "0 W"
 """)
     return path
-
-
-def _claims(requests: list[RecordedRequest]) -> list[dict[str, Any]]:
-    return [r.body for r in requests if r.method == "POST" and r.path.startswith("/claims/")]
 
 
 class Run:
@@ -109,36 +106,36 @@ async def test_pv_steps_claims_and_a_dead_meter(
         run = Run(Daemon(config), emu)
 
         # PV 0 W: the stop rule claims `disabled`, once.
-        assert [c["state"] for c in _claims(await run.ticks())] == ["disabled"]
-        assert _claims(await run.ticks()) == []
+        assert [c["state"] for c in claims_posted(await run.ticks())] == ["disabled"]
+        assert claims_posted(await run.ticks()) == []
 
         # 3000 W: 3000 W / 240 V = 12.5 A -> 12 A, then active, in the very next tick.
         meter.power = 3000.0
-        claims = _claims(await run.ticks())
+        claims = claims_posted(await run.ticks())
         assert claims and claims[-1]["state"] == "active" and claims[-1]["charge_current"] == 12
-        assert _claims(await run.ticks()) == []
+        assert claims_posted(await run.ticks()) == []
 
         # 800 W: below 1000 W, the stop rule claims `disabled` again.
         meter.power = 800.0
-        claims = _claims(await run.ticks())
+        claims = claims_posted(await run.ticks())
         assert [c["state"] for c in claims] == ["disabled"]
 
         meter.power = 3000.0
-        assert _claims(await run.ticks())[-1]["state"] == "active"
+        assert claims_posted(await run.ticks())[-1]["state"] == "active"
 
         # The meter dies, and the sun with it: nothing may be claimed from stale data, and
         # the charger keeps being polled every tick.
         meter.mode = "dead"
         meter.power = 800.0
         during = await run.ticks(4)
-        assert _claims(during) == []
+        assert claims_posted(during) == []
         assert sum(r.method == "GET" and r.path == "/status" for r in during) >= 3
         assert run.daemon.store.input_value("pv") is None
 
         # Back: control resumes with the fresh value.
         meter.mode = "ok"
         back = await run.ticks(2)
-        assert [c["state"] for c in _claims(back)] == ["disabled"]
+        assert [c["state"] for c in claims_posted(back)] == ["disabled"]
         await run.stop()
         deletes = [r for r in emu.requests if r.method == "DELETE"]
         assert deletes and deletes[-1].path.startswith("/claims/")
@@ -166,7 +163,7 @@ async def test_a_broken_rule_file_keeps_the_old_rules_running(
         config = load_config(_config(tmp_path, emu, meter, tick="250 ms"))
         run = Run(Daemon(config), emu)
         # The emulated charger is already active: only the current is claimed.
-        assert _claims(await run.ticks())[-1]["charge_current"] == 12
+        assert claims_posted(await run.ticks())[-1]["charge_current"] == 12
 
         rules = tmp_path / "solar.evr"
         rules.write_text(RULES.replace("pv > 1400W then start", "pv > 16A then start"))
@@ -176,12 +173,12 @@ async def test_a_broken_rule_file_keeps_the_old_rules_running(
 
         # The old rules still run: at 800 W they stop the charger.
         meter.power = 800.0
-        assert [c["state"] for c in _claims(await run.ticks(2))] == ["disabled"]
+        assert [c["state"] for c in claims_posted(await run.ticks(2))] == ["disabled"]
 
         # Fixed with a higher threshold: reloaded, and 3000 W no longer starts it.
         rules.write_text(RULES.replace("1400W", "5000W"))
         meter.power = 3000.0
-        assert _claims(await run.ticks(3)) == []
+        assert claims_posted(await run.ticks(3)) == []
         await run.stop()
     assert "rule files reloaded" in caplog.text
 
@@ -211,7 +208,7 @@ async def test_a_daemon_started_on_a_broken_rule_file_controls_once_it_is_fixed(
 
         # Fixed: the rules load at the next tick and claim 12 A at once.
         rules.write_text(RULES)
-        claims = _claims(await run.ticks(2))
+        claims = claims_posted(await run.ticks(2))
         assert claims and claims[-1]["charge_current"] == 12
         assert run.daemon.rules_error is None
         await run.stop()

@@ -15,8 +15,9 @@ from typing import Any
 from evse_rules.config import load_config
 from evse_rules.engine.journal import Journal
 from evse_rules.live import Daemon
-from evse_rules.testing.emulator import OpenEvseEmulator, RecordedRequest
+from evse_rules.testing.emulator import OpenEvseEmulator
 from evse_rules.testing.model import MANUAL_CLIENT, MANUAL_PRIORITY
+from tests.openevse_fixtures import claims_posted
 
 # 4800 W / 240 V: the rules ask for 20 A at every tick.
 RULES = """\
@@ -44,10 +45,6 @@ value = "4800 W"
     return path
 
 
-def _claims(requests: list[RecordedRequest]) -> list[dict[str, Any]]:
-    return [r.body for r in requests if r.method == "POST" and r.path.startswith("/claims/")]
-
-
 async def _ticks(daemon: Daemon, task: asyncio.Task[None], n: int) -> None:
     target = daemon.ticks + n
     deadline = asyncio.get_running_loop().time() + 30.0
@@ -65,7 +62,7 @@ async def _claims_during(daemon: Daemon, task: asyncio.Task[None], emu: OpenEvse
     """The claims the daemon posted during its next `n` ticks."""
     seen = len(emu.requests)
     await _ticks(daemon, task, n)
-    return _claims(emu.requests[seen:])
+    return claims_posted(emu.requests[seen:])
 
 
 async def test_one_claim_per_change_when_the_charger_does_not_follow(tmp_path: Path) -> None:

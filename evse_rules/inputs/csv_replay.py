@@ -238,7 +238,7 @@ class _Columns:
         elif cell:
             # A column without a unit: numeric if its first value is a finite number.
             before = len(self.times) - 1
-            if _is_number(cell) and math.isfinite(float(cell)):
+            if _is_finite_number(cell):
                 self.numbers[i] = array("d", [MISSING]) * before
                 self.numbers[i].append(float(cell))   # type: ignore[union-attr]
             else:
@@ -323,7 +323,7 @@ class _Columns:
         first = next((cell for cell in cells if cell.strip()), None)
         if first is None:
             return None
-        if _is_number(first) and math.isfinite(float(first)):
+        if _is_finite_number(first):
             return self._numbers_with_gaps(cells)
         return self._texts(cells)
 
@@ -408,9 +408,9 @@ def _load(path: str | Path, block_rows: int) -> ReplayData:
     return columns.finish()
 
 
-def _is_number(text: str) -> bool:
+def _is_finite_number(text: str) -> bool:
+    """Whether the first value of a column without a unit makes it numeric."""
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True

@@ -13,9 +13,8 @@ from typing import NamedTuple
 from evse_rules.chargers.base import ChargerState
 from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.errors import DataError
-from evse_rules.inputs.csv_replay import Column
 from evse_rules.language.program import Value
-from evse_rules.language.units import DISPLAY_UNITS
+from evse_rules.language.units import DISPLAY_UNITS, Dimension
 from evse_rules.simulate.replay import Recorder, power_of
 from evse_rules.simulate.setup import Setup
 
@@ -39,16 +38,17 @@ class TraceRecorder(Recorder):
         if self.path.is_dir():
             # Checked now: the replay would otherwise run to its end and fail on the rename.
             raise DataError(str(path), None, "cannot write the trace here: it is a directory")
-        self._factors = [_display_factor(column) for column in setup.inputs]
-        self._headers = [_display_header(column) for column in setup.inputs]
+        shown = [_display(c.name, c.dimension if c.unit is not None else None)
+                 for c in setup.inputs]
+        self._headers = [header for header, _ in shown]
+        self._factors = [factor for _, factor in shown]
         # The config's constant inputs, after the columns: the same value on every row, but
         # a trace shows every input the rules may read.
         self._constants: list[str] = []
         for name, quantity in setup.constants.items():
-            unit = DISPLAY_UNITS.get(quantity.dimension)
-            self._headers.append(f"{name}[{unit.symbol}]" if unit is not None else name)
-            self._constants.append(_cell(quantity.value / unit.factor if unit is not None
-                                         else quantity.value))
+            header, factor = _display(name, quantity.dimension)
+            self._headers.append(header)
+            self._constants.append(_cell(quantity.value / factor))
         try:
             handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
                 "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),
@@ -97,14 +97,11 @@ class TraceRecorder(Recorder):
             os.unlink(self._handle.name)
 
 
-def _display_factor(column: Column) -> float:
-    unit = DISPLAY_UNITS.get(column.dimension) if column.unit is not None else None
-    return unit.factor if unit is not None else 1.0
-
-
-def _display_header(column: Column) -> str:
-    unit = DISPLAY_UNITS.get(column.dimension) if column.unit is not None else None
-    return f"{column.name}[{unit.symbol}]" if unit is not None else column.name
+def _display(name: str, dimension: Dimension | None) -> tuple[str, float]:
+    """The trace's header of a value and what divides it into its display unit (W, A, V,
+    Wh); a value without a unit is shown as it is."""
+    unit = DISPLAY_UNITS.get(dimension) if dimension is not None else None
+    return (f"{name}[{unit.symbol}]", unit.factor) if unit is not None else (name, 1.0)
 
 
 # A plot shows at most this many points a line: a day of minutes is drawn as it is, a year
@@ -164,7 +161,7 @@ class PlotRecorder(Recorder):
         starts = range(0, count, size)
 
         def means(values: array[float]) -> list[float]:
-            return [sum(values[i:i + size]) / len(values[i:i + size]) for i in starts]
+            return [sum(bucket) / len(bucket) for bucket in (values[i:i + size] for i in starts)]
 
         return PlotSeries([self.times[i] for i in starts], means(self.pv), means(self.house),
                           means(self.ev), means(self.amps), label)
