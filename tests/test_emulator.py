@@ -239,3 +239,57 @@ async def test_async_context_manager() -> None:
         assert emu.requests[0].path == "/status"
     with pytest.raises(RuntimeError, match="not running"):
         _ = emu.url
+
+
+def test_fields_and_raw_fields_change_the_documents() -> None:
+    # Not through make_emulator: NaN and an unknown state are outside the spec on purpose.
+    with OpenEvseEmulator("v5.1.2") as emu, httpx.Client(base_url=emu.url) as client:
+        version = status(client)["config_version"]
+        emu.set_field("/config", "min_current_hard", 20)
+        assert client.get("/config").json()["min_current_hard"] == 20
+        assert status(client)["config_version"] != version   # the driver reads /config again
+        client.post("/claims/7", json={"state": "active", "charge_current": 10})
+        assert emu.pilot == 20                     # the controller raises it to its minimum
+        client.delete("/claims/7")
+        emu.set_field("/status", "state", 999)
+        assert status(client)["state"] == 999
+        emu.set_raw_field("/status", "amp", "NaN")
+        emu.set_raw_field("/config", "max_current_hard", "1e400")
+        assert b'"amp": NaN' in client.get("/status").content
+        config = json.loads(client.get("/config").content)
+        assert config["max_current_hard"] == float("inf")
+        emu.set_field("/status", "voltage", float("inf"))
+        assert b'"voltage": Infinity' in client.get("/status").content
+        emu.clear_fields()
+        assert status(client)["state"] == 3
+        assert client.get("/config").json()["max_current_hard"] == 32
+        with pytest.raises(ValueError, match="no fields to set"):
+            emu.set_field("/claims", "x", 1)
+
+
+def test_deep_and_huge_bodies() -> None:
+    with OpenEvseEmulator("v5.1.2") as emu, httpx.Client(base_url=emu.url) as client:
+        emu.set_fault("deep_json", depth=100_000, times=1)
+        content = client.get("/status").content
+        assert content == b"[" * 100_000 + b"]" * 100_000
+        emu.set_fault("huge_body", size=1 << 20, path="/config", times=1)
+        reply = client.get("/config")
+        assert len(reply.content) == 1 << 20 and reply.json()["pad"].startswith("xxx")
+        assert client.get("/config").json()["max_current_hard"] == 32  # times=1: used up
+
+
+def test_a_claim_left_by_someone_else_and_a_closed_port() -> None:
+    with OpenEvseEmulator("v5.1.2") as emu, httpx.Client(base_url=emu.url) as client:
+        emu.set_claim(1163264001, {"state": "active", "charge_current": 32})
+        assert client.get("/claims/1163264001").json()["charge_current"] == 32
+        assert status(client)["pilot"] == 32
+        url = emu.url
+        emu.stop()
+        # The kept-alive connection is cut too: nothing answers on the port.
+        with pytest.raises(httpx.TransportError):
+            client.get("/status")
+        emu.start()
+        assert emu.url == url                                 # the same port again
+        assert status(client)["pilot"] == 32
+        with pytest.raises(ValueError, match="not a claim body"):
+            emu.set_claim(5, {"state": "on"})

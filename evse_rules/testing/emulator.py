@@ -18,17 +18,44 @@ firmware version you name, from real captures::
 `async with` works too. Versions: "4.0.1", "4.1.2", "4.1.6", "v5.1.2", "master_abc123" (a dev
 build: everything newest), or any other. Endpoints: GET /config, GET/POST /status, GET /claims,
 GET/POST/DELETE /claims/{id} (4.1.0+), GET/POST/PATCH/DELETE /override (4.0.1+), GET/POST /r
-(RAPI; v5+ blocks all but $G... with HTTP 400 unless `full_rapi`). Faults (`set_fault`):
-"delay" (answer after `seconds`), "timeout" (never answer), "500", "401", "invalid_json",
-"drop" (close the connection without an answer); each for every request or only those whose
-path starts with `path`, for `times` requests or until cleared. The model behind it (claims,
+(RAPI; v5+ blocks all but $G... with HTTP 400 unless `full_rapi`). The model behind it (claims,
 controller, energy) is `emu.model`; see evse_rules/testing/model.py.
+
+Faults, one way for each thing a real charger (or its network) can do wrong::
+
+    emu.set_fault("delay", seconds=2)    # answer late
+    emu.set_fault("timeout")             # never answer (until clear_fault or the server stops)
+    emu.set_fault("500")                 # HTTP 500 {"msg": "Internal error"}
+    emu.set_fault("401")                 # refuse the credentials (or: a wrong `password=`)
+    emu.set_fault("invalid_json")        # the reply cut in half
+    emu.set_fault("drop")                # close the connection without an answer
+    emu.set_fault("deep_json", depth=100_000)   # [[[[...]]]] nested `depth` deep
+    emu.set_fault("huge_body", size=8 << 20)    # a valid JSON object of `size` bytes
+    # each for every request, or only those whose path starts with `path`, for `times`
+    # requests or until cleared:
+    emu.set_fault("500", path="/claims", times=1)
+    emu.clear_fault()
+
+    emu.set_field("/config", "min_current_hard", 20)   # a field of GET /config or /status
+    emu.set_field("/status", "state", 999)             # an unknown state code (or emu.state)
+    emu.set_raw_field("/status", "amp", "NaN")         # a raw JSON token: NaN, Infinity,
+    emu.set_raw_field("/config", "max_current_hard", "1e400")   # -Infinity, 1e400, ...
+    emu.clear_fields()
+    emu.set_claim(client_id, {"state": "active", "charge_current": 32})  # left by another
+    emu.stop(); emu.start()              # a closed port, then the same port open again
+
+`set_field` on the controller's limits of /config (`min_current_hard`, `max_current_hard`,
+`max_current_soft`) with a whole number also changes the emulated controller (the pilot it
+keeps); any other value (a text, NaN) only changes what /config says. Either way /status's
+`config_version` moves on, as the firmware's does when its config changes.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -37,10 +64,22 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from evse_rules.testing.model import API_PRIORITY, MANUAL_CLIENT, MANUAL_PRIORITY, EvseModel
+from evse_rules.testing.model import (
+    API_PRIORITY,
+    MANUAL_CLIENT,
+    MANUAL_PRIORITY,
+    MAX_CLAIMS,
+    EvseModel,
+)
 
-FaultKind = Literal["delay", "timeout", "500", "401", "invalid_json", "drop"]
-FAULT_KINDS: tuple[str, ...] = ("delay", "timeout", "500", "401", "invalid_json", "drop")
+FaultKind = Literal["delay", "timeout", "500", "401", "invalid_json", "drop", "deep_json",
+                    "huge_body"]
+FAULT_KINDS: tuple[str, ...] = ("delay", "timeout", "500", "401", "invalid_json", "drop",
+                                "deep_json", "huge_body")
+# The documents whose fields `set_field` and `set_raw_field` change.
+FIELD_PATHS = ("/config", "/status")
+# The controller's limits in /config: a whole number there changes the emulated controller.
+LIMIT_FIELDS = ("min_current_hard", "max_current_hard", "max_current_soft")
 REALM = "openevse-7b2c"
 
 
@@ -83,6 +122,8 @@ class _Fault:
     seconds: float
     path: str | None
     times: int | None
+    depth: int = 100_000
+    size: int = 8 << 20
 
 
 class OpenEvseEmulator:
@@ -121,8 +162,11 @@ class OpenEvseEmulator:
         self._fault: _Fault | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._last_port = 0     # a restart binds the same port: the charger's URL stays
+        self._fields: dict[str, dict[str, Any]] = {p: {} for p in FIELD_PATHS}
+        self._raw_fields: dict[str, dict[str, str]] = {p: {} for p in FIELD_PATHS}
 
     def __repr__(self) -> str:
         where = self.url if self._server else "stopped"
@@ -133,9 +177,10 @@ class OpenEvseEmulator:
     def start(self) -> OpenEvseEmulator:
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self._last_port), _Handler)
         server.emulator = self  # type: ignore[attr-defined]
         self._server = server
+        self._last_port = self.port
         self._stopping.clear()
         self._thread = threading.Thread(
             # A short poll interval: stop() returns in milliseconds, not half a second.
@@ -151,6 +196,7 @@ class OpenEvseEmulator:
         self._stopping.set()  # wakes requests held by a "timeout" or "delay" fault
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -197,16 +243,77 @@ class OpenEvseEmulator:
             self._exchanges.clear()
 
     def set_fault(self, kind: FaultKind, *, seconds: float = 0.0, path: str | None = None,
-                  times: int | None = None) -> None:
-        """Answer requests (under `path`, `times` of them or until cleared) with a fault."""
+                  times: int | None = None, depth: int = 100_000, size: int = 8 << 20) -> None:
+        """Answer requests (under `path`, `times` of them or until cleared) with a fault.
+        `depth` is the nesting of "deep_json", `size` the bytes of "huge_body"."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}: expected one of {', '.join(FAULT_KINDS)}")
+        if depth < 1 or size < 2:
+            raise ValueError(f"a fault needs depth >= 1 and size >= 2, not {depth} and {size}")
         with self._lock:
-            self._fault = _Fault(kind, seconds, path, times)
+            self._fault = _Fault(kind, seconds, path, times, depth, size)
 
     def clear_fault(self) -> None:
         with self._lock:
             self._fault = None
+
+    def set_field(self, path: str, key: str, value: Any) -> None:
+        """GET `path` ("/config" or "/status") answers `key` with `value` (any JSON value;
+        a float NaN or inf is written as Python's json writes it: NaN, Infinity)."""
+        fields = self._fields_of(path)
+        with self.model.lock:
+            with self._lock:
+                self._raw_fields[path].pop(key, None)
+                fields[key] = value
+            if path == "/config":
+                if (key in LIMIT_FIELDS and isinstance(value, int)
+                        and not isinstance(value, bool)):
+                    setattr(self.model, key, value)
+                    self.model.evaluate_claims()
+                self.model.config_version += 1
+
+    def set_raw_field(self, path: str, key: str, raw: str) -> None:
+        """GET `path` answers `key` with `raw`, written as is into the JSON text: "NaN",
+        "Infinity", "1e400", or anything else, valid JSON or not."""
+        raws = self._raw_fields_of(path)
+        with self.model.lock:
+            with self._lock:
+                self._fields[path].pop(key, None)
+                raws[key] = raw
+            if path == "/config":
+                self.model.config_version += 1
+
+    def clear_fields(self) -> None:
+        """/config and /status say what the model says again."""
+        with self.model.lock:
+            with self._lock:
+                changed_config = bool(self._fields["/config"] or self._raw_fields["/config"])
+                for path in FIELD_PATHS:
+                    self._fields[path].clear()
+                    self._raw_fields[path].clear()
+            if changed_config:
+                self.model.config_version += 1
+
+    def _fields_of(self, path: str) -> dict[str, Any]:
+        if path not in FIELD_PATHS:
+            raise ValueError(f"no fields to set on {path!r}: expected one of "
+                             f"{', '.join(FIELD_PATHS)}")
+        return self._fields[path]
+
+    def _raw_fields_of(self, path: str) -> dict[str, str]:
+        self._fields_of(path)
+        return self._raw_fields[path]
+
+    def set_claim(self, client: int, props: dict[str, Any], *,
+                  priority: int = API_PRIORITY) -> None:
+        """A claim someone else made (or an earlier run left): `props` as a claim's body,
+        e.g. {"state": "active", "charge_current": 32}."""
+        with self.model.lock:
+            parsed = self.model.claim_props(props, auto_release_default=False)
+            if parsed is None:
+                raise ValueError(f"not a claim body the firmware takes: {props!r}")
+            if not self.model.claim(client, priority, parsed):
+                raise ValueError(f"no room for another claim (at most {MAX_CLAIMS})")
 
     @property
     def vehicle(self) -> bool:
@@ -300,15 +407,33 @@ class OpenEvseEmulator:
             self._send(handler, request, 500, b'{"msg":"Internal error"}', "application/json",
                        fault)
             return
+        if fault is not None and fault.kind in ("deep_json", "huge_body"):
+            self._send(handler, request, 200, _fault_body(fault), "application/json", fault)
+            return
         with self.model.lock:
             status, body = self._route(request)
         if body is None:
             self._send(handler, request, status, b"Not found", "text/plain", fault)
             return
-        data = json.dumps(body).encode()
+        data = self._serialize(request, status, body)
         if fault is not None and fault.kind == "invalid_json":
             data = data[: max(1, len(data) // 2)]
         self._send(handler, request, status, data, "application/json", fault)
+
+    def _serialize(self, request: RecordedRequest, status: int, body: Any) -> bytes:
+        """The reply's JSON text, with the fields tests set on GET /config and /status."""
+        if request.method != "GET" or status != 200 or request.path not in FIELD_PATHS \
+                or not isinstance(body, dict):
+            return json.dumps(body).encode()
+        with self._lock:
+            fields = dict(self._fields[request.path])
+            raws = dict(self._raw_fields[request.path])
+        body = {k: v for k, v in {**body, **fields}.items() if k not in raws}
+        text = json.dumps(body)  # allow_nan: NaN and Infinity, as the tests asked
+        if raws:
+            extra = ", ".join(f"{json.dumps(k)}: {raw}" for k, raw in raws.items())
+            text = text[:-1] + (", " if body else "") + extra + "}"
+        return text.encode()
 
     def _send(self, handler: _Handler, request: RecordedRequest, status: int, data: bytes,
               content_type: str, fault: _Fault | None,
@@ -393,6 +518,16 @@ class OpenEvseEmulator:
         return 405, {"msg": "Method not allowed"}
 
 
+def _fault_body(fault: _Fault) -> bytes:
+    """The body of a "deep_json" or "huge_body" fault."""
+    if fault.kind == "deep_json":
+        return b"[" * fault.depth + b"]" * fault.depth
+    # A JSON object, valid and whole, of exactly `size` bytes: {"pad":"xxx..."}.
+    head, tail = b'{"pad":"', b'"}'
+    filler = max(0, fault.size - len(head) - len(tail))
+    return (head + b"x" * filler + tail) if fault.size >= len(head) + len(tail) else b"{}"
+
+
 def _parse_body(handler: BaseHTTPRequestHandler, raw: bytes) -> Any:
     if not raw:
         return None
@@ -406,6 +541,31 @@ def _parse_body(handler: BaseHTTPRequestHandler, raw: bytes) -> Any:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        with self.connections_lock:
+            self.connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut the kept-alive connections too: a stopped charger answers nothing at all."""
+        with self.connections_lock:
+            connections = list(self.connections)
+            self.connections.clear()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (timeout test) closed the socket: not worth a traceback."""
