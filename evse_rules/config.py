@@ -185,6 +185,10 @@ class ChargerConfig(BaseModel):
     client_id: int | None = None       # the claim's client id; None: the driver's own
     every: Duration | None = None      # poll interval; None: every tick
     timeout: Duration = 5.0
+    # What stopping the engine does to the charger: keep our claim (the charger goes on
+    # doing what it was last told, and the next start adopts it) or release it (the charger
+    # goes back to its own settings: a sleeping charger may start at its full current).
+    on_exit: Literal["keep", "release"] = "keep"
 
     @field_validator("min_amps", "max_amps", mode="before")
     @classmethod
@@ -259,6 +263,76 @@ class ChargerConfig(BaseModel):
         restart and the secret never sits in the config object.
         """
         return _read_password(self.password_env, self.password_file)
+
+
+class HttpConfig(BaseModel):
+    """The `[http]` table: the API and the dashboard served by `evse-rules run`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8080"
+    password_env: str | None = None
+    password_file: Path | None = None
+    # Origins besides the dashboard's own that may send commands (a reverse proxy's name).
+    allowed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("password_file", mode="before")
+    @classmethod
+    def _relative(cls, value: Any, info: ValidationInfo) -> Any:
+        return _resolve(value, info)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen(value)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _guarded(self) -> HttpConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        host, _ = split_listen(self.listen)
+        if self.enabled and not _loopback(host) and not (self.password_env or
+                                                         self.password_file):
+            raise ValueError(f"listen = {self.listen!r} is reachable from other machines: "
+                             "set password_env or password_file (or listen on 127.0.0.1)")
+        return self
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    def password(self) -> SecretStr | None:
+        return _read_password(self.password_env, self.password_file)
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """'127.0.0.1:8080', '[::1]:8080', 'localhost:80' -> (host, port); ValueError says why."""
+    text = value.strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected HOST:PORT like '127.0.0.1:8080', got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"the port must be a number from 1 to 65535, got {port!r}")
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class InputConfig(BaseModel):
@@ -384,6 +458,7 @@ class Config(BaseModel):
     state: Path = Field(default=Path("evse-rules-state.json"), validate_default=True)
     journal_days: int = Field(default=90, ge=0)    # days of journal kept; 0: keep everything
     timezone: str | None = None     # IANA name for the rules' local time; None: the system's
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
     @field_validator("timezone")
     @classmethod

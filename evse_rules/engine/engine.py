@@ -12,8 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evse_rules.engine.guards import ChargerGuard
+from evse_rules.engine.hand import (
+    HandPlan,
+    HandProblem,
+    HandRefused,
+    check_mode,
+    hand_command,
+    offline_refusal,
+    whole_amps,
+)
 from evse_rules.engine.results import (
     Command,
+    CommandKind,
     Guard,
     HeldBack,
     Lost,
@@ -30,6 +40,8 @@ _NONE: tuple[()] = ()
 # machinery (about 70 ns) at every use, and a step tests kinds for every proposal.
 _START, _STOP, _SET_AMPS = ActionKind.START, ActionKind.STOP, ActionKind.SET_AMPS
 _SET_MODE, _LOG = ActionKind.SET_MODE, ActionKind.LOG
+_START_CMD, _STOP_CMD = CommandKind.START, CommandKind.STOP
+_SET_CURRENT_CMD = CommandKind.SET_CURRENT
 _new = tuple.__new__     # _new(StepResult, (...)): without StepResult's Python-level __new__
 # What the guards do in one step: per charger, its guard, the store's record of its status,
 # the winning start or stop and the winning current.
@@ -235,6 +247,64 @@ class Engine:
             if guard.committed(command) and not guard.watched:
                 guard.watched = True
                 self._watching.append((guard, self._records[command.charger]))
+
+    def hand(self, charger: str, action: str, value: object, source: str,
+             now: datetime) -> HandPlan:
+        """A person's ON ("start"), OFF ("stop"), current ("amps") or mode ("mode") for
+        `charger` (see `evse_rules.engine.hand`). Returns the commands to send (report each
+        with `commit`); raises HandRefused, having changed nothing, when it cannot be done."""
+        settings = self.settings.get(charger)
+        if settings is None:
+            known = ", ".join(self.settings) or "none"
+            raise HandRefused(HandProblem.UNKNOWN,
+                              f"no charger named {charger!r} (chargers: {known})")
+        plan = HandPlan()
+        if action == "mode":
+            self._hand_mode(charger, check_mode(value), plan)
+            return plan
+        status = self._records[charger].status
+        low, high = settings.limits(status)
+        if action == "stop":
+            # Sent even to a charger that looks offline or stopped: a person's OFF is tried.
+            plan.commands.append(hand_command(_STOP_CMD, settings, None, source, now))
+        elif action in ("start", "amps"):
+            refusal = offline_refusal(settings, status)
+            if refusal is not None:
+                raise HandRefused(HandProblem.CONFLICT, refusal)
+            if action == "amps":
+                amps = whole_amps(value, low, high, charger)
+                plan.commands.append(hand_command(_SET_CURRENT_CMD, settings, float(amps),
+                                                  source, now))
+            else:
+                if low > high:
+                    raise HandRefused(HandProblem.CONFLICT, (
+                        f"{charger}: its limits leave no current between {low} A and "
+                        f"{high} A: not started"))
+                plan.commands.append(hand_command(_START_CMD, settings, None, source, now))
+        else:
+            raise HandRefused(HandProblem.INVALID, f"unknown hand command {action!r}")
+        self._hand_mode(charger, "manual", plan)
+        return plan
+
+    def undo_mode(self, charger: str, plan: HandPlan) -> None:
+        """Put the mode back as it was before `plan` (its commands failed)."""
+        if plan.mode is not None:
+            self.store.set_mode(charger, plan.mode[0])
+            plan.mode = None
+
+    def _hand_mode(self, charger: str, mode: str, plan: HandPlan) -> None:
+        old = self.store.mode(charger)
+        if self.store.set_mode(charger, mode):
+            plan.mode = (old, mode)
+
+    def forget(self, charger: str) -> None:
+        """The charger was handed back to its own settings (its claim deleted): forget what
+        was sent, so that the next command is compared with what the charger reports."""
+        guard = self._guards[charger]
+        guard.run_sent = guard.run_at = None
+        guard.amps_sent = guard.amps_at = None
+        guard.amps_kept = guard.run_kept = None
+        guard.amps_pending = guard.run_pending = False
 
     def contactor_times(self) -> dict[str, ContactorTimes]:
         """Each charger's last start and stop, for the state file."""

@@ -303,6 +303,21 @@ class Journal:
                        "VALUES (NULL, ?, ?, ?, ?, ?)",
                        (stamp(at), event.level, event.source, event.charger, event.message))
 
+    def hand(self, at: datetime, sent: Sequence[Sent], events: Sequence[Event]) -> None:
+        """A person's command between ticks (the dashboard, the API, the CLI, MQTT): what was
+        sent and the events it made, in one transaction. Its rows belong to no tick (tick 0)."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO commands (tick, at, charger, kind, value, rule, rule_text, "
+                "vals, note, ok, error) VALUES (0, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?)",
+                [(stamp(s.command.at), s.command.charger, s.command.kind.value,
+                  s.command.value, _values_json(s.command.reason.values),
+                  s.command.reason.note, int(s.ok), s.error) for s in sent])
+            db.executemany(
+                "INSERT INTO events (tick, at, level, source, charger, message) "
+                "VALUES (NULL, ?, ?, ?, ?, ?)",
+                [(stamp(at), e.level, e.source, e.charger, e.message) for e in events])
+
     def prune(self, before: datetime) -> int:
         """Delete what happened before `before`; returns the number of ticks deleted."""
         cut = stamp(before)

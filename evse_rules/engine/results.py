@@ -64,6 +64,8 @@ class Reason(_ReasonFields):
         return shown_values(self.shown, self.reads, self.raw)
 
     def __str__(self) -> str:
+        if self.rule is None and self.note is not None and self.note.startswith("by hand"):
+            return self.note     # a person's command: its source is all there is to say
         where = f"{self.rule} {self.rule.text}" if self.rule else "reference voltage"
         values = self.values
         if values:
@@ -105,6 +107,9 @@ class Guard(StrEnum):
     OFFLINE = "offline"
     NO_VALUE = "no_value"
     CLAMP = "clamp"
+    # The charger's limits leave no current to send (empty, NaN or infinite): no current and
+    # no start is sent until they change; a stop still is.
+    FAULT = "fault"
 
 
 def clamp_note(asked: float, clamped: int) -> str:
