@@ -1,0 +1,365 @@
+// The dashboard: one tile per charger, kept live by the server-sent event stream.
+// Relative URLs only, so the page works behind a reverse proxy's prefix.
+"use strict";
+
+const API = "api/v1/";
+const tiles = new Map();      // charger name -> tile state (its elements, countdown, slider)
+let seriesCache = [];
+let receivedAt = performance.now();
+
+// ---- formatting ----------------------------------------------------------------------------
+
+const dash = "–";
+function num(value, digits) {
+  return Number(value).toLocaleString([], { maximumFractionDigits: digits });
+}
+function amps(v) { return v == null ? dash : `${num(v, 1)} A`; }
+function volts(v) { return v == null ? dash : `${num(v, 0)} V`; }
+function watts(v) {
+  if (v == null) return dash;
+  return Math.abs(v) >= 1000 ? `${num(v / 1000, 2)} kW` : `${num(v, 0)} W`;
+}
+function energy(v) {
+  if (v == null) return dash;
+  return Math.abs(v) >= 1000 ? `${num(v / 1000, 2)} kWh` : `${num(v, 0)} Wh`;
+}
+function celsius(v) { return v == null ? dash : `${num(v, 1)} °C`; }
+function age(seconds) {
+  if (seconds == null) return "never read";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${num(seconds / 3600, 1)} h`;
+}
+function duration(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60), rest = s % 60;
+  return rest ? `${m} min ${rest} s` : `${m} min`;
+}
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+// "starting in 40 s if the surplus holds", 37 s later -> "starting in 3 s if ..."
+function countdownText(text, left) {
+  const pattern = /\bin \d+(?:\.\d+)?\s*(?:s|min)(?: \d+ s)?\b/;
+  if (pattern.test(text)) {
+    return text.replace(pattern, left > 0 ? `in ${duration(left)}` : "any moment now");
+  }
+  return `${text} (${duration(left)})`;
+}
+
+// ---- presses -------------------------------------------------------------------------------
+
+function say(element, text, kind) {
+  element.textContent = text;
+  element.className = `msg ${kind}`;
+  element.setAttribute("role", kind === "bad" ? "alert" : "status");
+}
+
+async function send(path, body, message) {
+  say(message, "sending…", "pending");
+  let response;
+  try {
+    response = await fetch(API + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Evse-Source": "dashboard" },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    say(message, `no answer from evse-rules (${error.message})`, "bad");
+    return false;
+  }
+  let data = null;
+  try { data = await response.json(); } catch { data = null; }
+  if (!response.ok || !data || data.ok === false) {
+    const text = (data && (data.detail || data.message)) || `refused (HTTP ${response.status})`;
+    say(message, text, "bad");
+    return false;
+  }
+  say(message, data.message || "done", "good");
+  return true;
+}
+
+// ---- a tile --------------------------------------------------------------------------------
+
+function makeTile(name) {
+  const root = document.getElementById("tile-template").content.firstElementChild
+    .cloneNode(true);
+  root.dataset.testid = `tile-${name}`;
+  root.querySelector(".name").textContent = name;
+  const q = (id) => root.querySelector(`[data-testid="${id}"]`);
+  const tile = { name, root, q, countdown: null, sliderBusy: false, varsKey: "" };
+  const path = `chargers/${encodeURIComponent(name)}/`;
+  const buttons = q("msg-buttons");
+  q("on").addEventListener("click", () => send(path + "start", {}, buttons));
+  q("off").addEventListener("click", () => send(path + "stop", {}, buttons));
+  q("manual").addEventListener("click", () => send(path + "mode", { mode: "manual" }, buttons));
+  q("auto").addEventListener("click", () => send(path + "mode", { mode: "auto" }, buttons));
+  q("release").addEventListener("click", () => send(path + "release", {}, buttons));
+  const slider = q("amps-slider");
+  // The value shows while dragging; the command goes once, on release.
+  slider.addEventListener("input", () => {
+    tile.sliderBusy = true;
+    q("amps-value").textContent = `${slider.value} A`;
+  });
+  slider.addEventListener("change", async () => {
+    await send(path + "amps", { amps: Number(slider.value) }, q("msg-amps"));
+    tile.sliderBusy = false;
+  });
+  return tile;
+}
+
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+function renderTile(tile, charger, view) {
+  const { q } = tile;
+  tile.root.classList.toggle("offline", !charger.online);
+  tile.root.classList.toggle("charging", charger.charging);
+  const badge = q("state");
+  setText(badge, charger.online ? charger.state_text : `Offline (${charger.state_text})`);
+  badge.className = `state ${charger.charging ? "is-charging" : "is-" + charger.state}`;
+  const error = q("error");
+  error.hidden = !charger.error;
+  setText(error, charger.error || "");
+  setText(q("m-vehicle"), charger.vehicle == null ? "unknown"
+    : charger.vehicle ? "connected" : "not connected");
+  setText(q("m-current"), amps(charger.current));
+  setText(q("m-setpoint"), amps(charger.setpoint ?? charger.amps));
+  setText(q("m-voltage"), volts(charger.voltage));
+  setText(q("m-power"), watts(charger.power));
+  setText(q("m-energy"), energy(charger.session_energy));
+  setText(q("m-temp"), celsius(charger.temp));
+  setText(q("block"), charger.block || "none");
+  for (const mode of ["manual", "auto"]) {
+    const button = q(mode);
+    button.setAttribute("aria-pressed", String(charger.mode === mode));
+  }
+  q("on").classList.toggle("current", charger.enabled === true);
+  q("off").classList.toggle("current", charger.enabled === false);
+
+  const slider = q("amps-slider");
+  slider.min = String(charger.min_amps);
+  slider.max = String(charger.max_amps);
+  setText(q("amps-min"), `${charger.min_amps} A`);
+  setText(q("amps-max"), `${charger.max_amps} A`);
+  if (!tile.sliderBusy) {
+    const value = Math.round(charger.setpoint ?? charger.amps ?? charger.min_amps);
+    slider.value = String(value);
+    setText(q("amps-value"), `${value} A`);
+  }
+  tile.countdown = charger.countdown
+    ? { text: charger.countdown.text, deadline: receivedAt + charger.countdown.seconds * 1000 }
+    : null;
+  tile.why = charger.why;
+  renderWhy(tile);
+  renderVariables(tile, view.variables);
+  const stale = view.inputs.filter((input) => input.stale);
+  const staleLine = q("stale");
+  staleLine.hidden = !stale.length;
+  setText(staleLine, stale.map((input) => `${input.name}: stale, ${age(input.age_seconds)}`)
+    .join(" · "));
+}
+
+function renderWhy(tile) {
+  const why = tile.q("why");
+  if (tile.countdown) {
+    const left = (tile.countdown.deadline - performance.now()) / 1000;
+    setText(why, countdownText(tile.countdown.text, left));
+    why.title = tile.why;
+  } else {
+    setText(why, tile.why || "");
+    why.title = "";
+  }
+}
+
+// ---- user variables, edited by type --------------------------------------------------------
+
+function renderVariables(tile, variables) {
+  const box = tile.q("variables");
+  const key = variables.map((v) => `${v.name}:${v.type}:${v.unit}`).join("|");
+  if (key !== tile.varsKey) {
+    tile.varsKey = key;
+    box.replaceChildren(...variables.map((v) => variableControl(v)));
+  }
+  tile.q("variables").closest("section").hidden = !variables.length;
+  for (const v of variables) {
+    const input = box.querySelector(`[data-testid="var-${CSS.escape(v.name)}"]`);
+    if (!input || document.activeElement === input || input.dataset.sending) continue;
+    if (v.type === "boolean") input.checked = v.value === true;
+    else input.value = v.value == null ? "" : String(v.value);
+  }
+}
+
+function variableControl(v) {
+  const form = document.createElement("form");
+  form.className = `var var-${v.type}`;
+  const message = document.createElement("p");
+  message.className = "msg";
+  message.dataset.testid = `msg-var-${v.name}`;
+  const label = document.createElement("label");
+  const input = document.createElement("input");
+  input.dataset.testid = `var-${v.name}`;
+  input.name = v.name;
+  const path = `variables/${encodeURIComponent(v.name)}`;
+  const submit = async (value) => {
+    input.dataset.sending = "1";
+    await send(path, { value }, message);
+    delete input.dataset.sending;
+  };
+  if (v.type === "boolean") {
+    input.type = "checkbox";
+    input.setAttribute("role", "switch");
+    label.className = "switch";
+    label.append(input, document.createTextNode(` ${v.name}`));
+    input.addEventListener("change", () => submit(input.checked));
+    form.append(label, message);
+  } else {
+    label.textContent = v.name + " ";
+    input.type = v.type === "number" ? "number" : "text";
+    if (v.type === "number") input.step = "any";
+    label.appendChild(input);
+    if (v.unit) {
+      const unit = document.createElement("span");
+      unit.className = "unit";
+      unit.textContent = v.unit;
+      label.appendChild(unit);
+    }
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.className = "btn small";
+    save.textContent = "Set";
+    save.dataset.testid = `set-${v.name}`;
+    save.setAttribute("aria-label", `Set ${v.name}`);
+    form.append(label, save, message);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (v.type !== "number") { submit(input.value); return; }
+      if (input.value.trim() === "" || !Number.isFinite(Number(input.value))) {
+        say(message, `${v.name}: enter a number${v.unit ? " of " + v.unit : ""}`, "bad");
+        return;
+      }
+      submit(Number(input.value));
+    });
+  }
+  return form;
+}
+
+// ---- the whole page ------------------------------------------------------------------------
+
+function render(view) {
+  receivedAt = performance.now();
+  const main = document.getElementById("tiles");
+  const names = new Set(view.chargers.map((c) => c.name));
+  for (const [name, tile] of tiles) {
+    if (!names.has(name)) { tile.root.remove(); tiles.delete(name); }
+  }
+  for (const charger of view.chargers) {
+    let tile = tiles.get(charger.name);
+    if (!tile) {
+      tile = makeTile(charger.name);
+      tiles.set(charger.name, tile);
+      drawTileChart(tile);
+    }
+    main.appendChild(tile.root);   // keeps the view's order
+    renderTile(tile, charger, view);
+  }
+  const banner = document.querySelector('[data-testid="rules-error"]');
+  banner.hidden = !view.rules.error;
+  setText(banner, view.rules.error ? `Rules not running: ${view.rules.error}` : "");
+  const last = view.last_tick ? `last tick ${clock(view.last_tick)}` : "no tick yet";
+  setText(document.querySelector('[data-testid="foot"]'),
+    `evse-rules ${view.version} · ${last} · every ${duration(view.tick_seconds)} · rules: `
+    + (view.rules.files.join(", ") || "none"));
+  loadJournals();
+}
+
+let journalTimer = null;
+function loadJournals() {
+  // A burst of changes (a press, then the tick) fetches the journals once.
+  clearTimeout(journalTimer);
+  journalTimer = setTimeout(async () => {
+    for (const tile of tiles.values()) {
+      try {
+        const response = await fetch(
+          `${API}journal?limit=8&charger=${encodeURIComponent(tile.name)}`,
+          { credentials: "same-origin" });
+        if (!response.ok) continue;
+        renderJournal(tile, (await response.json()).entries);
+      } catch { /* the stream's status line says the server is away */ }
+    }
+  }, 150);
+}
+
+function renderJournal(tile, entries) {
+  const list = tile.q("journal");
+  list.replaceChildren(...entries.map((entry) => {
+    const item = document.createElement("li");
+    item.className = `kind-${entry.kind}`;
+    const time = document.createElement("time");
+    time.dateTime = entry.at;
+    time.textContent = clock(entry.at);
+    item.append(time, document.createTextNode(` ${entry.text}`));
+    if (entry.source) {
+      const source = document.createElement("span");
+      source.className = "source";
+      source.textContent = entry.source;
+      item.append(" ", source);
+    }
+    return item;
+  }));
+  if (!entries.length) list.innerHTML = "<li>nothing yet</li>";
+}
+
+function drawTileChart(tile) {
+  window.drawChart(tile.q("chart"), seriesCache, [
+    { key: "pv", label: "PV", cls: "pv" },
+    { key: "house", label: "House", cls: "house" },
+    { key: `${tile.name}.power`, label: "EV power", cls: "ev" },
+    { key: `${tile.name}.amps`, label: "Current (A)", cls: "amps", axis: "A" },
+  ]);
+}
+
+async function loadSeries() {
+  try {
+    const response = await fetch(`${API}series?hours=24`, { credentials: "same-origin" });
+    if (response.ok) {
+      seriesCache = (await response.json()).series;
+      for (const tile of tiles.values()) drawTileChart(tile);
+    }
+  } catch { /* kept until the next try */ }
+}
+
+// ---- the live connection -------------------------------------------------------------------
+
+function setConnection(text, ok) {
+  const element = document.querySelector('[data-testid="conn"]');
+  setText(element, text);
+  element.classList.toggle("down", !ok);
+}
+
+let retryMs = 1000;
+function connect() {
+  const source = new EventSource(API + "stream", { withCredentials: true });
+  source.addEventListener("state", (event) => {
+    retryMs = 1000;
+    setConnection("live", true);
+    render(JSON.parse(event.data));
+  });
+  source.addEventListener("error", () => {
+    setConnection("reconnecting…", false);
+    // The browser retries by itself unless the server answered an error: then we do.
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    }
+  });
+}
+
+setInterval(() => { for (const tile of tiles.values()) if (tile.countdown) renderWhy(tile); },
+  250);
+setInterval(loadSeries, 60000);
+loadSeries();
+connect();
