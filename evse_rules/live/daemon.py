@@ -25,21 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
 
 from evse_rules.chargers.base import Charger
 from evse_rules.config import Config
 from evse_rules.engine import Command, CommandKind, Engine, Guard, StateStore, StepResult
-from evse_rules.engine.journal import Event, Journal, Request, Sent, TickRecord
+from evse_rules.engine.journal import Event, Journal, Sent, TickRecord
 from evse_rules.engine.persist import StateFile, restore, restore_contactor, snapshot
 from evse_rules.errors import ChargerError, ConfigError
 from evse_rules.language.program import Kind, ValueType
 from evse_rules.language.units import DURATION, format_quantity
 from evse_rules.live.build import ChargerFactory, build_inputs, default_charger_factory
+from evse_rules.live.commands import CommandPath
 from evse_rules.live.health import Health
 from evse_rules.live.reload import (
     ConfigWatcher,
@@ -51,6 +54,7 @@ from evse_rules.live.reload import (
 from evse_rules.live.report import samples, short, show, trace
 from evse_rules.live.schedule import Clock, Sleeper, next_tick, wall_clock, wall_sleep
 from evse_rules.live.sources import Sources
+from evse_rules.live.views import Service
 
 if TYPE_CHECKING:
     import httpx
@@ -96,6 +100,15 @@ class Daemon:
         self._client: httpx.AsyncClient | None = None
         self._tz = config.tzinfo()
         self._lock_handle: IO[str] | None = None
+        # Ticks and hand commands take turns (see live/commands.py).
+        self.serial = asyncio.Lock()
+        self.commands = CommandPath(self)
+        self.last_step: StepResult | None = None
+        self.last_tick: datetime | None = None
+        self.next_tick: datetime | None = None
+        self._change = 0
+        self._changed = asyncio.Event()
+        self._services: list[Service] = []
 
     # -- control --------------------------------------------------------------------------
 
@@ -120,16 +133,67 @@ class Daemon:
 
     # -- the loop -------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Start, tick until stopped (or `max_ticks`), release the chargers and close."""
+    async def run(self, services: Sequence[Service] = ()) -> None:
+        """Start, tick until stopped (or `max_ticks`), then close; the chargers keep what
+        they were last told unless their `on_exit` says release. `services` (the API...)
+        run beside the loop, started after the engine and stopped before it."""
         self._start()
         signals = self._install_signals()
         try:
+            for service in services:
+                try:
+                    await service.start()
+                except Exception as error:
+                    # The chargers matter more than a face: the engine runs without it.
+                    message = f"{service.name} not started: {error}"
+                    log.error("%s", message)
+                    self._journal_event(self.clock(), Event("error", service.name, message))
+                else:
+                    self._services.append(service)
             await self._loop()
         finally:
             for sig in signals:
                 asyncio.get_running_loop().remove_signal_handler(sig)
+            for service in reversed(self._services):
+                with contextlib.suppress(Exception):
+                    await service.stop()
             await self._shutdown()
+
+    # -- what the faces use -----------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The time now, in the rules' time zone."""
+        return self.clock().astimezone(self._tz)
+
+    async def send_commands(self, commands: list[Command]) -> list[Sent]:
+        """Send commands and commit each outcome to the engine (as a tick does)."""
+        return await self._send_all(commands)
+
+    def after_command(self, now: datetime) -> None:
+        """A hand command changed something: save the state, wake the faces."""
+        self._save(now)
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake whoever waits in `changes` (a tick ran, a command was carried out)."""
+        self._change += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def changes(self) -> int:
+        """Wait for the next change; returns its sequence number."""
+        await self._changed.wait()
+        return self._change
+
+    async def _serial_tick(self, when: datetime) -> StepResult:
+        """A tick, with the requests people left in the journal first, taking turns with
+        hand commands."""
+        async with self.serial:
+            await self.commands.take_requests()
+            step = await self.tick(when)
+            self.last_step, self.last_tick = step, when
+            self.notify()
+            return step
 
     def _install_signals(self) -> list[signal.Signals]:
         loop = asyncio.get_running_loop()
@@ -165,6 +229,7 @@ class Daemon:
             elif last is not None and when > last + timedelta(seconds=interval * 1.5):
                 log.warning("ticks skipped: the last tick was at %s, the next is at %s",
                             last.isoformat(), when.isoformat())
+            self.next_tick = when
             if await self.sleep((when - now).total_seconds(), self._stop):
                 break
             await self._guarded_tick(when)
@@ -174,9 +239,15 @@ class Daemon:
                 break
 
     async def _guarded_tick(self, when: datetime) -> None:
-        """Run one tick; a stop request gives it a moment, then cancels it."""
-        tick = asyncio.create_task(self.tick(when))
+        """Run one tick; a stop request gives it a moment, then cancels it.
+
+        Whatever the tick raises is caught here, at its edge: a bug in one tick must not end
+        a daemon that runs for months, nor flood its log. The first failure is logged with
+        its traceback and journaled; the same failure again is only counted (`Recurring`),
+        until it changes or a tick runs through again."""
+        tick = asyncio.create_task(self._serial_tick(when))
         stopped = asyncio.create_task(self._stop.wait())
+        now = when.astimezone(self._tz)
         try:
             done, _ = await asyncio.wait({tick, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if tick not in done:
@@ -185,16 +256,34 @@ class Daemon:
                     tick.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tick
-        except Exception:
-            # A bug in one tick must not end a daemon that runs for months: log it, go on.
-            log.exception("tick at %s failed", when.isoformat())
+        except Exception as error:
+            where = _raised_at(error)
+            event = self._health.tick.failed(
+                now, f"tick failed: {type(error).__name__}: {error}{where} (the next ticks "
+                "run; the same failure again is counted, not logged again)", error)
+            self._journal_event(now, event)
+        else:
+            if not tick.cancelled():
+                self._journal_event(now, self._health.tick.recovered(now))
         finally:
             stopped.cancel()
+
+    def _journal_event(self, now: datetime, event: Event | None) -> None:
+        """Journal an event outside a tick's transaction, if the journal can be written."""
+        if event is None or self.journal is None:
+            return
+        try:
+            self.journal.event(now, event)
+        except (sqlite3.Error, OSError) as error:
+            self._journal_failed(now, error)
 
     # -- start and stop -------------------------------------------------------------------
 
     def _start(self) -> None:
         config = self.config
+        # Before anything is opened: a state, journal or lock that is a folder, or two of
+        # them (or the config) that are one file, would be destroyed by the first tick.
+        config.check_files()
         self._lock()
         outcome = self.watcher.load()
         program = outcome.program if outcome.program is not None else NoRules()
@@ -246,14 +335,21 @@ class Daemon:
 
     def _lock(self) -> None:
         """Refuse to run twice on one journal: two daemons would fight over the chargers."""
+        import os
+
         try:
             import fcntl
         except ImportError:     # not on Windows; the service runs on Linux
             return
-        path = self.config.journal_path.with_name(self.config.journal_path.name + ".lock")
+        # The lock is taken on the journal's real path: two daemons that reach one journal
+        # through a symlink (of the file or of a folder) take the same lock.
+        # (realpath, not Path.resolve: a symlink loop is then an error of open, not a crash)
+        path = type(self.config.journal_path)(
+            os.path.realpath(self.config.journal_path) + ".lock")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a+")
+            handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600),
+                               "a+")
         except OSError as error:
             raise ConfigError(self.config.name, f"cannot create {path}: {error.strerror}",
                               "journal") from None
@@ -270,8 +366,11 @@ class Daemon:
         sources, journal = self.sources, self.journal
         if sources is not None:
             await sources.cancel()
+            # The chargers keep what they were last told (the next start adopts the claim):
+            # only those whose on_exit says so are handed back to their own settings.
             results = await asyncio.gather(
-                *(self._release(name, charger) for name, charger in sources.chargers.items()))
+                *(self._release(name, charger) for name, charger in sources.chargers.items()
+                  if self.config.chargers[name].on_exit == "release"))
             for charger in sources.chargers.values():
                 with contextlib.suppress(Exception):
                     await charger.close()
@@ -319,11 +418,10 @@ class Daemon:
             raise RuntimeError("the daemon has not started")
         events: list[Event] = []
         self._maybe_reload(events)
-        self._take_requests(now, events)
         results = await sources.gather(now, self._budget())
         self._health.apply(engine.store, results, events)
         engine.store.expire(now)
-        self._health.staleness(engine.store, events)
+        self._health.staleness(engine.store, now, events)
         rules_error = self.rules_error
         if rules_error is None:
             step = engine.step(now)
@@ -332,9 +430,18 @@ class Daemon:
         else:
             # No rules: nothing is decided, nothing is sent (not even the reference voltage).
             step, sent = _idle(now), []
-        self._save(now)
+        saved = self._save(now)
+        if saved is not None:
+            events.append(saved)
         values, stale = samples(engine.store)
-        journal.record(TickRecord(now, step, sent, values, stale, events, rules_error))
+        # A journal that cannot be written (a full disk) costs the tick's record, never the
+        # control of the chargers: the commands are sent already, the next ticks run.
+        try:
+            journal.record(TickRecord(now, step, sent, values, stale, events, rules_error))
+        except (sqlite3.Error, OSError) as error:
+            self._journal_failed(now, error)
+        else:
+            self._journal_event(now, self._health.journal.recovered(now))
         self._advance_simulated()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", trace(now, values, stale, step))
@@ -368,57 +475,6 @@ class Daemon:
         elif outcome.error is not None:
             events.append(Event("error", "rules", "rule files not reloaded, the previous "
                                 "rules keep running:\n" + outcome.error))
-
-    def _take_requests(self, now: datetime, events: list[Event]) -> None:
-        journal = self.journal
-        if journal is None:
-            return
-        for request in journal.pending_requests():
-            result = self._apply_request(request)
-            journal.finish_request(request.id, now, result)
-            level = "info" if result.startswith("done") else "error"
-            message = f"{request.kind} {request.target} {self._shown(request)}: {result}"
-            (log.info if level == "info" else log.error)("%s", message)
-            charger = request.target if request.kind == "mode" else None
-            events.append(Event(level, request.kind, message, charger))
-
-    def _shown(self, request: Request) -> str:
-        """A request's value as people wrote it: '20 kWh', not the canonical 7.2e+07 (J)."""
-        value = request.value
-        if (request.kind == "set" and self.engine is not None and isinstance(value, float)
-                and not isinstance(value, bool)):
-            for declared in self.engine.program.variables:
-                if declared.name == request.target and declared.type.kind is Kind.NUMBER:
-                    return format_quantity(value, declared.type.dimension)
-        return show(value)
-
-    def _apply_request(self, request: Request) -> str:
-        store = self.store
-        if request.kind == "mode":
-            if request.target not in store.chargers:
-                return f"refused: no charger named {request.target!r}"
-            try:
-                changed = store.set_mode(request.target, str(request.value))
-            except ValueError as error:
-                return f"refused: {error}"
-            return "done" if changed else "done (unchanged)"
-        if request.kind == "set":
-            declared = {v.name for v in self.engine.program.variables} if self.engine else set()
-            if self.rules_error is not None:
-                # No rules to check it against: a variable the state file holds (the rules
-                # declared it when they last ran) takes it; the next rules check its type.
-                declared = set(store.variables())
-                if request.target not in declared:
-                    return (f"refused: no rules are running (the rule files have errors) and "
-                            f"no saved variable is named {request.target!r}")
-            if request.target not in declared:
-                return f"refused: the rules declare no variable {request.target!r}"
-            try:
-                changed = store.set_variable(request.target, request.value)
-            except ValueError as error:
-                return f"refused: {error}"
-            return "done" if changed else "done (unchanged)"
-        return f"refused: unknown request {request.kind!r}"
 
     async def _send_all(self, commands: list[Command]) -> list[Sent]:
         if not commands:
@@ -476,17 +532,33 @@ class Daemon:
             if held.guard is not Guard.UNCHANGED:
                 log.debug("%s", held)
 
-    def _save(self, now: datetime | None = None) -> None:
+    def _save(self, now: datetime | None = None) -> Event | None:
         """Write modes, variables and contactor times if they changed since the last write
-        (the state file skips a state equal to the one it holds)."""
+        (the state file skips a state equal to the one it holds).
+
+        A write that fails (a full disk) is one error line, then counted while it goes on;
+        it is tried again at every tick. Returns the event to journal: the failure when it
+        starts or changes, the recovery when it ends."""
         store = self.store
         assert self.engine is not None
+        at = now or self.clock().astimezone(self._tz)
         try:
             self.state_file.save(snapshot(store, self.engine.contactor_times()), now)
         except OSError as error:
-            log.error("%s: cannot save the state: %s", self.config.state_path, error)
-            return
+            return self._health.state_file.failed(
+                at, f"{self.config.state_path}: cannot save the state: {_os_reason(error)} "
+                "(modes and variables are kept in memory and saved once it works again)")
         store.dirty = False
+        return self._health.state_file.recovered(at)
+
+    def _journal_failed(self, now: datetime, error: sqlite3.Error | OSError) -> None:
+        """One error line when the journal cannot be written, then a count while it lasts."""
+        journal = self.journal
+        if journal is not None:
+            _rollback(journal)
+        self._health.journal.failed(
+            now, f"journal {self.config.journal_path}: cannot write: {_os_reason(error)} "
+            "(the chargers are still controlled; ticks are not journaled until it works again)")
 
     def _advance_simulated(self) -> None:
         """Simulated chargers (driver = "simulated") draw energy as time passes."""
@@ -506,6 +578,39 @@ class Daemon:
                 log.info("journal: %d ticks older than %d days deleted", deleted, days)
 
 
+def _os_reason(error: sqlite3.Error | OSError) -> str:
+    """Why a write failed, in words: a full disk says so, whichever layer saw it."""
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror
+    else:
+        text = str(error) or type(error).__name__
+    full = ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+            or getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "disk is full" in text)
+    return f"the disk is full ({text})" if full else text
+
+
+def _rollback(journal: Journal) -> None:
+    """Leave no transaction open after a failed write: SQLite may keep one after a COMMIT
+    that failed (a full disk), and every later BEGIN would then fail for another reason."""
+    db = getattr(journal, "_db", None)
+    if isinstance(db, sqlite3.Connection) and db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def _raised_at(error: BaseException) -> str:
+    """' (at file.py:123)': where an exception was raised, so that two failures with the same
+    text from two places are told apart."""
+    tb = error.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f" (at {code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in {code.co_name})"
+
+
 def _when(at: datetime | None) -> str:
     return "never" if at is None else at.isoformat(timespec="seconds")
 
@@ -522,7 +627,22 @@ async def _carry_out(charger: Charger, command: Command) -> None:
     elif kind is CommandKind.STOP:
         await charger.stop()
     elif kind is CommandKind.SET_CURRENT:
-        await charger.set_current(int(command.value or 0))
+        # The last check before the driver: a whole, finite current within the charger's
+        # last reported limits (the guard's too, which the driver checks again).
+        import math
+
+        from evse_rules.chargers.base import ChargerStatus
+
+        value = command.value
+        if value is None or not math.isfinite(value) or value != int(value):
+            raise ChargerError(command.charger, f"current {value!r} A is not whole amperes: "
+                               "nothing sent")
+        last = getattr(charger, "last_status", None)
+        if isinstance(last, ChargerStatus) and last.online and not (
+                last.min_amps <= value <= last.max_amps):
+            raise ChargerError(command.charger, f"{value:g} A is outside the charger's limits "
+                               f"{last.min_amps:g}..{last.max_amps:g} A: nothing sent")
+        await charger.set_current(int(value))
     else:
         await charger.set_voltage(float(command.value or 0.0))
 

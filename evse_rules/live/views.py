@@ -168,3 +168,15 @@ class EngineFace(Protocol):
     async def changes(self) -> int:
         """Wait for the next change (a tick, a command) and return its sequence number."""
         ...
+
+
+class Service(Protocol):
+    """A face that runs beside the engine (the HTTP API, MQTT): started after the engine
+    has started, stopped before it stops. `start` raises when it cannot run (a port in use):
+    the engine then runs without it and journals why."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
