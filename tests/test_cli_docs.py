@@ -64,7 +64,7 @@ def test_the_reference_names_every_option_of_the_command(name: str) -> None:
     reference = (ROOT / "docs" / "commands.md").read_text()
     section = reference.split(f"## evse-rules {name}\n", 1)[1].split("\n## ", 1)[0]
     options = {option for action in _commands()[name]._actions for option in action.option_strings
-               if option.startswith("--") and option not in ("--help", "--verbose")}
+               if option.startswith("--") and option not in ("--help", "--verbose", "--version")}
     assert sorted(option for option in options if option not in section) == []
 
 
@@ -74,3 +74,51 @@ def test_the_reference_names_every_option_of_the_command(name: str) -> None:
 ])
 def test_verbose_is_taken_before_and_after_the_command(argv: list[str], verbose: int) -> None:
     assert build_parser().parse_args(argv).verbose == verbose
+
+
+@pytest.mark.parametrize("argv", [
+    ["--version"], ["check", "x.evr", "--version"], ["run", "--config", "x.toml", "--version"],
+    ["history", "--version"], ["simulate", "--version"],
+])
+def test_version_is_taken_before_and_after_the_command(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evse_rules import __version__
+    from evse_rules.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"evse-rules {__version__}\n"
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--config", "none.toml"], ["why", "--config", "none.toml"],
+    ["history", "--config", "none.toml"], ["mode", "garage", "auto", "--config", "none.toml"],
+    ["set", "target", "1 kWh", "--config", "none.toml"],
+    ["check", "x.evr", "--config", "none.toml"],
+    ["simulate", "none.evr", "--data", "none.csv"],
+])
+def test_a_missing_file_is_a_usage_error_for_every_command(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evse_rules.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.evr").write_text("input pv: W\n")
+    assert main(argv) == 2
+    missing = "none.evr" if argv[0] == "simulate" else "none.toml"
+    assert capsys.readouterr().err == f"evse-rules {argv[0]}: error: {missing}: no such file\n"
+
+
+def test_run_without_a_config_here_says_how_to_give_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evse_rules.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evse-rules run: error: evse-rules.toml: no such file (no ./evse-")
+    assert "--config FILE" in err

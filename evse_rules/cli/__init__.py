@@ -12,9 +12,11 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from evse_rules import __version__
 from evse_rules.cli import charger, check, live, simulate
+from evse_rules.cli.live import DEFAULT_CONFIG
 from evse_rules.errors import EvseRulesError
 
 COMMAND_MODULES = (check, simulate, charger, live)
@@ -34,9 +36,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unreadable(args: argparse.Namespace) -> str | None:
+    """The first file named on the command line that is not there, as a usage error.
+
+    Every command says the same about a missing file (exit 2, as `check` always did):
+    a typo in `--config` is the caller's mistake, not a bad config."""
+    named: list[str] = []
+    for key in ("files", "rules", "config", "data"):     # in the order people write them
+        value = getattr(args, key, None)
+        values = value if isinstance(value, list) else [value]
+        named.extend(v for v in values if isinstance(v, str))
+    for name in named:
+        path = Path(name)
+        if not path.is_file():
+            what = "not a file" if path.exists() else "no such file"
+            hint = ""
+            if name == getattr(args, "config", None) and name == DEFAULT_CONFIG:
+                hint = (f" (no ./{DEFAULT_CONFIG} here: give --config FILE, or copy "
+                        "evse-rules.example.toml to start one)")
+            return f"evse-rules {args.command}: error: {name}: {what}{hint}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    missing = _unreadable(args)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
     # -v: our own debug lines (a trace per tick), the libraries' at INFO; -vv: everything,
     # the HTTP requests of httpx and httpcore too.
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)

@@ -7,6 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from evse_rules import __version__
+
 CommandFunction = Callable[[argparse.Namespace], int]
 
 
@@ -27,4 +29,7 @@ def add_command(
     # where people type it. SUPPRESS: without it here, the global count is kept.
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                         help="more output (as before the command)")
+    # --version is global too: `evse-rules check x.evr --version` prints it, as the docs say.
+    parser.add_argument("--version", action="version", version=f"evse-rules {__version__}",
+                        help="print the version and exit (as before the command)")
     return parser

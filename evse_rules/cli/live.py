@@ -91,10 +91,14 @@ def run(args: argparse.Namespace) -> int:
     previous rules keep running. Rule files with errors at start are reported too: the
     daemon then polls and journals without rules (sending nothing) until they are fixed.
     SIGINT or SIGTERM releases every charger and exits.
-    Logs one line per command and per error; -v adds a trace line per tick.
-    Exit status: 0 after a stop, 1 when the config cannot be used.
+    Logs one line per command and per error; -v adds a trace line per tick. A failure that
+    repeats (a tick that raises, a full disk) is logged when it starts, as a count while it
+    lasts, and when it ends.
+    Exit status: 0 after a stop (whatever happened before), 1 when the config cannot be
+    used, 2 when the config file is not there.
     """
     import asyncio
+    import logging
 
     from evse_rules.config import load_config
     from evse_rules.live import Daemon
@@ -102,7 +106,17 @@ def run(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     config = load_config(args.config)
     daemon = Daemon(config, max_ticks=args.ticks)
-    asyncio.run(daemon.run())
+    try:
+        asyncio.run(daemon.run())
+    except EvseRulesError:
+        raise
+    except Exception as error:
+        if daemon.journal is None:      # it never started: a real failure of `run`
+            raise
+        # Started, ran and was stopped: what fails while shutting down (the last journal
+        # lines on a full disk) is said, but the stop itself was clean.
+        logging.getLogger("evse_rules.live").error(
+            "stopped; while shutting down: %s: %s", type(error).__name__, error)
     return 0
 
 
