@@ -89,6 +89,10 @@ def _state(code: int) -> Callable[[OpenEvseEmulator], None]:
     return inject
 
 
+def _reopen(emu: OpenEvseEmulator) -> None:
+    emu.start()
+
+
 def _claim_left(emu: OpenEvseEmulator) -> None:
     emu.set_claim(DEFAULT_CLIENT_ID, {"state": "active", "charge_current": 32})
 
@@ -127,7 +131,7 @@ FAULTS: tuple[Fault, ...] = (
     # the network and the server
     Fault("wrong_password", _fault("401"), r"authentication failed"),
     Fault("closed_port", lambda emu: emu.stop(), r"(?i)could not connect|connection failed",
-          heal=lambda emu: emu.start()),
+          heal=_reopen),
     Fault("timeout", _fault("timeout"), r"no answer"),
     Fault("delay_past_the_timeout", _fault("delay", seconds=1.0), r"no answer"),
     Fault("http_500", _fault("500"), r"HTTP 500"),
