@@ -59,6 +59,7 @@ from evse_rules.language.units import (
     parse_duration,
     parse_quantity,
 )
+from evse_rules.redact import redact, redact_url
 
 if TYPE_CHECKING:
     from evse_rules.engine.settings import ChargerSettings
@@ -72,18 +73,33 @@ AMPS_CEILING = 32
 
 
 def _check_url(value: str) -> str:
+    # Credentials first, whatever the scheme looks like ('HTTP://', 'htp://', none): every
+    # message below echoes the URL, and must not echo a password with it.
+    if "@" in value and redact_url(value) != value:
+        raise ValueError("must not hold credentials (a user name or a password); use user and "
+                         "password_env/password_file")
+    shown = redact_url(value)
     if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-    if re.match(r"^https?://[^/@\s]*:[^/@\s]*@", value):
-        # A password in the URL would end up in logs and error messages.
-        raise ValueError("must not hold credentials; use user and password_env/password_file")
+        raise ValueError(f"must be an http:// or https:// URL, got {_show(shown)}")
     try:
         port = urlsplit(value).port     # raises when not a number or outside 0..65535
     except ValueError:
         port = 0
     if port == 0:
-        raise ValueError(f"must have a port between 1 and 65535, got {value!r}")
+        raise ValueError(f"must have a port between 1 and 65535, got {_show(shown)}")
     return value
+
+
+def _show(value: Any) -> str:
+    """A value as an error message echoes it: its repr, cut short, secrets redacted."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):      # an int beyond the digit limit, a deep list
+        return f"a {type(value).__name__} too large to show"
+    if len(text) > 80:
+        text = text[:60] + f"... ({len(text)} characters)"
+    return redact(text)
+
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -101,10 +117,11 @@ _RESERVED_NAMES = frozenset({
 def _duration(value: Any) -> float:
     """A duration written with its unit ('10 s', '5 min') in seconds; must be positive."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a duration like '30 s' or '5 min', got {value!r}")
+        raise ValueError(f"expected a duration like '30 s' or '5 min', got {_show(value)}")
     if isinstance(value, int | float):
         # A bare number is ambiguous (seconds? minutes?): make people say.
-        raise ValueError(f"write the unit of the duration, like '{value} s' or '{value} min'")
+        raise ValueError(f"write the unit of the duration, like '{_show(value)} s' or "
+                         f"'{_show(value)} min'")
     try:
         return parse_duration(value)
     except UnitError as error:
@@ -123,8 +140,43 @@ def _duration_or_zero(value: Any) -> float:
     return _duration(value)
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
-OptionalDuration = Annotated[float, BeforeValidator(_duration_or_zero)]
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+# Every duration has bounds that the daemon can use: asyncio's timers, datetime arithmetic
+# and SQLite's times all break long before 1e300 h, and a tick of 1e-300 s would spin.
+TICK_BOUNDS = (0.1, HOUR)               # a tick: 100 ms (tests) .. 1 h
+TIMEOUT_BOUNDS = (0.1, HOUR)            # waiting for an answer
+EVERY_BOUNDS = (0.1, DAY)               # reading a charger or an input
+STALE_BOUNDS = (0.1, 30 * DAY)          # stale_after
+GUARD_BOUNDS = (0.0, 30 * DAY)          # min_on, min_off ('0 s' switches the guard off)
+JOURNAL_DAYS_MAX = 3650                 # ten years
+
+
+def _seconds(value: float) -> str:
+    """A bound as people write it: '100 ms', '1 h', '720 h (30 days)'."""
+    if value >= DAY and value % DAY == 0:
+        days = value / DAY
+        return f"{value / HOUR:g} h ({days:g} day{'s' if days != 1 else ''})"
+    for size, unit in ((HOUR, "h"), (MINUTE, "min"), (1.0, "s")):
+        if value >= size and value % size == 0:
+            return f"{value / size:g} {unit}"
+    return f"{value * 1000:g} ms" if 0 < value < 1 else f"{value:g} s"
+
+
+def _bounded(parse: Any, low: float, high: float) -> Any:
+    def check(value: Any) -> float:
+        seconds: float = parse(value)
+        if not (math.isfinite(seconds) and low <= seconds <= high):
+            raise ValueError(f"must be between {_seconds(low)} and {_seconds(high)}, got "
+                             f"{_show(value)}")
+        return seconds
+    return BeforeValidator(check)
+
+
+TickDuration = Annotated[float, _bounded(_duration, *TICK_BOUNDS)]
+Timeout = Annotated[float, _bounded(_duration, *TIMEOUT_BOUNDS)]
+Every = Annotated[float, _bounded(_duration, *EVERY_BOUNDS)]
+StaleAfter = Annotated[float, _bounded(_duration, *STALE_BOUNDS)]
+GuardDuration = Annotated[float, _bounded(_duration_or_zero, *GUARD_BOUNDS)]
 
 
 def _name_error(kind: str, name: str) -> str | None:
@@ -138,11 +190,50 @@ def _name_error(kind: str, name: str) -> str | None:
 
 def _resolve(value: Any, info: ValidationInfo) -> Any:
     """Paths in the file are relative to the config file's folder."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("a path cannot hold a NUL character")
     base = (info.context or {}).get("base")
     if isinstance(value, str | Path) and base is not None:
         path = Path(value).expanduser()
         return path if path.is_absolute() else Path(base) / path
     return value
+
+
+# An environment variable's name as people write them: EVSE_PASSWORD. Anything else may be the
+# password itself, pasted in the wrong key: refused, and never echoed.
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Characters that passwords hold and file names hardly ever do.
+_NOT_IN_PATHS = re.compile(r"""[!@#$%^&*()=+?'"<>|;,`{}\[\]\\]|[\x00-\x1f\x7f]""")
+
+
+def _password_env(value: Any) -> Any:
+    if value is None:
+        return None
+    if (not isinstance(value, str) or not _ENV_NAME.match(value)
+            or (re.search(r"[a-z]", value) and re.search(r"[0-9]", value))):
+        # Lower-case letters mixed with digits read like a password, not like EVSE_PASSWORD.
+        raise ValueError("password_env must name an environment variable (letters, digits, "
+                         "_; written like EVSE_PASSWORD), not a password: the value is not "
+                         "shown")
+    return value
+
+
+def _password_file(value: Any) -> Any:
+    if value is None or isinstance(value, Path):
+        return value
+    if (not isinstance(value, str) or not value.strip() or value != value.strip()
+            or _NOT_IN_PATHS.search(value)):
+        raise ValueError("password_file must be the path of the file that holds the password "
+                         "(like '/etc/evse-rules/garage.password'), not a password: the value "
+                         "is not shown")
+    return value
+
+
+def _password_location(value: Any, info: ValidationInfo) -> Any:
+    """password_env and password_file, refused without echo when they look like a password."""
+    if info.field_name == "password_env":
+        return _password_env(value)
+    return _resolve(_password_file(value), info)
 
 
 def _read_password(env: str | None, file: Path | None) -> SecretStr | None:
@@ -178,13 +269,13 @@ class ChargerConfig(BaseModel):
     # The reference voltage to give the charger: volts, or the name of a voltage input (checked
     # by Config); None leaves the charger's own setting alone.
     voltage: float | str | None = None
-    min_on: OptionalDuration = 600.0
-    min_off: OptionalDuration = 300.0
+    min_on: GuardDuration = 600.0
+    min_off: GuardDuration = 300.0
     mode: Literal["auto", "manual"] = "manual"
     start_without_vehicle: bool = False
     client_id: int | None = None       # the claim's client id; None: the driver's own
-    every: Duration | None = None      # poll interval; None: every tick
-    timeout: Duration = 5.0
+    every: Every | None = None         # poll interval; None: every tick
+    timeout: Timeout = 5.0
     # What stopping the engine does to the charger: keep our claim (the charger goes on
     # doing what it was last told, and the next start adopts it) or release it (the charger
     # goes back to its own settings: a sleeping charger may start at its full current).
@@ -193,12 +284,13 @@ class ChargerConfig(BaseModel):
     @field_validator("min_amps", "max_amps", mode="before")
     @classmethod
     def _amps_in_range(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a whole number of amperes, got {value!r}")
-        if value != int(value):
-            raise ValueError(f"must be a whole number of amperes, got {value!r}")
+        # inf and nan are floats of TOML; neither is a whole number (int() would raise).
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or (isinstance(value, float) and not value.is_integer())):
+            raise ValueError(f"must be a whole number of amperes, got {_show(value)}")
         if not AMPS_FLOOR <= value <= AMPS_CEILING:
-            raise ValueError(f"must be between {AMPS_FLOOR} and {AMPS_CEILING}, got {value!r}")
+            raise ValueError(f"must be between {AMPS_FLOOR} and {AMPS_CEILING}, got "
+                             f"{_show(value)}")
         return int(value)
 
     @field_validator("voltage", mode="before")
@@ -218,10 +310,10 @@ class ChargerConfig(BaseModel):
             raise ValueError(f"must be between 100 and 500 V, got {value!r}")
         return value
 
-    @field_validator("password_file", mode="before")
+    @field_validator("password_env", "password_file", mode="before")
     @classmethod
     def _relative(cls, value: Any, info: ValidationInfo) -> Any:
-        return _resolve(value, info)
+        return _password_location(value, info)
 
     @field_validator("client_id")
     @classmethod
@@ -277,10 +369,10 @@ class HttpConfig(BaseModel):
     # Origins besides the dashboard's own that may send commands (a reverse proxy's name).
     allowed_origins: list[str] = Field(default_factory=list)
 
-    @field_validator("password_file", mode="before")
+    @field_validator("password_env", "password_file", mode="before")
     @classmethod
     def _relative(cls, value: Any, info: ValidationInfo) -> Any:
-        return _resolve(value, info)
+        return _password_location(value, info)
 
     @field_validator("listen")
     @classmethod
@@ -344,18 +436,18 @@ class InputConfig(BaseModel):
     url: str | None = None
     path: str | None = None
     unit: str | None = None
-    every: Duration | None = None       # poll interval; None: every tick
-    timeout: Duration = 5.0
-    stale_after: Duration | None = None  # None: three poll intervals
+    every: Every | None = None          # poll interval; None: every tick
+    timeout: Timeout = 5.0
+    stale_after: StaleAfter | None = None  # None: three poll intervals
     value: str | float | None = None
     user: str | None = None              # HTTP Basic, as for chargers
     password_env: str | None = None
     password_file: Path | None = None
 
-    @field_validator("password_file", mode="before")
+    @field_validator("password_env", "password_file", mode="before")
     @classmethod
     def _relative(cls, value: Any, info: ValidationInfo) -> Any:
-        return _resolve(value, info)
+        return _password_location(value, info)
 
     @field_validator("unit")
     @classmethod
@@ -413,6 +505,8 @@ class InputConfig(BaseModel):
                 written = parse_quantity(self.value).dimension
                 if written not in (NUMBER, lookup_unit(self.unit).dimension):
                     raise ValueError(f"value {self.value!r} is not in unit {self.unit!r}")
+            if not math.isfinite(self.constant().value):
+                raise ValueError(f"value {_show(self.value)} is too large")
         return self
 
     @property
@@ -452,13 +546,23 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tick: Duration = 60.0
+    tick: TickDuration = 60.0
     rules: list[Path] = Field(min_length=1)
     journal: Path = Field(default=Path("evse-rules.sqlite"), validate_default=True)
     state: Path = Field(default=Path("evse-rules-state.json"), validate_default=True)
-    journal_days: int = Field(default=90, ge=0)    # days of journal kept; 0: keep everything
+    journal_days: int = 90      # days of journal kept, 0..3650; 0: keep everything
     timezone: str | None = None     # IANA name for the rules' local time; None: the system's
     http: HttpConfig = Field(default_factory=HttpConfig)
+
+    @field_validator("journal_days", mode="before")
+    @classmethod
+    def _journal_days(cls, value: Any) -> Any:
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or (isinstance(value, float) and not value.is_integer())
+                or not 0 <= value <= JOURNAL_DAYS_MAX):
+            raise ValueError(f"must be a whole number of days from 0 (keep everything) to "
+                             f"{JOURNAL_DAYS_MAX}, got {_show(value)}")
+        return int(value)
 
     @field_validator("timezone")
     @classmethod
@@ -468,8 +572,8 @@ class Config(BaseModel):
 
             try:
                 ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (write it like "
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValueError(f"unknown time zone {_show(value)} (write it like "
                                  "'Europe/Paris')") from None
         return value
 
@@ -559,6 +663,23 @@ class Config(BaseModel):
         """How messages name this config: its file name, or '<config>'."""
         return str(self.source) if self.source else "<config>"
 
+    @property
+    def lock_path(self) -> Path:
+        """The lock file that keeps a second daemon off the journal: the journal + '.lock'."""
+        return self.journal.with_name(self.journal.name + ".lock")
+
+    def check_files(self) -> None:
+        """Refuse files the daemon would destroy: ConfigErrors naming every key at fault.
+
+        The state, the journal (and SQLite's -wal and -shm beside it), the lock and the
+        config must be distinct files once symlinks are resolved, and each must be a file or
+        not exist yet (not a folder, not '/'). Run by `check --config` and at `run`'s start.
+        """
+        problems = file_problems(self)
+        if problems:
+            raise ConfigErrors([ConfigError(self.name, message, key)
+                                for key, message in problems])
+
     def input_every(self, name: str) -> float:
         """Seconds between two reads of input `name` (the tick when not configured)."""
         every = self.inputs[name].every
@@ -596,6 +717,76 @@ class Config(BaseModel):
         ]
 
 
+# --- the files the daemon writes ---------------------------------------------------------
+
+def _real(path: Path) -> Path:
+    """`path` with every symlink resolved (as far as it exists), absolute."""
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return path.absolute()
+
+
+def _written_file_problem(path: Path) -> str | None:
+    """Why a file the daemon writes cannot be at `path` (None: it can)."""
+    real = _real(path)
+    try:
+        if real.is_dir():
+            return f"{path} is a folder, not a file"
+        if real.exists() and not real.is_file():
+            return f"{path} is not a regular file"
+        folder = real.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"{path} cannot be created: {folder} is not a folder"
+    except OSError as error:
+        return f"{path}: {error.strerror or error}"
+    return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    if _real(a) == _real(b):
+        return True
+    try:
+        return os.path.samefile(a, b)       # two hard links to one file
+    except (OSError, ValueError):
+        return False
+
+
+def file_problems(config: Config) -> list[tuple[str, str]]:
+    """(key, message) for each file of `config` the daemon could not use or would destroy."""
+    journal = config.journal_path
+    # What the daemon writes, as (key, how messages name it, path).
+    written = [
+        ("state", "the state file", config.state_path),
+        ("journal", "the journal", journal),
+        ("journal", "the journal's lock file", config.lock_path),
+    ]
+    # SQLite's companions of the journal are written too; they only have to be distinct.
+    companions = [("journal", f"the journal's {suffix} file",
+                   journal.with_name(journal.name + suffix)) for suffix in ("-wal", "-shm")]
+    read = [("rules", f"the rule file {path}", path) for path in config.rule_paths]
+    if config.source is not None:
+        read.append(("config", "the config file", config.source))
+    problems: list[tuple[str, str]] = []
+    for key, what, path in written:
+        problem = _written_file_problem(path)
+        if problem:
+            problems.append((key, f"{what}: {problem}"))
+    clashed: set[tuple[str, str]] = set()
+    for i, (key, what, path) in enumerate(written):
+        for other_key, other_what, other in [*written[i + 1:], *companions, *read]:
+            if key == other_key == "journal" or (other_key, other_what) in clashed:
+                continue      # the journal's lock and companions are distinct by their names
+            if _same(path, other):
+                clashed.add((key, what))
+                problems.append((key, f"{what} and {other_what} ({other_key}) are the same "
+                                 f"file ({_real(path)}): each needs its own, or one would "
+                                 "overwrite the other"))
+    return problems
+
+
 # --- loading and error messages ---------------------------------------------------------
 
 _SECTIONS: dict[str, type[BaseModel]] = {"chargers": ChargerConfig, "inputs": InputConfig}
@@ -624,11 +815,11 @@ def _message(error: ErrorDetails) -> str:
         return str(error.get("ctx", {}).get("error", error["msg"]))
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}, got {given!r}"
+        return f"must be one of {expected}, got {_show(given)}"
     if kind == "too_short":
         return "must not be empty"
     msg = error["msg"]
-    return f"{msg[:1].lower()}{msg[1:]}, got {given!r}"
+    return f"{msg[:1].lower()}{msg[1:]}, got {_show(given)}"
 
 
 _TYPES = frozenset({"float", "str", "int", "bool", "list[...]"})
@@ -659,7 +850,8 @@ def _errors(file: str, error: ValidationError) -> ConfigError:
             # ..."), a line each.
             found += [ConfigError(file, m.group(2), m.group(1)) for m in named if m]
             continue
-        found.append(ConfigError(file, _message(detail), _key(loc) or None))
+        # Whatever a message echoes, a password or a token in it is not shown.
+        found.append(ConfigError(file, redact(_message(detail)), _key(loc) or None))
     unique: dict[str, ConfigError] = {}
     for e in found:
         unique.setdefault(str(e), e)
@@ -672,11 +864,19 @@ def parse_config(text: str, file: str = "<config>", base: Path | None = None) ->
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(file, f"not valid TOML: {error}") from None
+    except ValueError:
+        # Python refuses to turn more than 4300 digits into an int (a denial-of-service
+        # guard); tomllib lets that ValueError out.
+        raise ConfigError(file, "not valid TOML: a number has too many digits") from None
+    except RecursionError:
+        raise ConfigError(file, "not valid TOML: arrays or tables nested too deep") from None
     context = {"base": base if base is not None else Path.cwd()}
     try:
         config = Config.model_validate(data, context=context)
     except ValidationError as error:
         raise _errors(file, error) from None
+    except RecursionError:
+        raise ConfigError(file, "values nested too deep to check") from None
     return config.model_copy(update={"source": Path(file)})
 
 

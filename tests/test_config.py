@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from evse_rules.config import ChargerConfig, Config, InputConfig, load_config, parse_config
+from evse_rules.config import (
+    ChargerConfig,
+    Config,
+    HttpConfig,
+    InputConfig,
+    load_config,
+    parse_config,
+)
 from evse_rules.errors import ConfigError
 from evse_rules.language.program import Kind
 from evse_rules.language.units import CURRENT, POWER, VOLTAGE
@@ -238,7 +245,7 @@ def _documented_keys() -> dict[str, set[str]]:
     for line in text.splitlines():
         if line.startswith("### "):
             section = {"### Top level": "top", "### `[chargers.NAME]`": "chargers",
-                       "### `[inputs.NAME]`": "inputs"}[line]
+                       "### `[inputs.NAME]`": "inputs", "### `[http]`": "http"}[line]
         elif line.startswith("| `"):
             keys.setdefault(section, set()).update(
                 re.findall(r"`(\w+)`", line.split("|")[1]))
@@ -247,7 +254,7 @@ def _documented_keys() -> dict[str, set[str]]:
 
 def test_running_guide_describes_every_config_key_and_no_other() -> None:
     models: dict[str, type[BaseModel]] = {"top": Config, "chargers": ChargerConfig,
-                                          "inputs": InputConfig}
+                                          "inputs": InputConfig, "http": HttpConfig}
     in_code = {section: set(model.model_fields) - {"source", "chargers", "inputs"}
                for section, model in models.items()}
     assert _documented_keys() == in_code

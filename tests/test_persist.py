@@ -90,11 +90,11 @@ def test_a_corrupt_file_is_kept_aside_and_defaults_are_used(
     path.write_text(content)
     result = StateFile(path).load()
     assert result.state == SavedState()
-    assert result.problem is not None and "unreadable state file" in result.problem
+    assert result.problem is not None and "corrupt state file" in result.problem
     assert result.kept_as is not None and result.kept_as.read_text() == content
-    assert result.kept_as.name.startswith("state.json.bad-")
+    assert result.kept_as.name.startswith("state.json.corrupt-")
     assert not path.exists()
-    assert "unreadable state file" in caplog.text
+    assert "corrupt state file" in caplog.text
 
 
 def test_a_missing_file_is_an_empty_state(tmp_path: Path) -> None:

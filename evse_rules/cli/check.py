@@ -42,6 +42,8 @@ def check(args: argparse.Namespace) -> int:
             return 2
         try:
             config = load_config(args.config)
+            # The files `run` writes: what would refuse it (or be destroyed) is said here.
+            config.check_files()
         except ConfigError as error:
             print(str(error), file=sys.stderr)
             return 1

@@ -192,6 +192,12 @@ class Journal:
         # current every minute is journaled when it starts doing so, not every minute.
         self._unchanged: set[tuple[str | None, str, str | None, int]] = set()
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The journal holds what people did and when (who was home): created readable by its
+        # owner only. SQLite gives its -wal and -shm files the database's mode.
+        import os
+
+        # (O_CREAT's mode applies only when the file is new; an existing one is left alone.)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

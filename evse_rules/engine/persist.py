@@ -10,11 +10,16 @@ was last started and stopped (the minimum on and off times count from them), in 
 Values are canonical (J, W, A, s...), as the engine holds them; times are ISO 8601 with
 their offset. A file without "contactor" (written before it existed) is read as no times.
 
-A write is atomic: a temporary file in the same folder, flushed and fsynced, then renamed
-over the old one, so a power cut or a kill -9 leaves either the old file or the new one,
-never half of one. A file that cannot be read is not fatal: its content is kept beside it
-(`NAME.bad-TIMESTAMP`), the problem is reported, and the engine starts from the config's
-defaults.
+A write is atomic: a temporary file in the same folder (mode 0600), flushed and fsynced,
+then renamed over the old one, so a power cut or a kill -9 leaves either the old file or the
+new one, never half of one.
+
+A corrupt file (not JSON, the wrong shape, nested too deep, numbers too large) is not fatal:
+it is renamed `NAME.corrupt-TIMESTAMP` beside it, the problem is reported, and the engine
+starts from the config's defaults. A file that cannot be read at all (no permission, a
+folder) is another matter: its content may be perfectly good, so it is left untouched and
+`StateFileError` stops the start (modes, variables and contactor times are not thrown away
+over a chmod).
 """
 
 from __future__ import annotations
@@ -30,11 +35,32 @@ from pathlib import Path
 
 from evse_rules.engine.engine import ContactorTimes, Engine
 from evse_rules.engine.store import StateStore
+from evse_rules.errors import EvseRulesError
 from evse_rules.language.program import MODES, Value
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+
+
+class StateFileError(EvseRulesError):
+    """The state file exists but cannot be read (permission, a folder...): nothing is done."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: error: cannot read the state file: {reason}; it is left "
+                         "as it is (the modes, variables and contactor times it holds are "
+                         "kept): fix its permissions, or point `state` at another file")
+
+
+def _permission(path: Path) -> str:
+    """What the permission of `path` is, for a message: 'mode 0600, owner uid 0'."""
+    try:
+        info = path.stat()
+    except OSError:
+        return "its folder cannot be searched"
+    return f"mode {info.st_mode & 0o7777:04o}, owner uid {info.st_uid}, we are uid {os.getuid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +89,32 @@ class StateFile:
     def load(self) -> LoadResult:
         """Read the file; a missing file is an empty state, a corrupt one is set aside."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return LoadResult(SavedState())
-        except (OSError, UnicodeDecodeError) as error:
-            return self._set_aside(f"cannot read: {error}")
+        except PermissionError:
+            raise StateFileError(self.path, f"permission denied ({_permission(self.path)})"
+                                 ) from None
+        except IsADirectoryError:
+            raise StateFileError(self.path, "it is a folder") from None
+        except OSError as error:
+            raise StateFileError(self.path, error.strerror or str(error)) from None
         try:
-            state = _decode(json.loads(text))
-        except (ValueError, TypeError) as error:
-            return self._set_aside(str(error))
+            state = _decode(json.loads(data.decode("utf-8")))
+        except UnicodeDecodeError:
+            return self._set_aside("not UTF-8 text")
+        except RecursionError:
+            return self._set_aside("nested too deep")
+        except (ValueError, TypeError, OverflowError) as error:
+            # ValueError includes an integer beyond Python's 4300-digit limit.
+            return self._set_aside(str(error)[:200])
         self._last = state
         return LoadResult(state)
 
     def _set_aside(self, problem: str) -> LoadResult:
-        message = f"{self.path}: error: unreadable state file ({problem}); starting from defaults"
+        message = f"{self.path}: error: corrupt state file ({problem}); starting from defaults"
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        kept = self.path.with_name(f"{self.path.name}.bad-{stamp}")
+        kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:
             os.replace(self.path, kept)
         except OSError as error:
@@ -147,6 +183,8 @@ def _decode(document: object) -> SavedState:
     for name, value in variables.items():
         if value is not None and not isinstance(value, bool | int | float | str):
             raise ValueError(f"variable {name!r} holds {type(value).__name__}, not a value")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e300:
+            raise ValueError(f"variable {name!r} is a number too large")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"variable {name!r} is not a finite number")
     return SavedState(

@@ -6,36 +6,36 @@
     path = "site.meters.0.power"       # keys and list indexes
     unit = "kW"                        # the unit of the number found there
 
-Every failure is an `InputError` that names the input, the URL (without credentials) and the
-cause: no answer in time, an HTTP status, a body that is not JSON, a path that leads nowhere,
-a value that is not a number.
+Every failure is an `InputError` that names the input, the URL (without credentials nor
+secret query values: `evse_rules.redact`) and the cause: no answer in time, an HTTP status, a
+body that is not JSON, a path that leads nowhere, a value that is not a number. httpx's own
+request lines (logged at -vv) are redacted the same way.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from evse_rules.inputs.base import Clock, InputError, Reading, utc_now
+from evse_rules.redact import redact, redact_logs, redact_url
 
-# Query parameters that commonly carry secrets: their values are never shown in messages.
-_SECRET_PARAM = re.compile(r"token|key|pass|secret|auth|sig", re.I)
+# httpx logs every request with its whole URL (shown at -vv): token=... must not be in it.
+redact_logs("httpx")
 
 
 def safe_url(url: str) -> str:
     """`url` as messages and logs may show it: no user info, no secret query values."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    query = urlencode([(k, "***" if _SECRET_PARAM.search(k) else v)
-                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, host, parts.path, query, ""))
+    try:
+        parts = urlsplit(url)
+    except ValueError:        # not even a URL (a bad IPv6 host): redacted as it is
+        return redact_url(url)
+    host = parts.netloc.rpartition("@")[2]      # the user info goes, not just its password
+    return redact_url(urlunsplit((parts.scheme, host, parts.path, parts.query, "")))
 
 
 def parse_path(path: str) -> tuple[str, ...]:
@@ -140,8 +140,9 @@ class HttpInput:
             raise self._fail(f"HTTP {response.status_code} {reason}".rstrip())
         try:
             document = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise self._fail(f"invalid JSON ({error})") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            cause = "nested too deep" if isinstance(error, RecursionError) else str(error)
+            raise self._fail(f"invalid JSON ({redact(cause)[:200]})") from None
         try:
             raw = to_number(follow(document, self._parts))
         except ValueError as error:
