@@ -1,8 +1,9 @@
 """The HTTP link both OpenEVSE drivers share: auth, timeouts, one retry, every status checked.
 
 The password lives only inside the `httpx.BasicAuth` of the client: URLs in messages and logs are
-built from the URL without credentials (a `http://user:pass@host` URL has them moved out first),
-and no repr shows it.
+built from the URL without credentials (a `http://user:pass@host` URL has them moved out first)
+and pass through `evse_rules.redact` (token=... query values), and no repr shows it. httpx's
+own request lines (-vv) and this room's log lines are redacted the same way.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 import httpx
 
 from evse_rules.errors import ChargerAuthError, ChargerProtocolError, ChargerTimeout
+from evse_rules.redact import redact, redact_logs, redact_url
 
 log = logging.getLogger("evse_rules.chargers")
+# Every request line httpx logs carries the whole URL (shown at -vv).
+redact_logs("httpx", "evse_rules.chargers")
 
 JsonObject = dict[str, Any]
 
@@ -39,8 +43,8 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
         parsed = httpx.URL(url if "://" in url else f"http://{url}")
     except httpx.InvalidURL as error:
         # The message names the bad part (a port, a host), never the whole URL and its password.
-        raise ValueError(f"not a valid URL: {error}") from None
-    shown = parsed.copy_with(username=None, password=None)
+        raise ValueError(f"not a valid URL: {redact(str(error))}") from None
+    shown = redact_url(str(parsed.copy_with(username=None, password=None)))
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"not an http(s) URL: {shown}")
     if parsed.port is not None and not 0 < parsed.port < 65536:
@@ -109,7 +113,7 @@ class HttpLink:
         decode: bool = True,
     ) -> Reply:
         """Send one request; return the reply if its status is in `ok`, raise otherwise."""
-        url = f"{self.base_url}{path}"
+        url = redact_url(f"{self.base_url}{path}")     # as messages and logs show it
         where = f"{method} {url}"
         while True:
             try:
