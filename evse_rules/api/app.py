@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
 
 from evse_rules.api.bodies import (
     AmpsBody,
@@ -171,7 +173,12 @@ def create_app(face: EngineFace, *, password: str | None,
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                    include_in_schema=False)
-    async def unknown(rest: str) -> None:
+    async def unknown(request: Request, rest: str) -> None:
+        # A known path asked with another method lands here too (this route takes them all).
+        for route in app.routes:
+            if (isinstance(route, APIRoute) and route.path != "/api/{rest:path}"
+                    and route.matches(request.scope)[0] == Match.PARTIAL):
+                raise ApiError(405, f"{request.method} is not allowed on /api/{rest}")
         raise ApiError(404, f"no such path: /api/{rest}")
 
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
