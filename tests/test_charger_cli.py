@@ -67,7 +67,7 @@ def test_commands(make_emulator: EmulatorFactory, capsys: pytest.CaptureFixture[
     assert run(capsys, emu.url, "start")[0] == 0
     assert run(capsys, emu.url, "amps", "16")[0] == 0  # a new process: adopts `active`
     posts = [r.body for r in emu.requests if r.method == "POST"]
-    assert posts == [{"state": "active", "auto_release": False},
+    assert posts == [{"state": "active", "charge_current": 32, "auto_release": False},
                      {"state": "active", "charge_current": 16, "auto_release": False}]
     assert run(capsys, emu.url, "stop")[0] == 0
     assert emu.state == 254

@@ -53,8 +53,10 @@ async def test_commands_send_the_right_requests(make_emulator: EmulatorFactory,
     emu.clear_requests()
     await charger.start()
     # The first command looks for a claim left by an earlier run (none here: 404 or {}).
+    # The body is a whole claim: the current it does not ask for is the pilot's (32 A).
     assert sent(emu) == [("GET", path, None),
-                         ("POST", path, {"state": "active", "auto_release": False})]
+                         ("POST", path, {"state": "active", "charge_current": 32,
+                                         "auto_release": False})]
 
     emu.clear_requests()
     await charger.set_current(16)

@@ -154,12 +154,7 @@ class HttpLink:
             raise ChargerProtocolError(self.name, f"HTTP {status} for {where}{detail}")
         body: Any = None
         if decode and content.strip():
-            try:
-                body = json.loads(content)
-            except ValueError as error:
-                raise ChargerProtocolError(
-                    self.name, f"invalid JSON from {where}: {_preview(content)}"
-                ) from error
+            body = decode_json(self.name, where, content)
         return Reply(status=status, body=body, url=url)
 
     def object_of(self, reply: Reply, method: str = "GET") -> JsonObject:
@@ -169,6 +164,58 @@ class HttpLink:
                 self.name, f"{method} {reply.url} answered {_kind(reply.body)}, not a JSON object"
             )
         return reply.body
+
+
+# Bounds of a charger's JSON answer: its largest document (/config) is a few kB and 3 deep.
+MAX_JSON_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
+
+
+def _refuse_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):   # 1e400
+        raise ValueError(f"{text[:60]} is not a finite number")
+    return value
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """Whether `value` nests no deeper than `limit` arrays and objects (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def decode_json(name: str, where: str, content: bytes) -> Any:
+    """A reply body as JSON, or ChargerProtocolError: at most MAX_JSON_BYTES and
+    MAX_JSON_DEPTH deep, no NaN, Infinity or number that overflows to one (1e400)."""
+    if len(content) > MAX_JSON_BYTES:
+        raise ChargerProtocolError(
+            name, f"the answer to {where} is {len(content)} bytes, more than {MAX_JSON_BYTES}")
+    try:
+        body = json.loads(content, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ChargerProtocolError(
+            name, f"the JSON from {where} nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as error:
+        raise ChargerProtocolError(
+            name, f"invalid JSON from {where}: {_preview(content)} ({str(error)[:60]})"
+        ) from None
+    if not _depth_within(body, MAX_JSON_DEPTH):
+        raise ChargerProtocolError(
+            name, f"the JSON from {where} nests deeper than {MAX_JSON_DEPTH} levels")
+    return body
 
 
 def _describe(error: httpx.TransportError) -> str:
@@ -182,8 +229,8 @@ def _describe(error: httpx.TransportError) -> str:
 def _message_of(content: bytes) -> str | None:
     """The firmware's `msg` (or RAPI `error`) of an error reply, if it has one."""
     try:
-        data = json.loads(content)
-    except ValueError:
+        data = decode_json("", "", content)
+    except ChargerProtocolError:
         return _preview(content) if content.strip() else None
     if isinstance(data, dict):
         for key in ("msg", "error"):

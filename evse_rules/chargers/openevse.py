@@ -3,9 +3,15 @@
 Control goes through a claim of our own client id on firmware 4.1.0 and later
 (`POST /claims/{id}`, priority 500: it beats divert and the scheduler, loses to a manual override
 made on the charger itself; API-NOTES section 5), through `/override` on 4.0.x (section 4).
-Both bodies REPLACE the whole claim, so the driver remembers what it asked for (state and
-current) and sends both every time; a release forgets them. A fresh driver adopts the claim it
-finds on the charger first, so that `amps 16` after a restart does not wipe an earlier `start`.
+Both bodies REPLACE the whole claim, so every body carries both `state` and `charge_current`
+(and `auto_release: false`): a partial body would drop the other one (a hand stop followed by
+a current change would start the car). The driver remembers what it asked for; what it does
+not know comes from the claim it finds on the charger first (adopted once per driver, so that
+`amps 16` after a restart does not wipe an earlier `start`), else from the last status (state
+sleeping/disabled -> "disabled", else "active"; the current from the pilot). Every current
+posted is whole amperes within the limits (`chargers.limits`): an adopted or remembered one is
+clamped into them, an asked one outside them is refused; a charger whose limits leave no
+current (empty, NaN) gets no current and no start, only a stop. A release forgets it all.
 It never writes `max_current_soft` (that is an EEPROM write on the controller, section 3).
 """
 
@@ -19,7 +25,7 @@ from typing import Any, Literal
 
 import httpx
 
-from evse_rules.chargers.base import ChargerStatus
+from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.chargers.firmware import (
     CLAIMS_API,
     DEFAULT_CLIENT_ID,
@@ -29,7 +35,14 @@ from evse_rules.chargers.firmware import (
     validate_client_id,
 )
 from evse_rules.chargers.http import HttpLink, JsonObject, log
-from evse_rules.chargers.openevse_parse import ChargerConfig, number, parse_config, parse_status
+from evse_rules.chargers.limits import CurrentLimits, check_config_limits, current_limits
+from evse_rules.chargers.openevse_parse import (
+    AMPS,
+    ChargerConfig,
+    number,
+    parse_config,
+    parse_status,
+)
 from evse_rules.chargers.refresh import Refresher
 from evse_rules.errors import ChargerProtocolError, ChargerUnsupported
 
@@ -54,10 +67,15 @@ class OpenEvseCharger:
         timeout: float = 5.0,
         client_id: int | None = None,
         phases: int = 1,
+        min_amps: int = 6,
+        max_amps: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        check_config_limits(min_amps, max_amps)
         self.name = name
         self.phases = phases    # for the power of firmware that does not tell (before 4.2)
+        self.min_amps = min_amps    # the config's limits, within which every current stays
+        self.max_amps = max_amps
         self.client_id = validate_client_id(
             DEFAULT_CLIENT_ID if client_id is None else client_id
         )
@@ -73,6 +91,7 @@ class OpenEvseCharger:
         self._state: ClaimState | None = None
         self._current: int | None = None
         self._adopted = False
+        self._error_logged: str | None = None   # the error state last logged
 
     def __repr__(self) -> str:
         return (f"OpenEvseCharger(name={self.name!r}, url={self._link.base_url!r}, "
@@ -131,6 +150,10 @@ class OpenEvseCharger:
             config = await self._read_config()
         self._config_version = seen
         status = parse_status(self.name, doc, config, f"GET {reply.url}", self.phases)
+        if status.error != self._error_logged:   # one line per change, not one per tick
+            if status.state is ChargerState.ERROR:
+                log.warning("%s: charger error: %s", self.name, status.error)
+            self._error_logged = status.error
         self._last = status
         return status
 
@@ -156,6 +179,14 @@ class OpenEvseCharger:
     def _path(self, api: str) -> str:
         return f"/claims/{self.client_id}" if api == "claims" else "/override"
 
+    def limits(self) -> CurrentLimits:
+        """The whole amperes this charger may be sent now: the config's limits within the
+        hard ones of /config."""
+        config = self._config
+        if config is None:
+            return current_limits(self.min_amps, self.max_amps)
+        return current_limits(self.min_amps, self.max_amps, config.min_amps, config.max_amps)
+
     async def _adopt(self, api: str) -> None:
         """Learn what an earlier run of ours left in the claim, once per driver."""
         if self._adopted:
@@ -168,19 +199,42 @@ class OpenEvseCharger:
         state = reply.body.get("state")
         if self._state is None and state in ("active", "disabled"):
             self._state = state
-        current = number(self.name, reply.body, "charge_current", f"GET {reply.url}")
+        where = f"GET {reply.url}"
+        current = number(self.name, reply.body, "charge_current", where, AMPS)
         if self._current is None and current is not None:
-            self._current = int(current)
+            self._current = int(current)   # clamped into the limits before it is posted
 
-    async def _send(self, api: str) -> None:
-        body: JsonObject = {}
-        if self._state is not None:
-            body["state"] = self._state
-        if self._current is not None:
-            body["charge_current"] = self._current
+    async def _whole_claim(self, limits: CurrentLimits, state: ClaimState | None,
+                           current: int | None) -> tuple[ClaimState, int]:
+        """The state and current of the next body: what was asked, else what the charger
+        shows; the current clamped into the limits (a faulted charger: the config's min)."""
+        if state is None or current is None:
+            last = self._last if self._last is not None else await self._read_status()
+            if state is None:
+                paused = last.state in (ChargerState.SLEEPING, ChargerState.DISABLED)
+                state = "disabled" if paused else "active"
+            if current is None:
+                current = int(last.amps)
+        if limits.fault is not None:
+            # Only a stop gets here (start and set_current refuse first): the car does not
+            # charge, and the body still needs a current.
+            return state, self.min_amps
+        clamped = limits.clamp(current)
+        if clamped != current:
+            log.warning("%s: claim current %d A is outside %d..%d A: %d A posted instead",
+                        self.name, current, limits.low, limits.high, clamped)
+        return state, clamped
+
+    async def _send(self, api: str, state: ClaimState | None, current: int | None) -> None:
+        limits = self.limits()
+        state, current = await self._whole_claim(limits, state, current)
+        if limits.fault is not None and state == "active":
+            raise ChargerUnsupported(self.name, limits.fault)
+        # Remembered before the POST: if it fails, the next body still carries what was asked.
+        self._state, self._current = state, current
         # Explicit, because /override defaults to true (released when the car is unplugged,
         # API-NOTES section 4) while we want our claim to last until we release it.
-        body["auto_release"] = False
+        body: JsonObject = {"state": state, "charge_current": current, "auto_release": False}
         path = self._path(api)
         log.info("%s: POST %s %s", self.name, path, body)
         # POST /override answers 201 although the spec says 200 (API-NOTES section 1).
@@ -189,25 +243,19 @@ class OpenEvseCharger:
     async def _command(self, state: ClaimState | None = None, current: int | None = None) -> None:
         async with self._call():
             api = await self._api()
-            await self._adopt(api)
-            if state is not None:
-                self._state = state
             if current is not None:
-                self._current = current
-            await self._send(api)
+                self._check(current)
+            await self._adopt(api)
+            await self._send(api, state if state is not None else self._state,
+                             current if current is not None else self._current)
 
-    async def start(self) -> None:
-        """Allow charging: claim `state: active`."""
-        await self._command(state="active")
-
-    async def stop(self) -> None:
-        """Stop charging: claim `state: disabled`."""
-        await self._command(state="disabled")
-
-    async def set_current(self, amps: int) -> None:
-        """Claim `charge_current: amps` (A); outside the hard limits: ChargerUnsupported."""
-        if isinstance(amps, bool) or not isinstance(amps, int):
-            raise TypeError(f"{self.name}: the current must be whole amperes, not {amps!r}")
+    def _check(self, amps: int) -> None:
+        """Refuse (nothing sent) a current outside the limits, or any on a faulted charger."""
+        limits = self.limits()
+        if limits.fault is not None:
+            raise ChargerUnsupported(self.name, limits.fault)
+        if limits.allows(amps):
+            return
         config = self._config
         if config is not None and config.min_amps is not None and amps < config.min_amps:
             raise ChargerUnsupported(self.name, f"{amps} A is below the charger's minimum "
@@ -215,6 +263,23 @@ class OpenEvseCharger:
         if config is not None and config.max_amps is not None and amps > config.max_amps:
             raise ChargerUnsupported(self.name, f"{amps} A is above the charger's maximum "
                              f"max_current_hard = {config.max_amps:g} A (nothing sent)")
+        raise ChargerUnsupported(self.name, f"{amps} A is outside the limits {limits.low}.."
+                                 f"{limits.high} A (min_amps {self.min_amps} A, max_amps "
+                                 f"{self.max_amps} A; nothing sent)")
+
+    async def start(self) -> None:
+        """Allow charging: claim `state: active` (with the current asked or shown)."""
+        await self._command(state="active")
+
+    async def stop(self) -> None:
+        """Stop charging: claim `state: disabled` (with the current asked or shown)."""
+        await self._command(state="disabled")
+
+    async def set_current(self, amps: int) -> None:
+        """Claim `charge_current: amps` (A); outside the limits: ChargerUnsupported, nothing
+        sent."""
+        if isinstance(amps, bool) or not isinstance(amps, int):
+            raise TypeError(f"{self.name}: the current must be whole amperes, not {amps!r}")
         await self._command(current=amps)
 
     async def set_voltage(self, volts: float) -> None:

@@ -21,9 +21,19 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from evse_rules.chargers.base import ChargerStatus
+from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.chargers.http import HttpLink, log
-from evse_rules.chargers.openevse_parse import DEFAULT_VOLTAGE, FLAG_EV_CONNECTED
+from evse_rules.chargers.limits import CurrentLimits, check_config_limits, current_limits
+from evse_rules.chargers.openevse_parse import (
+    AMPS,
+    DECI_DEGREES,
+    DEFAULT_VOLTAGE,
+    ENERGY,
+    FLAG_EV_CONNECTED,
+    MILLIAMPS,
+    Range,
+    shown,
+)
 from evse_rules.chargers.refresh import Refresher
 from evse_rules.chargers.states import map_state
 from evse_rules.errors import (
@@ -92,10 +102,16 @@ class RapiCharger:
         password: str | None = None,
         timeout: float = 5.0,
         phases: int = 1,
+        min_amps: int = 6,
+        max_amps: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        check_config_limits(min_amps, max_amps)
         self.name = name
         self.phases = phases    # RAPI measures one phase's current: power needs the count
+        self.min_amps = min_amps    # the config's limits, within which every $SC stays
+        self.max_amps = max_amps
+        self._error_logged: str | None = None   # the error state last logged
         self._link = HttpLink(
             name, url, user=user, password=password, timeout=timeout, transport=transport
         )
@@ -174,12 +190,12 @@ class RapiCharger:
 
     async def _read_status(self) -> ChargerStatus:
         gs = await self.command("$GS")  # evsestate(hex) elapsed pilotstate(hex) vflags(hex)
-        code = _int(self.name, gs, 0, 16, "$GS")
+        code = _int(self.name, gs, 0, 16, "$GS", (0, 0xFFFF))
         state, error = map_state(code)
         vflags = _int(self.name, gs, 3, 16, "$GS") if len(gs) > 3 else None
         vehicle = bool(vflags & FLAG_EV_CONNECTED) if vflags is not None else code in (2, 3)
         gg = await self.command("$GG")  # milliamps millivolts (-1 = no meter)
-        milliamps = _int(self.name, gg, 0, 10, "$GG")
+        milliamps = _int(self.name, gg, 0, 10, "$GG", (-1, MILLIAMPS[1]))
         millivolts = _int(self.name, gg, 1, 10, "$GG") if len(gg) > 1 else -1
         current = max(milliamps, 0) / 1000.0
         # A voltmeter reading counts only within 60..300 V, as in the firmware (API-NOTES 2).
@@ -187,20 +203,20 @@ class RapiCharger:
         if 60_000 <= millivolts <= 300_000:
             voltage = millivolts / 1000.0
         ge = await self.command("$GE")  # amps flags
-        amps = float(_int(self.name, ge, 0, 10, "$GE"))
+        amps = float(_int(self.name, ge, 0, 10, "$GE", AMPS))
         limits: dict[str, float] = {}
         gc = await self._optional("$GC")  # minamps hmaxamps pilotamps cmaxamps
         if gc is not None and len(gc) >= 2:
-            limits = {"min_amps": float(_int(self.name, gc, 0, 10, "$GC")),
-                      "max_amps": float(_int(self.name, gc, 1, 10, "$GC"))}
+            limits = {"min_amps": float(_int(self.name, gc, 0, 10, "$GC", AMPS)),
+                      "max_amps": float(_int(self.name, gc, 1, 10, "$GC", AMPS))}
         gu = await self._optional("$GU")  # Ws(session) Wh(total)
         session = total = 0.0
         if gu is not None and len(gu) >= 2:
-            session = _int(self.name, gu, 0, 10, "$GU") / 3600.0
-            total = _int(self.name, gu, 1, 10, "$GU") / 1000.0
+            session = _int(self.name, gu, 0, 10, "$GU", ENERGY) / 3600.0
+            total = _int(self.name, gu, 1, 10, "$GU", ENERGY) / 1000.0
         gp = await self._optional("$GP") or []  # t1 t2 t3 in 0.1 degC
         temps = [_int(self.name, gp, i, 10, "$GP") for i in range(len(gp))]
-        fitted = [t for t in temps if t != NOT_FITTED]
+        fitted = [_in(self.name, "$GP", t, DECI_DEGREES) for t in temps if t != NOT_FITTED]
         if self._firmware is None:
             gv = await self._optional("$GV")
             self._firmware = gv[0] if gv else "unknown"
@@ -210,6 +226,10 @@ class RapiCharger:
             temp=max(fitted) / 10.0 if fitted else None, firmware=self._firmware, error=error,
             **limits,
         )
+        if status.error != self._error_logged:   # one line per change, not one per tick
+            if status.state is ChargerState.ERROR:
+                log.warning("%s: charger error: %s", self.name, status.error)
+            self._error_logged = status.error
         self._last = status
         return status
 
@@ -224,8 +244,19 @@ class RapiCharger:
             log.info("%s: RAPI %s", self.name, command)
             return await self.command(command)
 
+    def limits(self) -> CurrentLimits:
+        """The whole amperes this charger may be sent: the config's limits within the
+        controller's ($GC, as last read)."""
+        last = self._last
+        if last is None or last.state is ChargerState.OFFLINE:
+            return current_limits(self.min_amps, self.max_amps)
+        return current_limits(self.min_amps, self.max_amps, last.min_amps, last.max_amps)
+
     async def start(self) -> None:
-        """`$FE`: enable."""
+        """`$FE`: enable; refused (nothing sent) while the limits leave no current."""
+        fault = self.limits().fault
+        if fault is not None:
+            raise ChargerUnsupported(self.name, fault)
         await self._send("$FE")
 
     async def stop(self) -> None:
@@ -236,12 +267,19 @@ class RapiCharger:
         """`$SC amps V`: volatile, never written to the controller's EEPROM."""
         if isinstance(amps, bool) or not isinstance(amps, int):
             raise TypeError(f"{self.name}: the current must be whole amperes, not {amps!r}")
+        limits = self.limits()
+        if limits.fault is not None:
+            raise ChargerUnsupported(self.name, limits.fault)
         last = self._last
         if last is not None and not last.min_amps <= amps <= last.max_amps:
             name = "minimum" if amps < last.min_amps else "maximum"
             limit = last.min_amps if amps < last.min_amps else last.max_amps
             raise ChargerUnsupported(self.name, f"{amps} A is outside the charger's limits: its "
                              f"{name} is {limit:g} A ($GC) (nothing sent)")
+        if not limits.allows(amps):
+            raise ChargerUnsupported(self.name, f"{amps} A is outside the limits {limits.low}.."
+                                     f"{limits.high} A (min_amps {self.min_amps} A, max_amps "
+                                     f"{self.max_amps} A; nothing sent)")
         await self._send(f"$SC {amps} V")
 
     async def set_voltage(self, volts: float) -> None:
@@ -275,10 +313,22 @@ class RapiCharger:
         await self._link.close()
 
 
-def _int(name: str, tokens: list[str], index: int, base: int, command: str) -> int:
+def _int(name: str, tokens: list[str], index: int, base: int, command: str,
+         bounds: Range | None = None) -> int:
+    """The index-th parameter of a reply, within `bounds` when given."""
     try:
-        return int(tokens[index], base)
+        value = int(tokens[index], base)
     except (IndexError, ValueError) as error:
         raise ChargerProtocolError(
-            name, f"unexpected reply to {command}: {' '.join(tokens)!r}"
+            name, f"unexpected reply to {command}: {shown(' '.join(tokens))}"
         ) from error
+    return value if bounds is None else _in(name, f"{command} parameter {index + 1}", value,
+                                            bounds)
+
+
+def _in(name: str, command: str, value: int, bounds: Range) -> int:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ChargerProtocolError(name, f"RAPI {command}: {shown(value)} is not within "
+                                   f"{low:g}..{high:g}")
+    return value

@@ -11,7 +11,10 @@ the async methods of the `Charger` protocol wrap them for the live daemon and te
 
 from __future__ import annotations
 
+import math
+
 from evse_rules.chargers.base import ChargerState, ChargerStatus
+from evse_rules.chargers.limits import CurrentLimits, current_limits
 from evse_rules.errors import ChargerError
 
 _WH = 3600.0   # J per Wh
@@ -141,7 +144,14 @@ class SimulatedCharger:
             )
         return status
 
+    def limits(self) -> CurrentLimits:
+        """Its limits (`min_amps..max_amps`, the config's too) within 6..32 A."""
+        return current_limits(6, 32, self.min_amps, self.max_amps)
+
     def enable(self) -> None:
+        fault = self.limits().fault
+        if fault is not None:   # it would charge at a current outside its limits
+            raise ChargerError(self.name, fault)
         self.enabled = True
         self._changed()
 
@@ -150,9 +160,15 @@ class SimulatedCharger:
         self._changed()
 
     def apply_current(self, amps: int) -> None:
-        if not self.min_amps <= amps <= self.max_amps:
+        if isinstance(amps, bool) or not isinstance(amps, int | float) or \
+                not math.isfinite(amps) or amps != int(amps):
+            raise ChargerError(self.name, f"the current must be whole amperes, not {amps!r}")
+        limits = self.limits()
+        if limits.fault is not None:
+            raise ChargerError(self.name, limits.fault)
+        if not limits.allows(int(amps)):
             raise ChargerError(self.name, f"current {amps} A is outside the charger's "
-                                          f"{self.min_amps}..{self.max_amps} A")
+                                          f"{limits.low}..{limits.high} A")
         self.amps = int(amps)
         self._changed()
 

@@ -42,5 +42,8 @@ def map_state(code: int) -> tuple[ChargerState, str | None]:
     """The rules' state for an EVSE state code, and the reason when it is an error."""
     if code in _PLAIN:
         return _PLAIN[code], None
-    reason = FAULT_REASONS.get(code, "unknown EVSE state")
+    reason = FAULT_REASONS.get(code)
+    if reason is None:
+        # Not a code the firmware documents: an error, never guessed to be a plain state.
+        return ChargerState.ERROR, f"unknown state code {code}"
     return ChargerState.ERROR, f"{reason} (EVSE state {code})"

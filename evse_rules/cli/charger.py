@@ -94,13 +94,15 @@ async def _run(args: argparse.Namespace, value: float | None, password: str | No
     driver: OpenEvseCharger | RapiCharger
     try:  # a bad URL, timeout or client id: a usage error
         name = split_credentials(args.url)[0]
+        # By hand, the limits are the charger's own within 6..32 A (no config to narrow them).
         if args.api == "rapi":
             driver = RapiCharger(name, args.url, user=args.user, password=password,
-                                 timeout=args.timeout, phases=args.phases)
+                                 timeout=args.timeout, phases=args.phases,
+                                 min_amps=6, max_amps=32)
         else:
             driver = OpenEvseCharger(name, args.url, user=args.user, password=password,
                                      timeout=args.timeout, client_id=args.client_id,
-                                     phases=args.phases)
+                                     phases=args.phases, min_amps=6, max_amps=32)
     except ValueError as error:
         print(f"evse-rules charger: error: {error}", file=sys.stderr)
         return 2

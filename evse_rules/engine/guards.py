@@ -40,10 +40,12 @@ from evse_rules.language.program import ProposedAction
 _UNCHANGED, _NO_VEHICLE, _MIN_ON, _MIN_OFF = (Guard.UNCHANGED, Guard.NO_VEHICLE, Guard.MIN_ON,
                                               Guard.MIN_OFF)
 _OFFLINE, _NO_VALUE, _CLAMP = Guard.OFFLINE, Guard.NO_VALUE, Guard.CLAMP
+_FAULT = Guard.FAULT
 _OFFLINE_STATE = ChargerState.OFFLINE
 _START, _STOP, _SET_CURRENT = CommandKind.START, CommandKind.STOP, CommandKind.SET_CURRENT
 _new = tuple.__new__     # _new(HeldBack, (...)): without HeldBack's Python-level __new__
 _floor = math.floor
+_INF = math.inf
 
 # States in which the charger is allowed to charge (it charges when the vehicle asks), and
 # those in which it is paused.
@@ -64,7 +66,7 @@ def _minutes(seconds: float) -> str:
 class ChargerGuard:
     """Guard state of one charger: what was sent last (and when), starts and stops."""
 
-    __slots__ = ("_high", "_limits_of", "_low", "amps_at", "amps_kept", "amps_pending",
+    __slots__ = ("_fault", "_high", "_limits_of", "_low", "amps_at", "amps_kept", "amps_pending",
                  "amps_sent", "last_start", "last_stop", "run_at", "run_kept", "run_pending",
                  "run_sent", "settings", "volts_at", "volts_sent", "watched")
 
@@ -89,7 +91,8 @@ class ChargerGuard:
         # The limits of the last status seen: a status object changes far less often
         # than a current is asked for.
         self._limits_of: ChargerStatus | None = None
-        self._low, self._high = settings.limits(None)
+        bounds = settings.bounds(None)
+        self._low, self._high, self._fault = bounds.low, bounds.high, bounds.fault
 
     def committed(self, command: Command) -> bool:
         """A command was carried out: remember it. True when the charger's next statuses
@@ -169,6 +172,10 @@ class ChargerGuard:
         if status is None or status.state is _OFFLINE_STATE:
             held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
             return None
+        if (fault := self._limits(status)) is not None:
+            # A charger whose limits leave no current would charge at one outside them.
+            held.append(_new(HeldBack, (action, _FAULT, fault, None)))
+            return None
         if not status.vehicle and not self.settings.start_without_vehicle:
             held.append(_new(HeldBack, (action, _NO_VEHICLE, "no vehicle", None)))
             return None
@@ -221,10 +228,13 @@ class ChargerGuard:
             return None
         # Round down (15.7 A is 15 A: never more than the surplus), but let float noise
         # of an exact value (16 A computed as 15.999999999) stay 16 A.
+        if value == _INF or value == -_INF:
+            held.append(_new(HeldBack, (action, _NO_VALUE, f"no value ({value} A)", None)))
+            return None
+        if (fault := self._limits(status)) is not None:
+            held.append(_new(HeldBack, (action, _FAULT, fault, None)))
+            return None
         amps = _floor(value + 1e-6)
-        if status is not self._limits_of:
-            self._low, self._high = self.settings.limits(status)
-            self._limits_of = status
         clamp = None
         if amps < self._low:
             clamp = (value, self._low)     # said in words only when someone reads it
@@ -252,6 +262,14 @@ class ChargerGuard:
             adjusted.append(_new(HeldBack, (action, _CLAMP, "", clamp)))
         return Command(self.settings.name, _SET_CURRENT, float(amps),
                        Reason.of(action, note), now)
+
+    def _limits(self, status: ChargerStatus) -> str | None:
+        """Bring `_low`, `_high` up to date with `status`; why nothing may be sent, if so."""
+        if status is not self._limits_of:
+            bounds = self.settings.bounds(status)
+            self._low, self._high, self._fault = bounds.low, bounds.high, bounds.fault
+            self._limits_of = status
+        return self._fault
 
     def set_voltage(
         self, volts: float, source: str, status: ChargerStatus | None,

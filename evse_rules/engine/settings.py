@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from evse_rules.chargers.base import ChargerStatus
+from evse_rules.chargers.limits import (
+    ABSOLUTE_MAX_AMPS,
+    ABSOLUTE_MIN_AMPS,
+    CurrentLimits,
+    current_limits,
+)
 from evse_rules.language.program import MODES
 
-# Every OpenEVSE / EmonEVSE pilot signal lies in this range: J1772 allows less than 6 A only as
-# "no charging", and 32 A is the largest single unit sold.
-ABSOLUTE_MIN_AMPS = 6
-ABSOLUTE_MAX_AMPS = 32
+# Every OpenEVSE / EmonEVSE pilot signal lies in ABSOLUTE_MIN_AMPS..ABSOLUTE_MAX_AMPS: J1772
+# allows less than 6 A only as "no charging", and 32 A is the largest single unit sold.
+__all__ = ["ABSOLUTE_MAX_AMPS", "ABSOLUTE_MIN_AMPS", "ChargerSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +52,14 @@ class ChargerSettings:
         if isinstance(self.voltage, float | int) and not 50 <= self.voltage <= 500:
             raise ValueError(f"{where}: reference voltage {self.voltage} V is not plausible")
 
+    def bounds(self, status: ChargerStatus | None) -> CurrentLimits:
+        """The whole amperes a command may ask for: configured limits within the hard ones,
+        with the reason (`fault`) when none may be sent (an empty or nonsensical interval)."""
+        if status is None:
+            return current_limits(self.min_amps, self.max_amps)
+        return current_limits(self.min_amps, self.max_amps, status.min_amps, status.max_amps)
+
     def limits(self, status: ChargerStatus | None) -> tuple[int, int]:
-        """The whole amperes a command may ask for: configured limits within the hard ones."""
-        low, high = self.min_amps, self.max_amps
-        if status is not None:
-            low = max(low, math.ceil(status.min_amps - 1e-9))
-            high = min(high, math.floor(status.max_amps + 1e-9))
-        return max(low, ABSOLUTE_MIN_AMPS), min(high, ABSOLUTE_MAX_AMPS)
+        """`bounds` as (low, high); never raises, even for a charger's NaN limits."""
+        bounds = self.bounds(status)
+        return bounds.low, bounds.high
