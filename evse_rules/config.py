@@ -411,8 +411,9 @@ def split_listen(value: str) -> tuple[str, int]:
         raise ValueError(f"expected HOST:PORT like '127.0.0.1:8080', got {value!r}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"the port must be a number from 1 to 65535, got {port!r}")
+    # Port 0 takes a free port (tests, `evse-rules demo`): the log says which.
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"the port must be a number from 0 to 65535, got {port!r}")
     return host, int(port)
 
 

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -25,11 +26,8 @@ class _Server(uvicorn.Server):
     """A uvicorn server that leaves the signals to the daemon."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]  # noqa: ANN201
+    def capture_signals(self) -> Iterator[None]:
         yield
-
-    def install_signal_handlers(self) -> None:   # uvicorn before 0.29
-        return
 
 
 class HttpService:

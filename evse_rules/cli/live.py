@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from evse_rules.config import Config
     from evse_rules.engine.journal import Entry, Journal
     from evse_rules.language.program import Value, VariableDecl
+    from evse_rules.live import Daemon
+    from evse_rules.live.views import Service
 
 DEFAULT_CONFIG = "evse-rules.toml"
 
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     daemon = Daemon(config, max_ticks=args.ticks)
     try:
-        asyncio.run(daemon.run())
+        asyncio.run(daemon.run(services(config, daemon)))
     except EvseRulesError:
         raise
     except Exception as error:
@@ -118,6 +120,19 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("evse_rules.live").error(
             "stopped; while shutting down: %s: %s", type(error).__name__, error)
     return 0
+
+
+def services(config: Config, daemon: Daemon) -> list[Service]:
+    """What runs beside the engine: the API and the dashboard when `[http]` is enabled."""
+    if not config.http.enabled:
+        return []
+    from evse_rules.api.service import HttpService
+    from evse_rules.live.face import DaemonFace
+
+    password = config.http.password()
+    return [HttpService(DaemonFace(daemon), config.http.host, config.http.port,
+                        password=password.get_secret_value() if password else None,
+                        allowed_origins=tuple(config.http.allowed_origins))]
 
 
 def _journal(config: Config) -> Journal:
@@ -144,25 +159,58 @@ def _open(config: Config) -> Journal:
                           f"{error}{hint}", "journal") from None
 
 
-def parse_since(text: str, now: datetime) -> datetime:
-    """'2h', '30 min', '7 d' back from `now`, or an ISO time (local time when naive)."""
-    from evse_rules.language.units import UnitError, parse_duration
+# The units of `--since`: what people type for a duration back from now.
+_SINCE_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+    **dict.fromkeys(("w", "wk", "week", "weeks"), 7 * 86400.0),
+}
+_SINCE_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)\s*,?\s*")
 
-    days = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(d|days?)\s*", text)
+
+def _since_seconds(text: str) -> float | None:
+    """'2m', '2min', '90s', '1h30', '1 h 30 min', '7 d', '2 weeks' in seconds; None when
+    `text` is not a duration. A bare number after hours is minutes, after minutes seconds
+    ('1h30', '2m30'), as on a clock."""
+    rest = text.strip().lower().removesuffix("ago").strip()
+    if not rest:
+        return None
+    total, pos, last = 0.0, 0, 0.0
+    for part in _SINCE_PART.finditer(rest):
+        if part.start() != pos:
+            return None
+        pos = part.end()
+        number, unit = float(part.group(1)), part.group(2)
+        if unit:
+            size = _SINCE_UNITS.get(unit)
+        elif pos == len(rest) and last in (3600.0, 60.0):
+            size = last / 60            # '1h30': 30 min; '2m30': 30 s
+        else:
+            size = None                 # '90' alone: 90 what?
+        if size is None:
+            return None
+        total += number * size
+        last = size
+    return total if pos == len(rest) else None
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """'2h', '2m', '90 s', '1h30', '7 d' back from `now`, or an ISO time (local time when
+    naive)."""
+    seconds = _since_seconds(text)
+    if seconds is not None:
+        try:
+            return now - timedelta(seconds=seconds)
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC)     # further back than any date: all
     try:
-        if days:
-            return now - timedelta(days=float(days.group(1)))
-        return now - timedelta(seconds=parse_duration(text))
-    except UnitError:
-        pass
-    except (OverflowError, ValueError):
-        return datetime.min.replace(tzinfo=UTC)     # further back than any date: everything
-    try:
-        when = datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise EvseRulesError(
-            f"--since {text!r}: expected a duration like '2h' or '30 min', or an ISO time "
-            "like 2026-06-01T08:00") from None
+            f"--since {text!r}: expected a duration back from now like '2h', '30 min', "
+            "'90s' or '1h30', or an ISO time like 2026-06-01T08:00") from None
     return when if when.tzinfo else when.astimezone()
 
 
@@ -190,8 +238,11 @@ def describe(entry: Entry) -> str:
     if entry.type == "held":
         what = entry.kind + (f" {entry.value}" if entry.value else "")
         why = entry.guard or ""
-        if entry.detail not in (None, entry.guard):
-            why += f": {entry.detail}"
+        detail = entry.detail
+        if detail is not None and why and detail.startswith(f"{why}: "):
+            detail = detail[len(why) + 2:]      # the guard's own text may name it already
+        if detail not in (None, "", why):
+            why += f": {detail}"
         return f"{what} held back ({why}){_reason(entry)}"
     if entry.type == "fired":
         return f"fired{_reason(entry)}"
@@ -283,9 +334,14 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
         lines.append("  no status read yet")
     else:
         vehicle = "vehicle connected" if samples.get(f"{name}.vehicle") else "no vehicle"
-        lines.append(f"  {state}, {vehicle}, pilot {samples.get(f'{name}.amps', 0):g} A, "
-                     f"{samples.get(f'{name}.power', 0):g} W, "
-                     f"mode {samples.get(f'{name}.mode')}")
+        reading = (f"{vehicle}, pilot {samples.get(f'{name}.amps', 0):g} A, "
+                   f"{samples.get(f'{name}.power', 0):g} W, mode {samples.get(f'{name}.mode')}")
+        if state in ("offline", "error"):
+            # Why: a wrong password, a closed port and a wrong URL all read "offline".
+            lines.append(f"  {state}: {_charger_problem(journal, name, samples)}")
+            lines.append(f"  last known: {reading}")
+        else:
+            lines.append(f"  {state}, {reading}")
     shown = [f"{key}={_value(key, value, config)}" + (" (stale)" if key in stale else "")
              for key, value in samples.items() if key in config.inputs]
     if shown:
@@ -329,6 +385,19 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
     return "\n".join(lines)
 
 
+def _charger_problem(journal: Journal, name: str, samples: dict[str, Any]) -> str:
+    """Why a charger is offline or in error: the reason of the last tick, else (a journal
+    written before ticks kept it) the last problem journaled about the charger."""
+    reason = samples.get(f"{name}.error")
+    if isinstance(reason, str) and reason:
+        return reason
+    event = journal.last_event(f"chargers.{name}")
+    if event is not None and event.kind != "info" and event.detail:
+        return event.detail.removeprefix(f"chargers.{name}: ").removeprefix(
+            "offline: ").removeprefix("fault: ")
+    return "no reason journaled"
+
+
 def _variable(name: str, value: Any, declarations: dict[str, VariableDecl]) -> str:
     """A variable's value with its declared unit, when the rule files still declare it."""
     from evse_rules.language.program import Kind
@@ -353,13 +422,27 @@ def _declarations(config: Config) -> dict[str, VariableDecl]:
 
 
 def _value(name: str, value: Any, config: Config) -> str:
-    from evse_rules.language.units import format_quantity
+    """An input's value with its unit: the one the config reads it in ('10 kW' for an input
+    of `unit = "kW"`), else the usual one for its dimension ('1400 W')."""
+    from evse_rules.language.units import NUMBER, UnitError, format_quantity, lookup_unit
 
     if value is None:
         return "unknown"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return format_quantity(float(value), config.inputs[name].dimension)
-    return str(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value)
+    spec = config.inputs[name]
+    symbol = spec.unit
+    if symbol is None and isinstance(spec.value, str):     # a constant: the unit written
+        written = re.fullmatch(r"\s*[-+.\deE]+\s*([A-Za-z%]+)\s*", spec.value)
+        symbol = written.group(1) if written else None
+    if symbol is not None and spec.dimension != NUMBER:
+        try:
+            unit = lookup_unit(symbol)
+        except UnitError:
+            unit = None
+        if unit is not None and unit.dimension == spec.dimension and unit.symbol != "%":
+            return f"{unit.from_canonical(float(value)):g} {unit.symbol}"
+    return format_quantity(float(value), spec.dimension)
 
 
 def mode(args: argparse.Namespace) -> int:

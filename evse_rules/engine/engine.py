@@ -286,6 +286,10 @@ class Engine:
         self._hand_mode(charger, "manual", plan)
         return plan
 
+    def guard(self, charger: str) -> ChargerGuard:
+        """The guard of `charger` (what was sent to it last, and when), for the faces."""
+        return self._guards[charger]
+
     def undo_mode(self, charger: str, plan: HandPlan) -> None:
         """Put the mode back as it was before `plan` (its commands failed)."""
         if plan.mode is not None:

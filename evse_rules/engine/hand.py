@@ -27,7 +27,25 @@ from enum import StrEnum
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine.results import Command, CommandKind, Reason
 from evse_rules.engine.settings import ChargerSettings
-from evse_rules.language.program import MODES
+from evse_rules.language.program import MODES, Kind, Value, VariableDecl
+from evse_rules.language.units import (
+    DISPLAY_UNITS,
+    ENERGY,
+    NUMBER,
+    UNITS,
+    Dimension,
+    Unit,
+    UnitError,
+    parse_quantity,
+)
+
+# The unit of a bare number a person gives or sees (a dashboard field, an API value): energy
+# in kWh, as chargers and cars count it; the rest in the display units.
+PERSON_UNITS: dict[Dimension, Unit] = {**DISPLAY_UNITS, ENERGY: UNITS["kWh"]}
+
+# A person's text or number beyond these is a slip (or an attack), not a setting.
+MAX_TEXT = 1000
+MAX_NUMBER = 1e15
 
 
 class HandProblem(StrEnum):
@@ -101,3 +119,63 @@ def hand_command(
     now: datetime,
 ) -> Command:
     return Command(settings.name, kind, value, hand_reason(source), now)
+
+
+def variable_value(decl: VariableDecl, value: object) -> Value:
+    """A person's value for a declared variable, canonical, or HandRefused saying what is
+    expected. Booleans: true/false (yes/no, on/off, 1/0 as text); numbers: a number in the
+    variable's person unit (`PERSON_UNITS`: 20 for an energy is 20 kWh) or a text with its unit
+    ("20 kWh", "16 A"); texts: any text."""
+    kind = decl.type.kind
+    name = decl.name
+    if kind is Kind.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise HandRefused(HandProblem.INVALID, f"{name} is a boolean: give true or false, "
+                          f"not {value!r}")
+    if kind is Kind.TEXT or kind is Kind.ENUM:
+        if not isinstance(value, str):
+            raise HandRefused(HandProblem.INVALID, f"{name} is a text: give a text, not "
+                              f"{value!r}")
+        if len(value) > MAX_TEXT:
+            raise HandRefused(HandProblem.INVALID, f"{name}: a text of at most {MAX_TEXT} "
+                              f"characters, not {len(value)}")
+        if kind is Kind.ENUM and value not in decl.type.choices:
+            raise HandRefused(HandProblem.INVALID, f"{name} is one of "
+                              f"{', '.join(decl.type.choices)}, not {value!r}")
+        return value
+    expected = decl.type.dimension
+    unit = PERSON_UNITS.get(expected)
+    if isinstance(value, bool):
+        raise HandRefused(HandProblem.INVALID, f"{name} is {_a(expected.name)}: give a "
+                          f"number, not {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+        canonical = unit.to_canonical(number) if unit is not None else number
+    elif isinstance(value, str):
+        try:
+            quantity = parse_quantity(value)
+        except UnitError as error:
+            raise HandRefused(HandProblem.INVALID, f"{name}: {error}") from None
+        if quantity.dimension != expected:
+            if quantity.dimension == NUMBER and unit is not None:
+                raise HandRefused(HandProblem.INVALID, f"{name} is {_a(expected.name)}: give "
+                                  f"the unit, like '{value.strip()} {unit.symbol}'")
+            raise HandRefused(HandProblem.INVALID, f"{name} is {_a(expected.name)}, {value!r} "
+                              f"is {_a(quantity.dimension.name)}")
+        canonical = quantity.value
+    else:
+        raise HandRefused(HandProblem.INVALID, f"{name}: expected a number, not {value!r}")
+    if not math.isfinite(canonical) or abs(canonical) > MAX_NUMBER:
+        raise HandRefused(HandProblem.INVALID, f"{name}: {value!r} is not a plausible value")
+    return canonical
+
+
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article: 'a power', 'an energy'."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun

@@ -404,6 +404,20 @@ class Journal:
         found.sort(key=lambda e: (e.at, order[e.type]))
         return found[-limit:] if limit else found
 
+    def samples_since(self, since: datetime) -> list[tuple[datetime, dict[str, object]]]:
+        """Each tick's values since `since`, in time order (the dashboard's chart)."""
+        rows = self._db.execute("SELECT at, samples FROM ticks WHERE at >= ? ORDER BY at",
+                                (stamp(since),)).fetchall()
+        found: list[tuple[datetime, dict[str, object]]] = []
+        for at, text in rows:
+            try:
+                values = json.loads(text).get("values", {})
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(values, dict):
+                found.append((unstamp(at), values))
+        return found
+
     def last_tick(self) -> TickRow | None:
         row = self._db.execute(
             "SELECT id, at, samples, lets FROM ticks ORDER BY id DESC LIMIT 1").fetchone()

@@ -16,11 +16,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from evse_rules.engine.hand import HandProblem, HandRefused, variable_value
+from evse_rules.engine.hand import PERSON_UNITS, HandProblem, HandRefused, variable_value
 from evse_rules.engine.journal import Event, Sent
 from evse_rules.errors import ChargerError
 from evse_rules.language.program import Kind, Value
-from evse_rules.language.units import DISPLAY_UNITS, format_quantity
+from evse_rules.language.units import format_quantity
 from evse_rules.live.report import short, show
 from evse_rules.live.views import CommandOutcome, CommandRefused, HandCommand
 
@@ -129,7 +129,7 @@ class CommandPath:
             return value
         for decl in engine.program.variables:
             if decl.name == target and decl.type.kind is Kind.NUMBER:
-                unit = DISPLAY_UNITS.get(decl.type.dimension)
+                unit = PERSON_UNITS.get(decl.type.dimension)
                 return unit.from_canonical(float(value)) if unit is not None else value
         return float(value)
 
