@@ -123,6 +123,75 @@ def test_parse_since() -> None:
     assert parse_since("99999999 d", NOW) == parse_since("9999999999999 h", NOW) == everything
 
 
+@pytest.mark.parametrize(("text", "back"), [
+    ("2m", timedelta(minutes=2)), ("2min", timedelta(minutes=2)), ("90s", timedelta(seconds=90)),
+    ("1h30", timedelta(hours=1, minutes=30)), ("1 h 30 min", timedelta(hours=1, minutes=30)),
+    ("2m30", timedelta(minutes=2, seconds=30)), ("1d12h", timedelta(days=1, hours=12)),
+    ("2 weeks", timedelta(days=14)), ("10 minutes ago", timedelta(minutes=10)),
+])
+def test_since_takes_the_durations_people_type(text: str, back: timedelta) -> None:
+    assert parse_since(text, NOW) == NOW - back
+
+
+@pytest.mark.parametrize("text", ["90", "2x", "1d30", "", "h"])
+def test_since_refuses_a_duration_without_its_unit(text: str) -> None:
+    with pytest.raises(EvseRulesError, match="expected a duration back from now like '2h'"):
+        parse_since(text, NOW)
+
+
+def test_history_takes_since_2m(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "evse-rules.toml"
+    config.write_text(CONFIG)
+    Journal(tmp_path / "evse-rules.sqlite").close()
+    assert main(["history", "--config", str(config), "--since", "2m"]) == 0
+    assert "nothing journaled since" in capsys.readouterr().err
+
+
+def test_a_held_action_names_its_guard_once() -> None:
+    from evse_rules.cli.live import describe
+    from evse_rules.engine.journal import Entry
+
+    entry = Entry(NOW, "held", "garage", "start", None, None, None, (),
+                  "unchanged: already started", guard="unchanged")
+    assert describe(entry) == "start held back (unchanged: already started)"
+    entry = Entry(NOW, "held", "garage", "start", None, None, None, (), "unchanged",
+                  guard="unchanged")
+    assert describe(entry) == "start held back (unchanged)"
+    entry = Entry(NOW, "held", "garage", "stop", None, None, None, (),
+                  "on for 2 min of 10 min", guard="min_on")
+    assert describe(entry) == "stop held back (min_on: on for 2 min of 10 min)"
+
+
+async def test_why_says_why_a_charger_is_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evse_rules.chargers.base import ChargerStatus, offline_status
+
+    (tmp_path / "evse-rules.toml").write_text(CONFIG)
+    h = _harness(tmp_path, ticks=2)
+
+    async def refresh() -> ChargerStatus:
+        return offline_status("authentication failed (HTTP 401): check user and password")
+
+    h.charger.refresh = refresh  # type: ignore[method-assign]
+    await h.daemon.run()
+    assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "  offline: authentication failed (HTTP 401): check user and password\n" in out
+    assert "  last known: no vehicle, pilot 0 A, 0 W, mode auto\n" in out
+
+
+async def test_why_shows_an_input_in_the_unit_it_is_configured_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = CONFIG.replace('value = "3000 W"', 'value = "3 kW"')
+    (tmp_path / "evse-rules.toml").write_text(text)
+    h = _harness(tmp_path, text, ticks=1)
+    await h.daemon.run()
+    assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 0
+    assert "  inputs: pv=3 kW\n" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("vtype", "text", "value"), [
     (ValueType(Kind.NUMBER, ENERGY), "20 kWh", 72e6),
     (ValueType(Kind.NUMBER, NUMBER), "3", 3.0),

@@ -28,6 +28,10 @@ def samples(store: StateStore) -> tuple[dict[str, Value], list[str]]:
         values[f"{name}.voltage"] = status.voltage
         values[f"{name}.power"] = status.power
         values[f"{name}.session_energy"] = status.session_energy
+        if status.error is not None:
+            # Why it is offline or in error (a wrong password, a closed port, a fault):
+            # `evse-rules why` shows it.
+            values[f"{name}.error"] = status.error
     for name, value in store.variables().items():
         values[name] = value
     return values, stale
