@@ -93,7 +93,7 @@ class HttpLink:
         self._retry_left = 1
 
     def __repr__(self) -> str:
-        return f"HttpLink({self.name!r}, {self.base_url!r}, user={self.user!r})"
+        return f"HttpLink({self.name!r}, {redact_url(self.base_url)!r}, user={self.user!r})"
 
     def begin_call(self) -> None:
         """Start a driver call: it may retry one dropped connection, no more."""
