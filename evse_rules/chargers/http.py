@@ -171,17 +171,6 @@ MAX_JSON_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
 
 
-def _refuse_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):   # 1e400
-        raise ValueError(f"{text[:60]} is not a finite number")
-    return value
-
-
 def _depth_within(value: Any, limit: int) -> bool:
     """Whether `value` nests no deeper than `limit` arrays and objects (no recursion)."""
     stack = [(value, 1)]
@@ -199,12 +188,13 @@ def _depth_within(value: Any, limit: int) -> bool:
 
 def decode_json(name: str, where: str, content: bytes) -> Any:
     """A reply body as JSON, or ChargerProtocolError: at most MAX_JSON_BYTES and
-    MAX_JSON_DEPTH deep, no NaN, Infinity or number that overflows to one (1e400)."""
+    MAX_JSON_DEPTH deep. NaN, Infinity and 1e400 decode to floats here, so that the check of
+    the field that holds one (openevse_parse.checked) can name the field in its refusal."""
     if len(content) > MAX_JSON_BYTES:
         raise ChargerProtocolError(
             name, f"the answer to {where} is {len(content)} bytes, more than {MAX_JSON_BYTES}")
     try:
-        body = json.loads(content, parse_constant=_refuse_constant, parse_float=_finite_float)
+        body = json.loads(content)
     except RecursionError:
         raise ChargerProtocolError(
             name, f"the JSON from {where} nests deeper than {MAX_JSON_DEPTH} levels") from None

@@ -204,34 +204,35 @@ class OpenEvseCharger:
         if self._current is None and current is not None:
             self._current = int(current)   # clamped into the limits before it is posted
 
-    async def _whole_claim(self, limits: CurrentLimits, state: ClaimState | None,
-                           current: int | None) -> tuple[ClaimState, int]:
-        """The state and current of the next body: what was asked, else what the charger
-        shows; the current clamped into the limits (a faulted charger: the config's min)."""
+    async def _whole_claim(self, limits: CurrentLimits) -> tuple[ClaimState, int]:
+        """The state and current of the next body: what was asked (or adopted), else what
+        the charger shows; the current clamped into the limits (a faulted charger: the
+        config's min_amps, which only a stop gets to post)."""
+        state, current = self._state, self._current
         if state is None or current is None:
             last = self._last if self._last is not None else await self._read_status()
             if state is None:
+                # Not remembered: the next body looks at the charger again (a hand stop
+                # through another client of our id must stay a stop).
                 paused = last.state in (ChargerState.SLEEPING, ChargerState.DISABLED)
                 state = "disabled" if paused else "active"
             if current is None:
                 current = int(last.amps)
         if limits.fault is not None:
-            # Only a stop gets here (start and set_current refuse first): the car does not
-            # charge, and the body still needs a current.
             return state, self.min_amps
         clamped = limits.clamp(current)
         if clamped != current:
             log.warning("%s: claim current %d A is outside %d..%d A: %d A posted instead",
                         self.name, current, limits.low, limits.high, clamped)
+            if self._current is not None:
+                self._current = clamped
         return state, clamped
 
-    async def _send(self, api: str, state: ClaimState | None, current: int | None) -> None:
+    async def _send(self, api: str) -> None:
         limits = self.limits()
-        state, current = await self._whole_claim(limits, state, current)
+        state, current = await self._whole_claim(limits)
         if limits.fault is not None and state == "active":
             raise ChargerUnsupported(self.name, limits.fault)
-        # Remembered before the POST: if it fails, the next body still carries what was asked.
-        self._state, self._current = state, current
         # Explicit, because /override defaults to true (released when the car is unplugged,
         # API-NOTES section 4) while we want our claim to last until we release it.
         body: JsonObject = {"state": state, "charge_current": current, "auto_release": False}
@@ -246,8 +247,15 @@ class OpenEvseCharger:
             if current is not None:
                 self._check(current)
             await self._adopt(api)
-            await self._send(api, state if state is not None else self._state,
-                             current if current is not None else self._current)
+            fault = self.limits().fault
+            if state == "active" and fault is not None:   # it would charge outside them
+                raise ChargerUnsupported(self.name, fault)
+            # Remembered before the POST: if it fails, the next body still carries it.
+            if state is not None:
+                self._state = state
+            if current is not None:
+                self._current = current
+            await self._send(api)
 
     def _check(self, amps: int) -> None:
         """Refuse (nothing sent) a current outside the limits, or any on a faulted charger."""
