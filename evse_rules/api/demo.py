@@ -94,7 +94,9 @@ class DemoFace:
 
     def journal(self, limit: int = 50, charger: str | None = None) -> list[JournalLine]:
         lines = [line for line in self.lines if charger in (None, line.charger)]
-        return sorted(lines, key=lambda line: line.at, reverse=True)[:limit]
+        # Newest first; lines of the same instant in reverse order of arrival too.
+        order = sorted(range(len(lines)), key=lambda i: (lines[i].at, i), reverse=True)
+        return [lines[i] for i in order[:limit]]
 
     def series(self, hours: float = 24.0) -> list[Series]:
         """Five-minute samples; the EV charged from the sun between 10:00 and 17:00."""

@@ -281,10 +281,12 @@ function loadJournals() {
   // A burst of changes (a press, then the tick) fetches the journals once.
   clearTimeout(journalTimer);
   journalTimer = setTimeout(async () => {
+    // One charger: every event (inputs, variables) belongs on its tile; several: its own.
+    const several = tiles.size > 1;
     for (const tile of tiles.values()) {
+      const only = several ? `&charger=${encodeURIComponent(tile.name)}` : "";
       try {
-        const response = await fetch(
-          `${API}journal?limit=8&charger=${encodeURIComponent(tile.name)}`,
+        const response = await fetch(`${API}journal?limit=8${only}`,
           { credentials: "same-origin" });
         if (!response.ok) continue;
         renderJournal(tile, (await response.json()).entries);

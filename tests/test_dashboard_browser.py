@@ -1,0 +1,235 @@
+"""The dashboard in Debian's Chromium, against an in-memory face served by uvicorn: the tile
+shows the state in words, presses reach `EngineFace.command` as the right HandCommand, errors
+show next to the control, and the event stream updates the page without a reload."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from evse_rules.api import create_app
+from evse_rules.api.demo import DemoFace
+from evse_rules.live.views import CommandOutcome, CommandRefused, HandCommand
+from tests.browser import Served, chromium
+
+
+class RefusingFace(DemoFace):
+    """Refuses currents above 20 A the way the engine refuses out-of-range values."""
+
+    async def command(self, command: HandCommand) -> CommandOutcome:
+        if command.action == "amps" and isinstance(command.value, float) and command.value > 20:
+            self.commands.append(command)
+            raise CommandRefused(f"refused: {command.value:g} A is above the fuse's 20 A", 409)
+        return await super().command(command)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def face() -> DemoFace:
+    return RefusingFace()
+
+
+@pytest.fixture
+def served(face: DemoFace) -> Iterator[Served]:
+    with Served(create_app(face, password=None)) as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Any, served: Served) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(served.url + "/")
+    page.get_by_test_id("tile-garage").wait_for()
+    yield page
+    context.close()
+    assert errors == [], errors     # no script error during the test
+
+
+def _tile(page: Any) -> Any:
+    return page.get_by_test_id("tile-garage")
+
+
+def test_the_tile_shows_the_state_in_words(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    tile = _tile(page)
+    expect(tile.get_by_test_id("state")).to_have_text("Sleeping (not charging)")
+    expect(tile.get_by_test_id("state")).not_to_have_class(re.compile("is-charging"))
+    for testid, text in [("m-vehicle", "connected"), ("m-current", "0 A"),
+                         ("m-setpoint", "16 A"), ("m-voltage", "236 V"), ("m-power", "0 W"),
+                         ("m-energy", "7.35 kWh"), ("m-temp", "31.5 °C"), ("block", "solar")]:
+        expect(tile.get_by_test_id(testid)).to_have_text(text)
+    expect(tile.get_by_test_id("auto")).to_have_attribute("aria-pressed", "true")
+    expect(tile.get_by_test_id("manual")).to_have_attribute("aria-pressed", "false")
+    slider = tile.get_by_test_id("amps-slider")
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("6", "32")
+    expect(slider).to_have_value("16")
+    expect(tile.get_by_test_id("amps-value")).to_have_text("16 A")
+    expect(tile.get_by_test_id("stale")).to_have_text("house: stale, 3 min")
+    # The user variables, each edited by its type.
+    expect(tile.get_by_test_id("var-target")).to_have_attribute("type", "number")
+    expect(tile.get_by_test_id("var-target")).to_have_value("20")
+    expect(tile.get_by_test_id("var-boost")).to_have_attribute("role", "switch")
+    expect(tile.get_by_test_id("var-note")).to_have_value("solar only")
+    # The chart has its four lines; the journal shows who pressed.
+    chart = tile.get_by_test_id("chart")
+    expect(chart.locator("path[data-series]")).to_have_count(4)
+    expect(tile.get_by_test_id("journal").locator("li")).to_have_count(4)
+    expect(tile.get_by_test_id("journal")).to_contain_text("amps 16 A dashboard")
+    expect(page.get_by_test_id("conn")).to_have_text("live")
+
+
+def test_the_countdown_counts_down_between_pushes(page: Any) -> None:
+    why = _tile(page).get_by_test_id("why")
+    first = int(re.search(r"starting in (\d+) s if the surplus holds", why.inner_text())[1])
+    assert 35 <= first <= 40
+    # No push comes from the face meanwhile: the page counts on its own.
+    page.wait_for_function(
+        """([el, first]) => {
+            const m = el.textContent.match(/starting in (\\d+) s/);
+            return m && Number(m[1]) <= first - 2;
+        }""", arg=[why.element_handle(), first], timeout=10000)
+
+
+def test_presses_send_the_right_hand_commands(page: Any, face: DemoFace) -> None:
+    from playwright.sync_api import expect
+
+    tile = _tile(page)
+    tile.get_by_test_id("off").click()
+    expect(tile.get_by_test_id("msg-buttons")).to_have_text("stop sent")
+    tile.get_by_test_id("on").click()
+    expect(tile.get_by_test_id("msg-buttons")).to_have_text("start sent")
+    tile.get_by_test_id("amps-slider").fill("10")
+    expect(tile.get_by_test_id("msg-amps")).to_have_text("current 10 A sent")
+    tile.get_by_test_id("auto").click()
+    expect(tile.get_by_test_id("auto")).to_have_attribute("aria-pressed", "true")
+    tile.get_by_test_id("manual").click()
+    expect(tile.get_by_test_id("manual")).to_have_attribute("aria-pressed", "true")
+    tile.get_by_test_id("release").click()
+    expect(tile.get_by_test_id("msg-buttons")).to_contain_text("handed back")
+    tile.get_by_test_id("var-target").fill("25.5")
+    tile.get_by_test_id("set-target").click()
+    expect(tile.get_by_test_id("msg-var-target")).to_have_text("target = 25.5 kWh")
+    tile.get_by_test_id("var-boost").check()
+    expect(tile.get_by_test_id("msg-var-boost")).to_have_text("boost = true")
+    tile.get_by_test_id("var-note").fill("cheap night")
+    tile.get_by_test_id("var-note").press("Enter")
+    expect(tile.get_by_test_id("msg-var-note")).to_have_text("note = cheap night")
+    assert face.commands == [
+        HandCommand("stop", "garage", None, "dashboard"),
+        HandCommand("start", "garage", None, "dashboard"),
+        HandCommand("amps", "garage", 10.0, "dashboard"),
+        HandCommand("mode", "garage", "auto", "dashboard"),
+        HandCommand("mode", "garage", "manual", "dashboard"),
+        HandCommand("release", "garage", None, "dashboard"),
+        HandCommand("set", "target", 25.5, "dashboard"),
+        HandCommand("set", "boost", True, "dashboard"),
+        HandCommand("set", "note", "cheap night", "dashboard"),
+    ]
+    # The page follows what the face now says, and the journal shows the presses' source.
+    expect(tile.get_by_test_id("state")).to_have_text("Charging")
+    expect(tile.get_by_test_id("m-setpoint")).to_have_text("10 A")
+    expect(tile.get_by_test_id("journal")).to_contain_text("note = cheap night dashboard")
+
+
+def test_a_refused_press_is_shown_next_to_its_control(page: Any, face: DemoFace) -> None:
+    from playwright.sync_api import expect
+
+    tile = _tile(page)
+    tile.get_by_test_id("amps-slider").fill("24")
+    message = tile.get_by_test_id("msg-amps")
+    expect(message).to_have_text("refused: 24 A is above the fuse's 20 A")
+    expect(message).to_have_attribute("role", "alert")
+    # Not a number: said in words, nothing sent.
+    before = len(face.commands)
+    tile.get_by_test_id("var-target").fill("")
+    tile.get_by_test_id("set-target").click()
+    expect(tile.get_by_test_id("msg-var-target")).to_have_text("target: enter a number of kWh")
+    assert len(face.commands) == before
+    # The variable's own refusal (a face's 400) shows beside the variable.
+    expect(tile.get_by_test_id("msg-buttons")).to_have_text("")
+
+
+def test_the_stream_updates_the_page_without_a_reload(page: Any, face: DemoFace,
+                                                      served: Served) -> None:
+    from playwright.sync_api import expect
+
+    tile = _tile(page)
+    page.evaluate("window.__sameDocument = true")
+    # A command from another face (the CLI) and a tick of the engine.
+    httpx.post(f"{served.url}/api/v1/chargers/garage/start", headers={"X-Evse-Source": "cli"})
+    expect(tile.get_by_test_id("state")).to_have_text("Charging", timeout=1000)
+    expect(tile.get_by_test_id("manual")).to_have_attribute("aria-pressed", "true")
+    expect(tile.get_by_test_id("journal")).to_contain_text("start sent cli")
+    face.charger = replace(face.charger, temp=44.0, error="temperature high")
+    face.tick(1)
+    expect(tile.get_by_test_id("m-temp")).to_have_text("44 °C", timeout=1000)
+    expect(tile.get_by_test_id("error")).to_have_text("temperature high")
+    assert page.evaluate("window.__sameDocument") is True
+
+
+class DroppingFace(DemoFace):
+    """Its first stream ends with an error after one push: the page must connect again."""
+
+    dropped = False
+
+    async def changes(self) -> int:
+        if not self.dropped:
+            self.dropped = True
+            raise ConnectionResetError("the engine restarted")
+        return await super().changes()
+
+
+def test_the_page_reconnects_when_the_stream_drops(browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    face = DroppingFace()
+    with Served(create_app(face, password=None)) as served:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(served.url + "/")
+        page.wait_for_function("() => true")
+        face.charger = replace(face.charger, state_text="Vehicle connected, not charging")
+        face.tick(1)
+        # Only a new connection can bring the change: the first one is gone.
+        expect(_tile(page).get_by_test_id("state")).to_have_text(
+            "Vehicle connected, not charging", timeout=10000)
+        context.close()
+
+
+def test_a_phone_screen_shows_every_control_without_sideways_scrolling(
+        browser: Any, served: Served) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(served.url + "/")
+    tile = _tile(page)
+    tile.wait_for()
+    page.get_by_test_id("journal").locator("li").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    tile_box = tile.bounding_box()
+    assert tile_box["x"] >= 0 and tile_box["x"] + tile_box["width"] <= 390
+    controls = ["on", "off", "manual", "auto", "release", "amps-slider", "var-target",
+                "set-target", "var-boost", "var-note", "set-note"]
+    for testid in controls:
+        control = tile.get_by_test_id(testid)
+        control.scroll_into_view_if_needed()
+        assert control.is_visible(), testid
+        box = control.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
+        if testid not in ("var-boost",):
+            assert box["height"] >= 40, f"{testid} is {box['height']} px tall: too small to tap"
+    context.close()
