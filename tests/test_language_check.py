@@ -348,6 +348,18 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
     ('let x = floor("a")\n', Environment(), "floor takes a number, found text", 1, 15),
     ("let x = " + "+".join(["hour"] * 60) + "\n", Environment(),
      "this expression is nested too deeply (more than 40 levels): split it with let", 1, 9),
+    ('cron "0 0 31 2 *": start\n', Environment(),
+     'invalid cron expression "0 0 31 2 *": it gives no time in 5 years: no month has that day',
+     1, 6),
+    ("every 0.5 ms:\n    start\n", Environment(),
+     "a duration must be at least 1 ms, found 0.5 ms", 1, 7),
+    ("if charging for 9000 h then stop\n", Environment(),
+     "a duration must be at most 366 days (8784 h), found 9000 h", 1, 17),
+    ("let x = 1234567890123456789012345678901\n", Environment(),
+     "the number 12345678...45678901 has 31 digits: a number has at most 30", 1, 9),
+    ("let x = 2000000000000000 W\n", Environment(),
+     "the number 2000000000000000 is too large: numbers are at most 1,000,000,000,000,000 "
+     "(1e15)", 1, 9),
 ]
 
 
@@ -414,6 +426,8 @@ SYNTAX_CATALOGUE: list[tuple[str, str, int, int]] = [
     ('log "a { b"\n', "a '{' without its '}' in the log text (write '{{' for a brace)", 1, 8),
     ('log "a {  } b"\n', "empty '{}' in the log text: put a name inside", 1, 8),
     ('log "a {pv +} b"\n', "expected an expression, found '}'", 1, 13),
+    ('log "' + "{pv}" * 1001 + '"\n',
+     "a log text shows at most 1,000 values: split it into several logs", 1, 4006),
 ]
 
 
@@ -429,10 +443,8 @@ def _reading_errors(tmp_path: Path) -> list[str]:
     """The messages of the reference's 'Reading a file' section, as the checker gives them."""
     latin = tmp_path / "latin.evr"
     latin.write_bytes(b"\xff\xfe")
-    deep = tmp_path / "deep.evr"
-    deep.write_text("input pv: W\nlog \"{" + "+".join(["pv"] * 3000) + "}\"\n")
     found = [check_files([path], DEFAULT_ENVIRONMENT)
-             for path in (tmp_path / "missing.evr", latin, deep)]
+             for path in (tmp_path / "missing.evr", latin)]
     return [error.message for errors_of_file in found for error in errors_of_file]
 
 

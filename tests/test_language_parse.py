@@ -354,13 +354,13 @@ def test_a_file_with_syntax_errors_never_gives_a_program() -> None:
     assert len(caught.value.errors) == 1
 
 
-def test_a_file_too_deeply_nested_to_read_is_an_error_not_a_crash() -> None:
+def test_a_deeply_nested_log_value_is_an_error_at_its_place_not_a_crash() -> None:
     text = "input pv: W\nlog \"{" + "+".join(["pv"] * 3000) + "}\"\n"
     with pytest.raises(RuleFileErrors) as caught:
         load_program_text(text, "deep.evr")
     (error,) = caught.value.errors
-    assert error.message == "the file nests expressions too deeply to be read"
-    assert (error.location.file, error.location.line) == ("deep.evr", 1)
+    assert error.message.startswith("this expression is nested too deeply")
+    assert (error.location.file, error.location.line, error.location.col) == ("deep.evr", 2, 7)
 
 
 def test_a_keyword_glued_to_a_name_is_not_split() -> None:

@@ -10,9 +10,10 @@ the resolved actions and triggers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
@@ -415,12 +416,26 @@ class Checker(ExpressionChecker):
 _NOT_LITERAL = object()
 
 
+# A cron expression must give a time within this many years of any moment: one that never
+# does ("0 0 31 2 *", the 31st of February) would be asked again at every tick in vain.
+CRON_YEARS = 5
+_CRON_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 @lru_cache(maxsize=256)
 def _cron_problem(expression: str) -> str | None:
     """What croniter finds wrong with a cron expression (None: nothing). Files repeat the
-    same few expressions, and croniter takes a while to parse one."""
+    same few expressions, and croniter takes a while to parse one.
+
+    An expression that gives any time gives one within every 4 years from 2026 (the times
+    repeat with the leap years; a day of the month and a weekday together mean either), so
+    looking 5 years ahead of a fixed date finds a time for every expression that ever fires.
+    Only a day no month has ("31 2", "31 4,6") gives none."""
     try:
-        croniter(expression)
+        croniter(expression, _CRON_START, max_years_between_matches=CRON_YEARS).get_next(
+            datetime)
+    except CroniterBadDateError:
+        return f"it gives no time in {CRON_YEARS} years: no month has that day"
     except Exception as error:  # croniter raises several types for bad expressions
         return str(error)
     return None

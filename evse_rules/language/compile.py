@@ -11,6 +11,7 @@ where the checker's types prove a value is always known (literals, built-ins, `f
 
 from __future__ import annotations
 
+import ast as pyast
 import math
 import re
 from collections.abc import Callable, Collection
@@ -241,9 +242,9 @@ class _FunctionBuilder:
         if not self.share:
             return test
         gen = self.gen
-        name = next((k for k, code in gen.shared.items() if code == test), None)
+        name = gen.shared_names.get(test)
         if name is None:
-            name = f"k{len(gen.shared)}"
+            name = gen.shared_names[test] = f"k{len(gen.shared)}"
             gen.shared[name] = test
         if name not in self.shared:
             self.shared.append(name)
@@ -411,7 +412,8 @@ class CodeGen:
         self.time_symbol = time_symbol
         self.namespace: dict[str, Any] = {"__builtins__": {"min": min, "max": max, "abs": abs}}
         self.functions: list[_Function] = []
-        self._later: dict[str, str] = {}     # source of the functions compiled on first use
+        # Functions compiled on first use: the lines before each in `__source__`, its source.
+        self._later: dict[str, tuple[int, str]] = {}
         self.states: list[Any] = []
         self.keep: list[ast.Expr] = []       # synthesised nodes, kept alive for their id()
         self._constants: dict[tuple[type, Any], str] = {}
@@ -420,6 +422,7 @@ class CodeGen:
         # Tests statements share, by name: computed once per tick, after the lets (a let
         # does not share: the tick function computes lets before these).
         self.shared: dict[str, str] = {}
+        self.shared_names: dict[str, str] = {}   # the other way: test -> name
 
     def slot(self, symbol: Symbol) -> int:
         return self.slots[symbol.name]
@@ -494,7 +497,11 @@ class CodeGen:
             else:
                 show = fb.bind(self.constant(formatter(self.checked.types[id(part)])))
                 pieces.append(f"{show}({fb.value(part)[0]})")
-        return "(" + " + ".join(pieces) + ")" if pieces else repr("")
+        if len(pieces) <= 1:
+            return pieces[0] if pieces else repr("")
+        # One join of a flat tuple: a chain of `+` nests one level per piece, and Python's
+        # compiler gives up on a few thousand levels.
+        return f"{fb.bind(self.constant(''))}.join({_tuple(tuple(pieces))})"
 
     def tick_function(self, externals: int, builtin_base: int | None,
                       let_names: tuple[str, ...], triggers: list[TriggerPlan],
@@ -557,28 +564,41 @@ class CodeGen:
         """Compile the functions into the namespace, except those named in `later`: each of
         those is compiled by `build_later` when first asked for (the per-statement functions
         are for tests and benchmarks; a program runs its tick function only)."""
-        now = "\n\n".join(f.source for f in self.functions if f.name not in later)
+        deferred = frozenset(later)
+        now = "\n\n".join(f.source for f in self.functions if f.name not in deferred)
         self._run(now)
         # The whole source, the functions compiled now first: a line number in a traceback
-        # is a line of `__source__`, for the functions compiled later too.
-        source = now
+        # is a line of `__source__`, for the functions compiled later too. Each of those
+        # keeps the number of lines before it (not a padded copy of the source: that would
+        # make compiling quadratic in the number of statements).
+        pieces = [now]
+        lines = now.count("\n")
         for function in self.functions:
-            if function.name in later:
-                source += "\n\n"
-                self._later[function.name] = "\n" * source.count("\n") + function.source
-                source += function.source
-        self.namespace["__source__"] = source
+            if function.name in deferred:
+                lines += 2                      # the blank line between functions
+                self._later[function.name] = (lines, function.source)
+                pieces.append(function.source)
+                lines += function.source.count("\n")
+        self.namespace["__source__"] = "\n\n".join(pieces)
         return self.namespace
 
     def build_later(self, name: str) -> Any:
         """A function that `build` left for later, compiled now, in the same namespace (it
         shares the state objects of the others)."""
         if name not in self.namespace:
-            self._run(self._later[name])
+            offset, source = self._later[name]
+            self._run(source, offset)
         return self.namespace[name]
 
-    def _run(self, source: str) -> None:
-        code = compile(source, "<evse-rules program>", "exec")
+    def _run(self, source: str, first_line: int = 0) -> None:
+        """Compile and run `source`, its line 1 numbered `first_line` + 1 in tracebacks."""
+        if first_line:
+            # One function, for a test: its line numbers moved by the syntax tree's.
+            tree = pyast.parse(source, "<evse-rules program>")
+            pyast.increment_lineno(tree, first_line)
+            code = compile(tree, "<evse-rules program>", "exec")
+        else:
+            code = compile(source, "<evse-rules program>", "exec")
         exec(code, self.namespace)  # the source is generated from the AST (module doc)
 
 

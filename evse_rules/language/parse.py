@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import fields, replace
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,13 @@ from evse_rules.language.units import ALIASES, NUMBER, UNITS
 # (context variables, so that parsing from several threads stays correct).
 _FILE: ContextVar[str] = ContextVar("_FILE", default="<rules>")
 _LINE_OFFSET: ContextVar[int] = ContextVar("_LINE_OFFSET", default=0)
+# The column offset of the text being parsed: nonzero for the `{...}` of a log text, whose
+# tokens are one line long and placed in the file as they are built.
+_COL_OFFSET: ContextVar[int] = ContextVar("_COL_OFFSET", default=0)
+
+# A log text shows at most this many values: each `{...}` is an expression compiled into the
+# rule, and a text is one statement (several logs can show more).
+MAX_INTERPOLATIONS = 1000
 
 KEYWORDS = frozenset({
     "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
@@ -83,10 +90,11 @@ class RuleIndenter(Indenter):
 
 def _tloc(token: Token) -> Location:
     offset = _LINE_OFFSET.get()
+    shift = _COL_OFFSET.get()
     line = token.line or 1
     col = token.column or 1
-    return Location(_FILE.get(), line + offset, col, (token.end_line or line) + offset,
-                    token.end_column or col + 1)
+    return Location(_FILE.get(), line + offset, col + shift, (token.end_line or line) + offset,
+                    (token.end_column or col + 1) + shift)
 
 
 _ESCAPE = re.compile(r"\\(.)")
@@ -118,13 +126,14 @@ def _span(first: Any, last: Any) -> Location:
     """From the start of `first` to the end of `last` (tokens or nodes)."""
     if type(first) is Token:
         offset = _LINE_OFFSET.get()
-        file, line, col = _FILE.get(), (first.line or 1) + offset, first.column or 1
+        file, line = _FILE.get(), (first.line or 1) + offset
+        col = (first.column or 1) + _COL_OFFSET.get()
     else:
         a = first.loc
         file, line, col = a.file, a.line, a.col
     if type(last) is Token:
         return Location(file, line, col, (last.end_line or 1) + _LINE_OFFSET.get(),
-                        last.end_column or 1)
+                        (last.end_column or 1) + _COL_OFFSET.get())
     b = last.loc
     return Location(file, line, col, b.end_line, b.end_col)
 
@@ -301,6 +310,7 @@ def _log_parts(token: Token) -> tuple[str | ast.Expr, ...]:
     start = _tloc(token)
     parts: list[str | ast.Expr] = []
     literal: list[str] = []
+    values = 0
     i = 0
     while i < len(raw):
         ch = raw[i]
@@ -323,6 +333,11 @@ def _log_parts(token: Token) -> tuple[str | ast.Expr, ...]:
         if not inner.strip():
             raise _LogSyntaxError(_error_at(start, i + 1, close - i + 1,
                                             "empty '{}' in the log text: put a name inside"))
+        values += 1
+        if values > MAX_INTERPOLATIONS:
+            raise _LogSyntaxError(_error_at(start, i + 1, close - i + 1,
+                                            f"a log text shows at most {MAX_INTERPOLATIONS:,} "
+                                            "values: split it into several logs"))
         if literal:
             parts.append(unescape("".join(literal)))
             literal = []
@@ -340,8 +355,10 @@ def _error_at(string_loc: Location, offset: int, width: int, message: str) -> So
 
 
 def _parse_interpolation(text: str, string_loc: Location, offset: int) -> ast.Expr:
-    """Parse `{...}` of a log text as an expression, with positions in the file."""
-    token = _LINE_OFFSET.set(0)
+    """Parse `{...}` of a log text as an expression, with positions in the file (the nodes
+    are placed as they are built: an expression of any depth is never walked again)."""
+    token = _LINE_OFFSET.set(string_loc.line - 1)
+    col_token = _COL_OFFSET.set(string_loc.col + offset - 1)
     try:
         expr: ast.Expr = _parser().parse(text, start="expr")  # type: ignore[assignment]
     except UnexpectedInput as error:
@@ -354,22 +371,9 @@ def _parse_interpolation(text: str, string_loc: Location, offset: int) -> ast.Ex
         raise _LogSyntaxError(_error_at(string_loc, offset + error.column - 1, 1,
                                         f"unexpected character {error.char!r}")) from None
     finally:
+        _COL_OFFSET.reset(col_token)
         _LINE_OFFSET.reset(token)
-    shifted: ast.Expr = _shift(expr, string_loc.line - 1, string_loc.col + offset - 1)
-    return shifted
-
-
-def _shift(node: Any, lines: int, cols: int) -> Any:
-    """A copy of an interpolated expression with its locations moved into the file."""
-    if isinstance(node, Location):
-        return Location(node.file, node.line + lines, node.col + cols, node.end_line + lines,
-                        node.end_col + cols)
-    if isinstance(node, tuple):
-        return tuple(_shift(item, lines, cols) for item in node)
-    if hasattr(node, "__dataclass_fields__"):
-        return replace(node, **{f.name: _shift(getattr(node, f.name), lines, cols)
-                                for f in fields(node)})
-    return node
+    return expr
 
 
 def _fixed_texts(parser: Lark) -> dict[str, str]:

@@ -250,9 +250,24 @@ class Cron(Trigger):
         self.due_n = occurrence.timestamp()
         self.next_n = self.due_n - lead_for(occurrence.tzinfo)
 
-    def _after(self, moment: datetime) -> datetime:
-        next_time: datetime = croniter(self.expression, moment).get_next(datetime)
+    def _after(self, moment: datetime) -> datetime | None:
+        """The first cron time after `moment`; None when croniter finds none (the checker
+        refuses such expressions; a tick must not fail on one all the same)."""
+        try:
+            next_time: datetime = croniter(self.expression, moment).get_next(datetime)
+        except (ValueError, OverflowError):     # CroniterError is a ValueError
+            return None
         return next_time
+
+    def _schedule_after(self, moment: datetime) -> None:
+        """The next cron time after `moment`, or none: then the trigger never fires again
+        (until reset), and the tick function no longer asks it."""
+        occurrence = self._after(moment)
+        if occurrence is None:
+            self.next = None
+            self.due_n = self.next_n = math.inf
+        else:
+            self._schedule(occurrence)
 
     def _move(self, now: datetime) -> None:
         """The offset changed: the next cron time is the first one in the tick's offset at or
@@ -264,18 +279,20 @@ class Cron(Trigger):
         through the hour the clock repeats, and `30 2 * * *` fires once on that day."""
         assert self.next is not None
         start = min(self.next, self.next.replace(tzinfo=now.tzinfo))
-        self._schedule(self._after(start.astimezone(now.tzinfo) - timedelta(microseconds=1)))
+        self._schedule_after(start.astimezone(now.tzinfo) - timedelta(microseconds=1))
 
     def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.next is None:
-            self._schedule(self._after(now - timedelta(microseconds=1)))
+            if self.due_n == math.inf and self.next_n == math.inf:
+                return False                # no cron time is left
+            self._schedule_after(now - timedelta(microseconds=1))
         elif moved(now, self.next):
             self._move(now)
         if n < self.due_n:
             return False
         # Due in POSIX seconds, not in local times: in the hour a zone's clock repeats,
         # 02:00 (second time) is after 02:20 (first time).
-        self._schedule(self._after(now))
+        self._schedule_after(now)
         return True
 
     def reset(self) -> None:

@@ -38,6 +38,16 @@ _ORDERING = ("<", "<=", ">", ">=")
 # within Python's own nesting limits.
 MAX_DEPTH = 40
 _EQUALITY = ("==", "!=")
+# Numbers as written: at most MAX_DIGITS digits and MAX_NUMBER in magnitude (a power of a
+# thousand houses in watts is 1e10), so that every literal is an exact, finite float and
+# sums of them stay far from overflowing.
+MAX_DIGITS = 30
+MAX_NUMBER = 1e15
+# Durations (`every`, `for`, time windows, smoothing): from a millisecond to a leap year.
+# Nothing shorter than a millisecond can be told apart between ticks, and a window or a
+# `for` longer than a year would keep a year of samples.
+MIN_DURATION = 0.001
+MAX_DURATION = 366 * 86400.0
 
 
 
@@ -115,6 +125,16 @@ class ExpressionChecker:
         return BOOLEAN_TYPE
 
     def _number(self, e: ast.NumberLit) -> ValueType | None:
+        digits = sum(ch.isdigit() for ch in e.text)
+        written = e.text.split()[0].lstrip("-")
+        if digits > MAX_DIGITS:
+            self.error(e.loc, f"the number {_shorten(written)} has {digits:,} digits: a number "
+                       f"has at most {MAX_DIGITS}")
+            return None
+        if float(written) > MAX_NUMBER:
+            self.error(e.loc, f"the number {written} is too large: numbers are at most "
+                       f"{MAX_NUMBER:,.0f} (1e15)")
+            return None
         if e.dimension is None:
             unit = e.unit or ""
             self.error(e.loc, f"unknown unit {unit} (units: {', '.join(UNITS)})"
@@ -137,6 +157,10 @@ class ExpressionChecker:
             self.error(e.loc, f"{what} takes a duration (like 5 min or 30 s), found {found}")
         elif e.value <= 0:
             self.error(e.loc, f"a duration must be positive, found {e.text}")
+        elif e.value < MIN_DURATION:
+            self.error(e.loc, f"a duration must be at least 1 ms, found {e.text}")
+        elif e.value > MAX_DURATION:
+            self.error(e.loc, f"a duration must be at most 366 days (8784 h), found {e.text}")
 
     def resolve(self, name: ast.Name) -> Symbol | None:
         symbol = self._resolve(name)
@@ -417,3 +441,8 @@ class ExpressionChecker:
             self.error(arg.loc, f"{name} takes a number, found {type_name(vtype)}")
             return None
         return vtype
+
+
+def _shorten(text: str) -> str:
+    """A long number as a message shows it: its first and last digits."""
+    return text if len(text) <= 20 else f"{text[:8]}...{text[-8:]}"
