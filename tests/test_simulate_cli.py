@@ -291,3 +291,86 @@ def test_a_constant_input_of_the_config_is_traced_and_counted(
         ("3000", "500", "2500"), ("2000", "500", "1500")]
     # The sun beyond the house: (3000 - 500) + (2000 - 500) W for a minute each.
     assert replay([], data, config).surplus == pytest.approx((2500 + 1500) * 60)
+
+
+# -- the replay's bounds ------------------------------------------------------------------
+
+SUN = "input pv: W\nif mode is auto and pv > 1400 W then start\n"
+
+
+def _replay(tmp_path: Path, rows: str) -> tuple[str, str]:
+    rules = tmp_path / "r.evr"
+    rules.write_text(SUN)
+    data = tmp_path / "d.csv"
+    data.write_text("time,pv[W],house[W]\n" + rows)
+    return str(rules), str(data)
+
+
+def test_a_replay_of_decades_is_refused_with_the_rows_and_span(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two rows 56 years apart (a typo in a year): 29 million ticks, refused before the first.
+    rules, data = _replay(tmp_path, "1970-01-01T00:00:00+00:00,100,0\n"
+                                    "2026-01-01T00:00:00+00:00,200,0\n")
+    code, out, err = simulate(capsys, rules, "--data", data, "--json")
+    assert (code, out) == (1, "")
+    assert err == (f"{data}: error: the replay would be 29,453,761 ticks (56.0 years from line "
+                   "2 (1970-01-01T00:00+00:00) to line 3 (2026-01-01T00:00+00:00)), over the "
+                   "limit of 5,000,000: check the times of those rows, or give --max-ticks "
+                   "29453761 to replay it all\n")
+
+
+def test_max_ticks_bounds_a_replay_both_ways(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, data = _replay(tmp_path, "2026-06-01T00:00:00+00:00,100,0\n"
+                                    "2026-06-01T01:00:00+00:00,200,0\n")
+    code, _, err = simulate(capsys, rules, "--data", data, "--max-ticks", "60")
+    assert code == 1 and "61 ticks" in err and "over --max-ticks of 60" in err
+    code, out, err = simulate(capsys, rules, "--data", data, "--json", "--max-ticks", "61")
+    assert (code, err) == (0, "") and json.loads(out)["ticks"] == 61
+
+
+def test_a_long_span_and_a_gap_are_warnings_naming_the_lines(tmp_path: Path) -> None:
+    from evse_rules.inputs.csv_replay import load_replay_data
+    from evse_rules.simulate.bounds import check_bounds
+
+    _, data = _replay(tmp_path, "2025-01-01T00:00:00+00:00,100,0\n"
+                                "2025-01-02T00:00:00+00:00,100,0\n"
+                                "2025-01-20T00:00:00+00:00,100,0\n"
+                                "2026-03-01T00:00:00+00:00,200,0\n")
+    # Checked on the loaded data: the same warnings the command prints before its replay.
+    warnings = check_bounds(load_replay_data(data), 60.0)
+    assert warnings == [
+        f"{data}: warning: the replay spans 424 days from line 2 (2025-01-01T00:00+00:00) to "
+        "line 5 (2026-03-01T00:00+00:00): 610,561 ticks; is a time wrong?",
+        f"{data}:4: warning: 18 days without a row since line 3: the inputs keep their last "
+        "values through the gap",
+        f"{data}:5: warning: 405 days without a row since line 4: the inputs keep their last "
+        "values through the gap"]
+
+
+def test_a_short_regular_replay_says_nothing_about_its_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, data = _replay(tmp_path, "2026-06-01T00:00:00+00:00,100,0\n"
+                                    "2026-06-08T00:00:00+00:00,200,0\n")
+    code, _, err = simulate(capsys, rules, "--data", data)
+    assert (code, err) == (0, "")
+
+
+def test_json_never_prints_infinity_when_an_energy_overflows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 1e308 W is a finite cell; its energy over a minute is not.
+    rules, data = _replay(tmp_path, "2026-06-01T12:00:00+00:00,1e308,0\n"
+                                    "2026-06-01T12:05:00+00:00,1e308,0\n")
+    code, out, err = simulate(capsys, rules, "--data", data, "--json")
+    assert code == 0
+    assert "Infinity" not in out and "NaN" not in out
+    result = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert result["solar_kwh"] is None and result["ev_kwh"] is not None
+    assert err == (f"{data}: warning: too large to count, shown as null (--json) or overflow: "
+                   "solar energy, surplus; the largest value is pv = 1e+308 W at line 2\n")
+    code, out, _ = simulate(capsys, rules, "--data", data)
+    assert code == 0 and "solar energy       overflow (too large to count)" in out

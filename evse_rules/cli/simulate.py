@@ -53,15 +53,20 @@ def simulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from evse_rules.errors import DataError
+    from evse_rules.simulate.bounds import check_bounds, largest_power, replay_ticks
 
     if args.plot and Path(args.plot).is_dir():     # said before a replay that may be long
         raise DataError(args.plot, None, "cannot write the plot here: it is a directory")
     setup = prepare(args.rules, args.data, args.config)
+    # A span of years or a week without rows is said before the replay; a replay of more
+    # than --max-ticks (5 million by default) is refused: it would run for many minutes.
+    for warning in check_bounds(setup.data, setup.tick, args.max_ticks):
+        print(warning, file=sys.stderr)
     trace = TraceRecorder(args.trace, setup) if args.trace else None
     plot = PlotRecorder(setup) if args.plot else None
     recorders: list[Recorder] = [r for r in (trace, plot) if r is not None]
     recorder = Recorders(recorders) if recorders else None
-    ticks = int((setup.data.times[-1] - setup.data.times[0]) // setup.tick) + 1
+    ticks = replay_ticks(setup.data, setup.tick)
     progress = _progress if sys.stderr.isatty() and ticks >= PROGRESS_MIN_TICKS else None
     try:
         result = run(setup, recorder, progress)
@@ -74,8 +79,13 @@ def simulate(args: argparse.Namespace) -> int:
     files = " ".join(shown_path(path) for path in (args.rules or setup.program.files))
     if plot is not None:
         plot.save(args.plot, f"{files} on {args.data}")
+    overflowed = result.overflowed()
+    if overflowed:
+        print(f"{args.data}: warning: too large to count, shown as null (--json) or "
+              f"overflow: {', '.join(overflowed)}{largest_power(setup.data)}", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        # allow_nan=False: Infinity and NaN are no JSON; an overflowed figure is null.
+        print(json.dumps(result.to_json(), indent=2, allow_nan=False))
     else:
         print(render_table(result, f"Replay of {args.data} with {files}"))
     return 0
@@ -99,8 +109,23 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--config", metavar="FILE.toml",
                         help="chargers, inputs and tick interval (all chargers simulated)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--max-ticks", type=_ticks, metavar="N", default=None,
+                        help="replay at most N ticks (default 5,000,000: 9.5 years of "
+                             "one-minute ticks); a longer replay is refused")
     parser.add_argument("--trace", metavar="OUT.csv",
                         help="write a row per tick and charger: state, amps, power, "
                              "inputs, let values")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="draw PV, house and EV power and the current (needs matplotlib)")
+
+
+def _ticks(text: str) -> int:
+    """A whole number of ticks, 1 or more (argparse type)."""
+    try:
+        number = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of ticks, 1 or more, "
+                                         f"got {text!r}")
+    return number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,15 @@ class SimulationResult:
     settings: tuple[ChargerSettings, ...] = ()
     tick: float = 60.0                         # s
 
+    def overflowed(self) -> list[str]:
+        """The energies too large to count (a sum that reached infinity): shown as null in
+        JSON, 'overflow' in the table, and named in a warning."""
+        named = [("solar energy", self.solar), ("surplus", self.surplus)]
+        for name, figures in self.chargers.items():
+            named += [(f"EV energy of {name}", figures.ev),
+                      (f"solar energy of {name}", figures.from_solar)]
+        return [what for what, joules in named if not math.isfinite(joules)]
+
     @property
     def ev(self) -> float:
         return sum(c.ev for c in self.chargers.values())
@@ -82,9 +92,20 @@ class SimulationResult:
         }
 
 
-def _kwh(joules: float) -> float:
-    # Rounded so that the JSON is the same on every platform and easy to read.
+def _kwh(joules: float) -> float | None:
+    """kWh, rounded so that the JSON is the same on every platform and easy to read; None
+    (null in JSON, never Infinity, which is no JSON) when the sum overflowed."""
+    if not math.isfinite(joules):
+        return None
     return round(joules / _KWH, 3) + 0.0
+
+
+def _energy(kwh: float | None) -> str:
+    return f"{kwh:9.2f} kWh" if kwh is not None else " overflow (too large to count)"
+
+
+def _share(part: float | None, whole: float | None) -> str | None:
+    return f"{part / whole:.0%}" if part is not None and whole else None
 
 
 def _durations(durations: list[float]) -> dict[str, float]:
@@ -125,16 +146,18 @@ def render_table(result: SimulationResult, title: str) -> str:
 
     def block(figures: dict[str, Any], with_solar: bool) -> None:
         ev = figures["ev_kwh"]
-        share = f"{figures['ev_from_solar_kwh'] / ev:.0%} of the EV's" if ev else ""
+        from_solar = figures["ev_from_solar_kwh"]
+        shares = [f"{share} of the EV's" for share in [_share(from_solar, ev)] if share]
         if with_solar:
-            lines.append(f"  solar energy      {summary['solar_kwh']:9.2f} kWh")
-            lines.append(f"    beyond house    {surplus:9.2f} kWh  (max(pv - house, 0))")
-        lines.append(f"  EV energy         {ev:9.2f} kWh")
-        if with_solar and surplus and ev:
-            share += f", {figures['ev_from_solar_kwh'] / surplus:.0%} of the surplus"
-        share = f"  ({share})" if share else ""
-        lines.append(f"    from solar      {figures['ev_from_solar_kwh']:9.2f} kWh{share}")
-        lines.append(f"    from grid       {figures['ev_from_grid_kwh']:9.2f} kWh")
+            lines.append(f"  solar energy      {_energy(summary['solar_kwh'])}")
+            lines.append(f"    beyond house    {_energy(surplus)}  (max(pv - house, 0))")
+            if ev:
+                shares += [f"{share} of the surplus"
+                           for share in [_share(from_solar, surplus)] if share]
+        lines.append(f"  EV energy         {_energy(ev)}")
+        share = f"  ({', '.join(shares)})" if shares else ""
+        lines.append(f"    from solar      {_energy(from_solar)}{share}")
+        lines.append(f"    from grid       {_energy(figures['ev_from_grid_kwh'])}")
         times = figures["charge_time_s"]
         detail = ""
         if figures["charges"]:
