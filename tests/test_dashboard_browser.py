@@ -94,7 +94,9 @@ def test_the_tile_shows_the_state_in_words(page: Any) -> None:
 
 def test_the_countdown_counts_down_between_pushes(page: Any) -> None:
     why = _tile(page).get_by_test_id("why")
-    first = int(re.search(r"starting in (\d+) s if the surplus holds", why.inner_text())[1])
+    found = re.search(r"starting in (\d+) s if the surplus holds", why.inner_text())
+    assert found, why.inner_text()
+    first = int(found[1])
     assert 35 <= first <= 40
     # No push comes from the face meanwhile: the page counts on its own.
     page.wait_for_function(
