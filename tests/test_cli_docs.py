@@ -13,7 +13,8 @@ import pytest
 from evse_rules.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED = {"check", "simulate", "charger", "run", "history", "why", "mode", "set"}
+EXPECTED = {"check", "simulate", "charger", "run", "history", "why", "mode", "set", "start",
+            "stop", "amps", "release", "status"}
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:

@@ -216,3 +216,64 @@ value = "300 W"
         assert set(states) == {expected}
         assert max(pilots) <= max(sent, pilot)
         assert not any(r.method == "DELETE" for r in emu.requests)
+
+
+async def test_the_cli_hand_commands_go_through_the_running_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from evse_rules.cli import main
+
+    with OpenEvseEmulator("v5.1.2") as emu:
+        path = _config(tmp_path, emu)
+        engine = Engine(path)
+        client = await engine.ready()
+        await client.aclose()
+        config = ["--config", str(path)]
+        assert await asyncio.to_thread(main, ["stop", "garage", *config]) == 0
+        assert capsys.readouterr().out == "stop garage: sent stop\n"
+        assert _last_claim(emu)["state"] == "disabled"
+        assert await asyncio.to_thread(main, ["amps", "garage", "40", *config]) == 1
+        assert "40 A is above its maximum of 16 A" in capsys.readouterr().err
+        assert await asyncio.to_thread(main, ["amps", "garage", "9 A", *config]) == 0
+        assert _last_claim(emu) == {"state": "disabled", "charge_current": 9,
+                                    "auto_release": False}
+        assert await asyncio.to_thread(main, ["set", "house_limit", "14 A", *config]) == 0
+        assert engine.daemon.store.variable("house_limit") == 14.0
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["status", *config]) == 0
+        out = capsys.readouterr().out
+        assert "garage: Sleeping (paused, not charging), mode manual" in out
+        assert "var house_limit: 14 A" in out
+
+        # Around the engine, on the same charger: refused, pointing to the engine.
+        before = len(emu.requests)
+        assert await asyncio.to_thread(main, ["charger", emu.url, "start"]) == 1
+        err = capsys.readouterr().err
+        assert "garage is driven by the engine running with" in err
+        assert f"evse-rules start garage --config {path}" in err
+        assert [r for r in emu.requests[before:] if r.method == "POST"] == []
+        await engine.stop()
+    with Journal(engine.config.journal_path) as journal:
+        sources = {e.source for e in journal.entries() if e.type == "event"}
+    assert "cli" in sources
+
+
+def test_with_no_engine_running_the_cli_says_so_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from evse_rules.cli import main
+
+    with OpenEvseEmulator("v5.1.2") as emu:
+        path = _config(tmp_path, emu)
+        config = ["--config", str(path)]
+        assert main(["start", "garage", *config]) == 1
+        err = capsys.readouterr().err
+        assert "no engine is running with" in err and "nothing was sent" in err
+        assert main(["mode", "garage", "auto", "--wait", *config]) == 1
+        assert "nothing to wait for" in capsys.readouterr().err
+        # Without --wait, a mode is kept for the next start; a start never is.
+        assert main(["mode", "garage", "auto", *config]) == 0
+        assert "queued, the next `evse-rules run` takes it" in capsys.readouterr().out
+        with Journal(load_config(path).journal_path) as journal:
+            assert [(r.kind, r.value) for r in journal.pending_requests()] == [("mode", "auto")]
+        assert [r for r in emu.requests if r.method == "POST"] == []

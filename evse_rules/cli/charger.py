@@ -71,6 +71,11 @@ def charger(args: argparse.Namespace) -> int:
     elif args.value is not None:
         print(f"evse-rules charger: error: `{args.action}` takes no value", file=sys.stderr)
         return 2
+    if args.action != "status":
+        owned = _owned(args.url, args.action, value)
+        if owned is not None:
+            print(owned, file=sys.stderr)
+            return 1
     password = None
     if args.password_env:
         if not args.user:
@@ -80,6 +85,24 @@ def charger(args: argparse.Namespace) -> int:
             raise ConfigError("--password-env",
                               f"the environment variable {args.password_env} is not set")
     return asyncio.run(_run(args, value, password))
+
+
+def _owned(url: str, action: str, value: float | None) -> str | None:
+    """Why this charger is not to be driven from here: a running engine owns it. A command
+    sent around the engine would be undone by it (or fight it with the same claim)."""
+    from evse_rules.live.owner import owner_of
+
+    owner = owner_of(url)
+    if owner is None:
+        return None
+    hand = {"start": "start", "stop": "stop", "amps": "amps", "release": "release"}.get(action)
+    if hand is None:
+        return (f"evse-rules charger: {owner.charger} is driven by the engine running with "
+                f"{owner.config} (pid {owner.pid}): change its config instead")
+    argument = f" {value:g}" if value is not None else ""
+    return (f"evse-rules charger: {owner.charger} is driven by the engine running with "
+            f"{owner.config} (pid {owner.pid}); nothing was sent. Ask the engine instead:\n"
+            f"    evse-rules {hand} {owner.charger}{argument} --config {owner.config}")
 
 
 async def _run(args: argparse.Namespace, value: float | None, password: str | None) -> int:

@@ -47,19 +47,6 @@ def add_commands(subparsers: Any) -> None:
     why_parser.add_argument("charger", nargs="?", metavar="CHARGER",
                             help="the charger (default: every charger)")
 
-    mode_parser = add_command(subparsers, "mode", mode)
-    mode_parser.add_argument("charger", metavar="CHARGER")
-    mode_parser.add_argument("mode", choices=("auto", "manual"))
-    config_option(mode_parser)
-
-    set_parser = add_command(subparsers, "set", set_variable)
-    set_parser.add_argument("variable", metavar="VAR")
-    set_parser.add_argument("value", metavar="VALUE")
-    config_option(set_parser)
-    for parser in (mode_parser, set_parser):
-        parser.add_argument("--wait", action="store_true",
-                            help="wait until the running engine has taken it (two ticks at most)")
-
 
 def _positive(text: str) -> int:
     """A whole number of at least 1 (argparse type): `--ticks 0` would otherwise run forever."""
@@ -445,55 +432,6 @@ def _value(name: str, value: Any, config: Config) -> str:
     return format_quantity(float(value), spec.dimension)
 
 
-def mode(args: argparse.Namespace) -> int:
-    """Switch a charger's mode (auto or manual), as the running engine will take it.
-
-    evse-rules mode CHARGER auto|manual --config evse-rules.toml
-
-    The request goes into the journal; the running engine applies it on its next tick (or
-    at its next start) and saves it, so it survives restarts. Rules read the mode
-    (`if mode is auto and ...`).
-    """
-    from evse_rules.config import load_config
-
-    config = load_config(args.config)
-    if args.charger not in config.chargers:
-        raise ConfigError(config.name, f"no charger named {args.charger!r} (chargers: "
-                          + ", ".join(config.chargers) + ")", "chargers")
-    return _request(config, "mode", args.charger, args.mode, args.mode, args.wait)
-
-
-def set_variable(args: argparse.Namespace) -> int:
-    """Set a user variable declared by the rule files (`var NAME: TYPE = DEFAULT`).
-
-    evse-rules set VAR VALUE --config evse-rules.toml
-
-    The value is checked against the declaration: a number with its unit ("36 kWh",
-    "16 A"), true/false (yes/no, on/off, 1/0), or a text. The running engine
-    applies it on its next tick (or at its next start) and saves it.
-    """
-    from evse_rules.config import load_config
-    from evse_rules.live.reload import default_loader
-
-    config = load_config(args.config)
-    try:
-        program = default_loader(config.rule_paths, config.environment())
-    except (EvseRulesError, OSError) as error:
-        raise EvseRulesError(f"set: {args.variable} cannot be checked, the rule files do not "
-                             f"load:\n{error}") from None
-    declared = {v.name: v for v in program.variables}
-    if args.variable not in declared:
-        import difflib
-
-        close = difflib.get_close_matches(args.variable, list(declared), 1)
-        hint = f" (did you mean {close[0]!r}?)" if close else (
-            " (declared: " + ", ".join(declared) + ")" if declared else
-            " (the rule files declare no variable)")
-        raise EvseRulesError(f"set: unknown variable {args.variable!r}{hint}")
-    value = parse_value(declared[args.variable], args.value)
-    return _request(config, "set", args.variable, value, args.value, args.wait)
-
-
 def parse_value(decl: VariableDecl, text: str) -> Value:
     """`text` as a value of the declared variable, or an error saying what is expected."""
     from evse_rules.language.program import Kind
@@ -536,27 +474,3 @@ def _unit_hint(dimension: Any) -> str:
 
     unit = DISPLAY_UNITS.get(dimension)
     return unit.symbol if unit else ""
-
-
-def _request(config: Config, kind: str, target: str, value: Value, shown: str,
-             wait: bool = False) -> int:
-    import time
-
-    with _open(config) as journal:
-        request = journal.add_request(kind, target, value, datetime.now(UTC))
-        if not wait:
-            print(f"{kind} {target} {shown}: queued; the running engine takes it on its next "
-                  f"tick (see `evse-rules history --config {config.name}`)")
-            return 0
-        limit = 2 * config.tick_seconds + 5.0
-        deadline = time.monotonic() + limit
-        while (taken := journal.request_result(request)) is None:
-            if time.monotonic() > deadline:
-                print(f"{kind} {target} {shown}: queued, but no running engine took it within "
-                      f"{limit:g} s (is `evse-rules run` running?); it will be taken at the "
-                      "next start", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-    at, result = taken
-    print(f"{kind} {target} {shown}: {result} (taken at {_local(at)})")
-    return 0 if result.startswith("done") else 1

@@ -31,6 +31,7 @@ import signal
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from evse_rules.chargers.base import Charger
@@ -44,6 +45,7 @@ from evse_rules.language.units import DURATION, format_quantity
 from evse_rules.live.build import ChargerFactory, build_inputs, default_charger_factory
 from evse_rules.live.commands import CommandPath
 from evse_rules.live.health import Health
+from evse_rules.live.owner import announce, register, unregister
 from evse_rules.live.reload import (
     ConfigWatcher,
     NoRules,
@@ -139,6 +141,7 @@ class Daemon:
         run beside the loop, started after the engine and stopped before it."""
         self._start()
         signals = self._install_signals()
+        notes: list[Path] = []
         try:
             for service in services:
                 try:
@@ -150,8 +153,15 @@ class Daemon:
                     self._journal_event(self.clock(), Event("error", service.name, message))
                 else:
                     self._services.append(service)
+            api = next((url for service in self._services
+                        if isinstance(url := getattr(service, "url", None), str)), None)
+            notes = register(self.config, api)
+            announced = announce(self.config, api)
+            if announced is not None:
+                notes.append(announced)
             await self._loop()
         finally:
+            unregister(notes)
             for sig in signals:
                 asyncio.get_running_loop().remove_signal_handler(sig)
             for service in reversed(self._services):
