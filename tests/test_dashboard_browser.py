@@ -235,3 +235,16 @@ def test_a_phone_screen_shows_every_control_without_sideways_scrolling(
         if testid not in ("var-boost",):
             assert box["height"] >= 40, f"{testid} is {box['height']} px tall: too small to tap"
     context.close()
+
+
+def test_without_chromium_a_workstation_skips_and_ci_fails(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import tests.browser
+
+    monkeypatch.setattr(tests.browser, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no-chromium is missing"):
+        tests.browser.need_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no-chromium is missing"):
+        tests.browser.need_chromium()
