@@ -116,7 +116,7 @@ async def test_rapi_refuses_a_current_or_start_outside_the_limits(
     charger = RapiCharger("shed", emu.url, timeout=0.5, max_amps=16)
     await charger.refresh()
     emu.clear_requests()
-    with pytest.raises(ChargerUnsupported, match="20 A is outside the limits 6..16 A"):
+    with pytest.raises(ChargerUnsupported, match=r"20 A is outside the limits 6\.\.16 A"):
         await charger.set_current(20)
     await charger.set_current(16)
     emu.model.min_current_hard = 20             # $GC now says 20..32
