@@ -44,6 +44,11 @@ class HttpService:
         self._socket: socket.socket | None = None
 
     @property
+    def started(self) -> bool:
+        """Whether the server takes requests."""
+        return self._server is not None and self._server.started
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evse_rules import __version__
-from evse_rules.cli import charger, check, hand, live, simulate
+from evse_rules.cli import charger, check, demo, hand, live, simulate
 from evse_rules.cli.live import DEFAULT_CONFIG
 from evse_rules.errors import EvseRulesError
 
-COMMAND_MODULES = (check, simulate, charger, live, hand)
+COMMAND_MODULES = (check, simulate, charger, live, hand, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
