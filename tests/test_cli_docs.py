@@ -123,3 +123,41 @@ def test_run_without_a_config_here_says_how_to_give_one(
     err = capsys.readouterr().err
     assert err.startswith("evse-rules run: error: evse-rules.toml: no such file (no ./evse-")
     assert "--config FILE" in err
+
+
+def _readme_sh_blocks() -> list[str]:
+    import re
+
+    return re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_the_readme_says_how_its_later_commands_find_evse_rules() -> None:
+    # After the first two commands `evse-rules` is on no PATH: a block that types it bare
+    # activates the venv first.
+    later = _readme_sh_blocks()[1:]
+    bare = [block for block in later
+            if any(line.strip().startswith("evse-rules ") for line in block.splitlines())]
+    assert bare
+    for block in bare:
+        assert block.startswith(". .venv/bin/activate"), block.splitlines()[0]
+
+
+def test_the_readme_check_and_simulate_commands_work_as_written(tmp_path: Path) -> None:
+    venv = Path(sys.executable).parent.parent
+    if not (venv / "bin" / "activate").exists():
+        pytest.skip("not run from a venv: the README's `. .venv/bin/activate` has none")
+    for name in ("rules", "data", "evse-rules.example.toml"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / ".venv").symlink_to(venv)
+    running, simulation = (block for block in _readme_sh_blocks()
+                           if "cp evse-rules.example.toml" in block
+                           or "--trace t.csv" in block)
+    # The running block up to its check (the rest needs a charger and the wall clock).
+    lines = running.splitlines()
+    check = next(i for i, line in enumerate(lines) if line.startswith("evse-rules check"))
+    script = "set -e\n" + "\n".join(lines[:check + 1]) + "\n" + simulation
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "statements: ok" in result.stdout
+    assert (tmp_path / "t.csv").exists() and (tmp_path / "p.png").exists()
