@@ -16,10 +16,13 @@ from hypothesis import strategies as st
 from evse_rules.chargers import DEFAULT_CLIENT_ID, OpenEvseCharger, RapiCharger
 from evse_rules.chargers.limits import current_limits
 from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.engine import Command, CommandKind, Reason
 from evse_rules.errors import ChargerError, ChargerUnsupported
+from evse_rules.live.daemon import _carry_out
 from evse_rules.testing.emulator import OpenEvseEmulator
 from evse_rules.testing.model import API_PRIORITY
 from tests import openevse_fixtures
+from tests.engine_fakes import T0
 from tests.openevse_fixtures import EmulatorFactory, claims_posted
 
 make_emulator = openevse_fixtures.make_emulator
@@ -136,6 +139,17 @@ async def test_the_simulated_charger_refuses_what_is_outside_its_limits() -> Non
         with pytest.raises(ChargerError):
             good.apply_current(amps)  # type: ignore[arg-type]
     assert good.amps == 32 and not good.enabled
+
+
+@pytest.mark.parametrize("value", [16.5, math.nan, math.inf, 40.0])
+async def test_the_daemon_sends_no_current_that_is_not_whole_or_outside_the_limits(
+        value: float) -> None:
+    charger = SimulatedCharger(max_amps=32)
+    charger.last_status = charger.read_status()  # type: ignore[attr-defined]
+    command = Command("evse", CommandKind.SET_CURRENT, value, Reason(None), T0)
+    with pytest.raises(ChargerError, match="nothing sent"):
+        await _carry_out(charger, command)
+    assert charger.amps == 32
 
 
 # -- the property: any sequence, any limits ------------------------------------------------

@@ -2,7 +2,10 @@
 
 Per charger: amperes rounded down and clamped to the limits, minimum on and off times for
 the contactor, no start without a vehicle (unless configured), nothing sent that changes
-nothing. The engine's mode is *not* a guard: rules read it (`if mode is auto and ...`) and
+nothing. The limits are those of `chargers.limits` (the drivers check the same again): when
+the charger's hard limits leave no current (empty, NaN, infinite) the charger is faulted and
+no current and no start is sent (`Guard.FAULT`, the reason naming the figures); a stop is.
+The engine's mode is *not* a guard: rules read it (`if mode is auto and ...`) and
 the engine does what the rules say in either mode.
 
 What "changes nothing" means: the charger already is in the asked state. The engine knows
