@@ -241,6 +241,38 @@ async def test_a_charger_fault_is_said_once_with_its_reason_and_once_when_it_cle
         ("error", "fault: unknown state code 999"), ("info", "fault cleared")]
 
 
+async def test_a_charger_offline_for_the_same_reason_is_one_warning_and_one_recovery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    from evse_rules.chargers.base import offline_status
+    from tests.test_live import _ticks
+
+    h, _program = _raising_harness(tmp_path, failing=0, ticks=None)
+    refresh = h.charger.refresh
+    dead = True
+
+    async def flaky() -> ChargerStatus:
+        if dead:
+            return offline_status("no answer within 5 s")
+        return await refresh()
+
+    h.charger.refresh = flaky  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, "evse_rules")
+    runner = asyncio.create_task(h.daemon.run())
+    await _ticks(h.daemon, 6)
+    dead = False
+    await _ticks(h.daemon, 2)
+    h.daemon.stop()
+    await runner
+    said = [m for m in _messages(caplog) if m.startswith("garage: o")]
+    assert said == ["garage: offline: no answer within 5 s",
+                    "garage: online again (sleeping) after 6 failed reads since 12:00"]
+    events = [e.detail for e in _events(h, "chargers.garage")]
+    assert events == ["offline: no answer within 5 s", said[1].removeprefix("garage: ")]
+
+
 # -- the process: SIGTERM exits 0 ---------------------------------------------------------
 
 RUN_CONFIG = """
@@ -256,6 +288,8 @@ mode = "auto"
 [inputs.pv]
 kind = "constant"
 value = "3000 W"
+[http]
+enabled = false
 """
 
 RULES = "input pv: W\nif mode is auto and pv > 1400W then start, set amps to pv / voltage\n"
