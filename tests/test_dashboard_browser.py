@@ -184,15 +184,16 @@ def test_the_stream_updates_the_page_without_a_reload(page: Any, face: DemoFace,
 
 
 class DroppingFace(DemoFace):
-    """Its first stream ends with an error after one push: the page must connect again."""
+    """Its first stream breaks at the first change instead of sending it."""
 
     dropped = False
 
     async def changes(self) -> int:
+        sequence = await super().changes()
         if not self.dropped:
             self.dropped = True
             raise ConnectionResetError("the engine restarted")
-        return await super().changes()
+        return sequence
 
 
 def test_the_page_reconnects_when_the_stream_drops(browser: Any) -> None:
@@ -203,12 +204,13 @@ def test_the_page_reconnects_when_the_stream_drops(browser: Any) -> None:
         context = browser.new_context()
         page = context.new_page()
         page.goto(served.url + "/")
-        page.wait_for_function("() => true")
+        state = _tile(page).get_by_test_id("state")
+        expect(state).to_have_text("Sleeping (not charging)")
         face.charger = replace(face.charger, state_text="Vehicle connected, not charging")
         face.tick(1)
-        # Only a new connection can bring the change: the first one is gone.
-        expect(_tile(page).get_by_test_id("state")).to_have_text(
-            "Vehicle connected, not charging", timeout=10000)
+        # The first stream dies instead of sending the change: only a new connection brings it.
+        expect(state).to_have_text("Vehicle connected, not charging", timeout=15000)
+        assert face.dropped
         context.close()
 
 
