@@ -6,9 +6,12 @@ import os
 
 from hypothesis import settings
 
-# Property tests explore new examples on a developer's machine; in CI (CI=true) they replay
-# a fixed sequence, so that a landing is never decided by the luck of a random draw. A
-# failure found locally is kept in .hypothesis/ and replayed first next time.
+# Property tests explore new examples on a developer's machine; in CI (CI=true, or
+# HYPOTHESIS_PROFILE=ci) they replay a fixed sequence, so that a landing is never decided by
+# the luck of a random draw. A failure found locally is kept in .hypothesis/ and replayed
+# first next time.
 settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+elif os.environ.get("CI"):
     settings.load_profile("ci")
