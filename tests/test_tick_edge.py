@@ -172,6 +172,32 @@ async def test_a_full_disk_under_the_journal_is_one_line_and_the_chargers_are_st
         "journal works again after failing 10 times since 12:00"]
 
 
+async def test_a_prune_on_a_full_disk_is_the_journal_line_not_a_failed_tick(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = Raising(str(tmp_path / "solar.evr"))
+    h = _harness(tmp_path, UTC_CONFIG.replace('tick = "1 min"', 'tick = "1 h"'), ticks=3,
+                 loader=lambda paths, env: program)
+    prune = Journal.prune
+    prunes = 0
+
+    def failing_prune(self: Journal, before: datetime) -> int:
+        nonlocal prunes
+        prunes += 1
+        if prunes > 1:                  # the one at start works, the hourly ones do not
+            raise _full_disk()
+        return prune(self, before)
+
+    monkeypatch.setattr(Journal, "prune", failing_prune)
+    caplog.set_level(logging.INFO, "evse_rules")
+    await h.daemon.run()
+    assert prunes == 3 and len(program.ticks) == 3      # at start, then 13:00 and 14:00
+    assert _tracebacks(caplog) == 0
+    assert not [m for m in _messages(caplog) if m.startswith("tick failed")]
+    assert [m.split(":")[0] for m in _messages(caplog) if "cannot write" in m] == [
+        f"journal {h.config.journal_path}"]
+
+
 async def test_a_full_disk_under_the_state_file_is_one_line_then_it_is_saved_when_it_can(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -448,6 +448,8 @@ class Daemon:
         # control of the chargers: the commands are sent already, the next ticks run.
         try:
             journal.record(TickRecord(now, step, sent, values, stale, events, rules_error))
+            if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
+                self._prune(now)
         except (sqlite3.Error, OSError) as error:
             self._journal_failed(now, error)
         else:
@@ -455,8 +457,6 @@ class Daemon:
         self._advance_simulated()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s", trace(now, values, stale, step))
-        if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
-            self._prune(now)
         return step
 
     def _budget(self) -> float:
