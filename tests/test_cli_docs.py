@@ -161,3 +161,41 @@ def test_the_readme_check_and_simulate_commands_work_as_written(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "statements: ok" in result.stdout
     assert (tmp_path / "t.csv").exists() and (tmp_path / "p.png").exists()
+
+
+def test_an_unexpected_error_is_one_line_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from evse_rules.cli import check as check_module
+    from evse_rules.cli import main
+
+    def broken(args: argparse.Namespace) -> int:
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(check_module, "check", broken)
+    rules = tmp_path / "r.evr"
+    rules.write_text("input pv: W\n")
+    assert main(["check", str(rules)]) == 1
+    err = capsys.readouterr().err
+    assert err == ("evse-rules check: internal error: RuntimeError: something inside broke (a "
+                   "bug: run it again with -v for the traceback, and report it)\n")
+    assert main(["check", str(rules), "-v"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_refused_file_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import errno
+
+    from evse_rules.cli import check as check_module
+    from evse_rules.cli import main
+
+    def refused(args: argparse.Namespace) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", "/var/lib/x.csv")
+
+    monkeypatch.setattr(check_module, "check", refused)
+    rules = tmp_path / "r.evr"
+    rules.write_text("input pv: W\n")
+    assert main(["check", str(rules)]) == 1
+    assert capsys.readouterr().err == "evse-rules check: error: /var/lib/x.csv: Permission denied\n"

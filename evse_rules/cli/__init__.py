@@ -90,3 +90,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):      # no real stdout: nothing to do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as error:
+        # A file the command writes or reads that the system refuses (permissions, a full
+        # disk): said in words, with the file, not as a traceback.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"evse-rules {args.command}: error: {where}{error.strerror or error}",
+              file=sys.stderr)
+        return 1
+    except Exception as error:
+        # A bug: one line for the user; the traceback with -v, for the report.
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"evse-rules {args.command}: internal error: {type(error).__name__}: {error} "
+              "(a bug: run it again with -v for the traceback, and report it)",
+              file=sys.stderr)
+        return 1
