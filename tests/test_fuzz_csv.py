@@ -1,0 +1,129 @@
+"""Fuzzing the replay's data CSV: whatever the file, `load_replay_data` gives the data or
+raises an EvseRulesError (DataError naming the file and line), never anything else, on the
+column-wise path and the row-by-row one alike, and both agree on which files they take.
+
+Files are built from headers with every kind of unit (and broken brackets), times valid and
+not (offsets, out of order, repeated, far past and future), values of every kind (NaN, inf,
+1e400, thousands of digits, texts, empty), odd quoting, NUL bytes and stray line ends; or
+they are a valid file with characters changed. Bounded for CI: FUZZ_SCALE=10 hunts ten
+times longer.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from evse_rules.errors import EvseRulesError
+from evse_rules.inputs.csv_replay import ReplayData, load_replay_data
+
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
+BUILT, MUTATED = 300 * SCALE, 150 * SCALE
+
+
+def fuzz(cases: int) -> settings:
+    """`cases` examples, no deadline (a loaded CI machine is slow, not wrong)."""
+    return settings(max_examples=cases, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+NAMES = ["pv", "house", "voltage", "vehicle", "tariff", "grid", "", "time", "pv", "a b",
+         "évse", "x" * 300, "1pv", "pv.w", '"q"']
+UNITS = ["", "[W]", "[kW]", "[V]", "[A]", "[Wh]", "[kWh]", "[%]", "[text]", "[boolean]",
+         "[h]", "[min]", "[bogus]", "[", "]", "[W", "[]", "[[W]]", "[W][V]", "[ W ]"]
+TIMES = st.one_of(
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.sampled_from([
+        "2026-06-21T06:00:00+02:00", "2026-06-21T06:00:00Z", "2026-06-21 06:00", "2026-06-21",
+        "2026-02-30T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+        "2026-06-21T06:00:00+99:00", "yesterday", "", "1e400", "NaN", "T", "2026-13-01",
+        "2026-06-21T06:00:00.123456789", "2026-06-21T24:00:00",
+    ]),
+)
+CELLS = st.one_of(
+    st.sampled_from(["0", "310", "-5", "1.5", "1e400", "-1e400", "nan", "NaN", "inf",
+                     "-Infinity", "1" * 5000, "0x10", "1_000", "", " ", "offpeak", "HC",
+                     "true", "false", "1", "yes", '"1,5"', '"a""b"', "\x00", "é", "1e-400"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(max_size=8),
+)
+
+
+@st.composite
+def csv_texts(draw: st.DrawFn) -> str:
+    columns = draw(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(UNITS)),
+                            max_size=4))
+    header = ",".join(["time", *(name + unit for name, unit in columns)])
+    if draw(st.integers(0, 9)) == 0:
+        header = draw(st.sampled_from(["", "time", "pv,time", "time,pv[W],", "\ufefftime,pv"]))
+    rows = []
+    for _ in range(draw(st.integers(0, 12))):
+        cells = [draw(TIMES), *(draw(CELLS) for _ in columns)]
+        if draw(st.integers(0, 9)) == 0:
+            cells = cells[:draw(st.integers(0, len(cells)))] + \
+                draw(st.lists(CELLS, max_size=2))   # too few or too many cells
+        rows.append(",".join(cells))
+    end = draw(st.sampled_from(["\n", "\r\n", "\r", ""]))
+    return end.join([header, *rows]) + draw(st.sampled_from(["", "\n", "\n\n", "\n,\n"]))
+
+
+VALID = """\
+time,pv[W],house[W],voltage[V],vehicle,tariff[text]
+2026-06-21T06:00:00+02:00,0,310,238.5,1,offpeak
+2026-06-21T06:01:00+02:00,120,300,239.0,1,offpeak
+2026-06-21T06:02:00+02:00,240,320,238.0,1,peak
+2026-06-21T06:05:00+02:00,480,305,237.5,0,peak
+"""
+
+
+@pytest.fixture(scope="module")
+def directory() -> Iterator[Path]:
+    # One directory for every example (a function-scoped tmp_path is not reset between them).
+    with tempfile.TemporaryDirectory(prefix="fuzz-csv-") as name:
+        yield Path(name)
+
+
+def load_both_ways(text: str, directory: Path) -> None:
+    path = directory / "data.csv"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    outcomes: list[ReplayData | None] = []
+    for block_rows in (2, 0):       # column-wise in blocks of 2 rows, then row by row
+        try:
+            outcomes.append(load_replay_data(path, block_rows=block_rows))
+        except EvseRulesError as error:
+            assert str(error).startswith(str(path)), str(error)
+            outcomes.append(None)
+    event("loaded" if outcomes[0] is not None else "refused")
+    assert (outcomes[0] is None) == (outcomes[1] is None), "the two paths disagree"
+
+
+def test_the_valid_file_loads(directory: Path) -> None:
+    path = directory / "valid.csv"
+    path.write_text(VALID)
+    assert len(load_replay_data(path, block_rows=2).times) == 4
+
+
+@fuzz(BUILT)
+@given(csv_texts())
+def test_a_built_csv_loads_or_raises_data_error(directory: Path, text: str) -> None:
+    load_both_ways(text, directory)
+
+
+@fuzz(MUTATED)
+@given(st.lists(st.tuples(st.integers(0, len(VALID)), st.integers(0, 6),
+                          st.sampled_from(["", ",", '"', "\n", "\r", "[", "]", "\x00", "nan",
+                                           "1e400", "9" * 400, "+02:00", "T", "-", ":"])),
+                min_size=1, max_size=6))
+def test_a_mutated_csv_loads_or_raises_data_error(directory: Path,
+                                                  edits: list[tuple[int, int, str]]) -> None:
+    text = VALID
+    for at, cut, insert in edits:
+        at = min(at, len(text))
+        text = text[:at] + insert + text[at + cut:]
+    load_both_ways(text, directory)
