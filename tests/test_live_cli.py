@@ -181,6 +181,28 @@ async def test_why_says_why_a_charger_is_offline(
     assert "  last known: no vehicle, pilot 0 A, 0 W, mode auto\n" in out
 
 
+async def test_why_says_why_a_charger_is_in_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    from evse_rules.chargers.base import ChargerState, ChargerStatus
+
+    (tmp_path / "evse-rules.toml").write_text(CONFIG)
+    h = _harness(tmp_path, ticks=2)
+    refresh = h.charger.refresh
+
+    async def faulty() -> ChargerStatus:
+        status = await refresh()
+        return replace(status, state=ChargerState.ERROR, error="unknown state code 999")
+
+    h.charger.refresh = faulty  # type: ignore[method-assign]
+    await h.daemon.run()
+    assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "  error: unknown state code 999\n  now: " in out
+
+
 async def test_why_shows_an_input_in_the_unit_it_is_configured_in(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

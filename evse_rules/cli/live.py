@@ -326,7 +326,8 @@ def _explain(journal: Journal, name: str, config: Config, tick_id: int,
         if state in ("offline", "error"):
             # Why: a wrong password, a closed port and a wrong URL all read "offline".
             lines.append(f"  {state}: {_charger_problem(journal, name, samples)}")
-            lines.append(f"  last known: {reading}")
+            # Offline: what it said last; in error, it answers: these are its readings now.
+            lines.append(f"  {'last known' if state == 'offline' else 'now'}: {reading}")
         else:
             lines.append(f"  {state}, {reading}")
     shown = [f"{key}={_value(key, value, config)}" + (" (stale)" if key in stale else "")
