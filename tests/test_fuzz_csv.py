@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from evse_rules.errors import EvseRulesError
@@ -111,6 +111,7 @@ def test_the_valid_file_loads(directory: Path) -> None:
 
 @fuzz(BUILT)
 @given(csv_texts())
+@example("\ntime,pv[W]\n2026-06-21T06:00:00,1\n")    # a blank first line
 def test_a_built_csv_loads_or_raises_data_error(directory: Path, text: str) -> None:
     load_both_ways(text, directory)
 
