@@ -46,3 +46,9 @@ def test_language_benchmark_runs() -> None:
     out = bench("bench_language.py")
     assert re.search(r"compiled rule: +[\d.]+ s", out)
     assert "whole Program.tick" in out
+
+
+def test_api_benchmark_measures_state_commands_and_pushes() -> None:
+    out = bench("bench_api.py", "--chargers", "2", "--seconds", "3", "--requests", "30")
+    for label in ("GET /api/v1/state", "hand command -> charger", "push delay after a tick"):
+        assert re.search(rf"{re.escape(label)}.* p50 +[\d.]+ ms +p99 +[\d.]+ ms", out), out
