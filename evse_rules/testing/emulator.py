@@ -147,7 +147,10 @@ class OpenEvseEmulator:
         voltmeter: bool = False,
         full_rapi: bool = False,
         temp: float | None = 44.0,
+        default_state: bool = True,
     ) -> None:
+        """`default_state` is /config's: False, the charger sleeps until a claim asks it to
+        charge (as one whose schedule or divert holds it off)."""
         self.model = EvseModel(
             version, vehicle=vehicle, ev_wants_charge=ev_wants_charge,
             min_current_hard=min_current_hard, max_current_hard=max_current_hard,
@@ -156,6 +159,9 @@ class OpenEvseEmulator:
             voltmeter=voltmeter, full_rapi=full_rapi, temp=temp,
         )
         self.model.forced_state = state
+        if not default_state:
+            self.model.default_state_active = False
+            self.model.evaluate_claims()
         self.user = user
         self._password = password
         self._exchanges: list[Exchange] = []
