@@ -132,7 +132,7 @@ def test_kill_9_at_random_points_keeps_the_journal_the_state_and_the_claim(
         steady: tuple[dict[str, Any] | None, int, int] | None = None
         contactor: dict[str, Any] | None = None
         kills: list[str] = []
-        for run in range(RUNS + 1):
+        for run in range(RUNS):
             log = (tmp_path / f"run-{run}.log").open("w")
             daemon = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
