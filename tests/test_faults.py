@@ -8,7 +8,8 @@ told apart by the daemon's task); then each fault's case (FAULTS, parametrized) 
 (a) every claim the charger received is whole: `state` and `charge_current` both there, the
     current an integer within [max(6, min_amps, min_current_hard), min(max_amps,
     max_current_hard)] (a hard limit that is not a finite number is no limit); when that
-    range is empty, nothing at all was posted;
+    range is empty, nothing but a stop was posted (`state: disabled`, the current within
+    the config's [min_amps, max_amps]): a safety stop is never held back;
 (b) the daemon kept ticking: `daemon.ticks` advanced and the ticks were journaled after the
     fault;
 (c) no traceback reached the log, save at most one per distinct unexpected error;
@@ -39,6 +40,7 @@ from evse_rules.testing.emulator import OpenEvseEmulator, RecordedRequest
 PASSWORD = "pw-faults-s3cret"
 MIN_AMPS, MAX_AMPS = 6, 16
 TICK = 0.25
+CONFIG_RANGE = range(MIN_AMPS, MAX_AMPS + 1)
 TICKS_BEFORE, TICKS_DURING, TICKS_AFTER = 2, 4, 2
 
 # Out of every limit, both ways, and a start and a stop on alternate ticks.
@@ -303,13 +305,17 @@ def _bad_claims(bodies: list[Any], allowed: range) -> list[str]:
             problems.append(f"{body!r}: not both `state` and `charge_current`")
             continue
         current = body["charge_current"]
-        if not allowed:
-            problems.append(f"{body!r}: posted although no current is allowed")
-        elif isinstance(current, bool) or not isinstance(current, int):
+        if not allowed and body["state"] != "disabled":
+            problems.append(f"{body!r}: more than a stop although no current is allowed")
+            continue
+        # A stop on a charger whose limits leave no current still goes (a safety stop is
+        # never held back), with the config's minimum as its current.
+        within = allowed or CONFIG_RANGE
+        if isinstance(current, bool) or not isinstance(current, int):
             problems.append(f"{body!r}: the current is not a whole number of amperes")
-        elif current not in allowed:
+        elif current not in within:
             problems.append(f"{body!r}: {current} A is outside "
-                            f"{allowed.start}..{allowed.stop - 1} A")
+                            f"{within.start}..{within.stop - 1} A")
     return problems
 
 
