@@ -657,7 +657,7 @@ def test_the_configured_phases_reach_the_driver(tmp_path: Path, driver: str) -> 
     assert getattr(charger, "phases", None) == 3
 
 
-async def test_a_changed_config_is_reported_once_with_what_changed(
+async def test_a_changed_config_is_applied_or_reported_once_with_what_changed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "evse-rules.toml"
@@ -682,12 +682,12 @@ async def test_a_changed_config_is_reported_once_with_what_changed(
     with Journal(h.daemon.config.journal_path) as journal:
         events = [(e.kind, e.detail or "") for e in journal.entries() if e.type == "event"]
     changes = [(kind, detail) for kind, detail in events if f"{path} changed" in detail]
-    assert changes[0] == ("warning", f"{path} changed (chargers.garage.max_amps, "
-                                     "inputs.pv.value); the config is read at start only: "
-                                     "restart evse-rules to apply it")
+    # Applied live at the next tick (live/reconfigure.py), said with the keys.
+    assert changes[0] == ("info", f"{path} changed and is applied: chargers.garage.max_amps, "
+                                  "inputs.pv.value (2 key(s); chargers reconnected: garage)")
     assert changes[1][0] == "error" and changes[1][1].startswith(
-        f"{path} changed and has errors; the daemon keeps running on the config it started "
-        "with, and a restart would refuse this version:\n")
+        f"{path} changed and has errors; the daemon keeps running on the config it has, and "
+        "a restart would refuse this version:\n")
     assert "inputs.pv.frequency" in changes[1][1]
     assert len(changes) == 2                                # once per version
     assert h.charger.calls[0] == "amps 12"                  # still the config it started with

@@ -286,6 +286,18 @@ class Engine:
         self._hand_mode(charger, "manual", plan)
         return plan
 
+    def carry_over(self, old: Engine) -> None:
+        """Take what `old` knew of the chargers both engines drive (a config applied while
+        running): what was last sent and when, and the contactor times."""
+        for name, guard in self._guards.items():
+            before = old._guards.get(name)
+            if before is None:
+                continue
+            guard.last_start, guard.last_stop = before.last_start, before.last_stop
+            guard.run_sent, guard.run_at = before.run_sent, before.run_at
+            guard.amps_sent, guard.amps_at = before.amps_sent, before.amps_at
+            guard.volts_sent, guard.volts_at = before.volts_sent, before.volts_at
+
     def guard(self, charger: str) -> ChargerGuard:
         """The guard of `charger` (what was sent to it last, and when), for the faces."""
         return self._guards[charger]

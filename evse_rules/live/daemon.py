@@ -88,6 +88,7 @@ class Daemon:
         self.max_ticks = max_ticks
         self.ticks = 0
         self._charger_factory = charger_factory
+        self.loader = loader
         self._stop = asyncio.Event()
         self._reload_asked = False
         self._health = Health()
@@ -169,6 +170,58 @@ class Daemon:
                     await service.stop()
             await self._shutdown()
 
+    # -- a changed config file ------------------------------------------------------------
+
+    async def _apply_config_changes(self) -> None:
+        """Apply a changed config file where it can be (live/reconfigure.py)."""
+        change = self.config_watcher.check()
+        if change is None:
+            return
+        now = self.now()
+        if isinstance(change, Event):
+            self._journal_event(now, change)
+            return
+        from evse_rules.live.reconfigure import RESTART_KEYS, apply_config
+
+        # What needs a restart keeps its running value until then.
+        effective = change.model_copy(update={key: getattr(self.config, key)
+                                              for key in RESTART_KEYS})
+        try:
+            outcome = await apply_config(self, effective)
+        except Exception as error:   # never a reason to stop the chargers' control
+            log.exception("applying the changed config failed")
+            outcome_events = [Event("error", "config", f"the changed config is not applied: "
+                                    f"{type(error).__name__}: {error}")]
+        else:
+            outcome_events = outcome.events
+        restart = [key for key in RESTART_KEYS if getattr(change, key) != getattr(self.config,
+                                                                                 key)]
+        if restart and not any("next start" in e.message for e in outcome_events):
+            outcome_events.insert(0, Event("warning", "config", (
+                f"{self.config.name} changed ({', '.join(restart)}): these apply at the next "
+                "start (restart evse-rules)")))
+        for event in outcome_events:
+            self._journal_event(now, event)
+
+    @property
+    def charger_factory(self) -> ChargerFactory:
+        return self._charger_factory
+
+    def http_client(self, config: Config) -> httpx.AsyncClient | None:
+        """The HTTP client the inputs of `config` share (made when the first needs one)."""
+        if self._client is None and any(spec.kind == "http" for spec in config.inputs.values()):
+            import httpx
+
+            self._client = httpx.AsyncClient()
+        return self._client
+
+    def swap(self, config: Config, engine: Engine, sources: Sources,
+             watcher: RuleWatcher) -> None:
+        """Run on a new config from the next step on (live/reconfigure.py built them)."""
+        self.config, self.engine, self.sources, self.watcher = config, engine, sources, watcher
+        self.config_watcher.config = config
+        self.last_step = None
+
     # -- what the faces use -----------------------------------------------------------------
 
     def now(self) -> datetime:
@@ -199,6 +252,7 @@ class Daemon:
         """A tick, with the requests people left in the journal first, taking turns with
         hand commands."""
         async with self.serial:
+            await self._apply_config_changes()
             await self.commands.take_requests()
             step = await self.tick(when)
             self.last_step, self.last_tick = step, when
@@ -466,9 +520,6 @@ class Daemon:
         return min(0.5 * self.config.tick_seconds, max(timeouts, default=1.0) + 0.25)
 
     def _maybe_reload(self, events: list[Event]) -> None:
-        config_change = self.config_watcher.check()
-        if config_change is not None:
-            events.append(config_change)
         if not (self._reload_asked or self.watcher.changed()):
             return
         self._reload_asked = False

@@ -1,5 +1,5 @@
 """Rule files loaded at start and reloaded while running: on change (mtime poll each tick)
-and on SIGHUP. The config file is read at start only; a change to it is reported.
+and on SIGHUP. A changed config file is noticed here and applied by live/reconfigure.py.
 
 A new version is checked whole before it replaces anything. A file with errors is reported
 with FILE:LINE:COL (the checker's rendering) and the previous program keeps running; the
@@ -153,18 +153,18 @@ class RuleWatcher:
 
 
 class ConfigWatcher:
-    """Notices that the config file changed. It is read at start only (chargers and inputs
-    are connected from it), so a change is reported, once per version, rather than ignored
-    in silence: which keys differ and that a restart applies them, or that the new version
-    has errors and a restart would refuse it."""
+    """Notices that the config file changed, once per version: a version that loads is
+    handed to the daemon to apply (live/reconfigure.py), one with errors is reported (and
+    a restart would refuse it). `config` is the version in force."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.path = config.source
         self._seen = signature([self.path]) if self.path is not None else ()
 
-    def check(self) -> Event | None:
-        """An event when the file changed since the last check (None otherwise)."""
+    def check(self) -> Event | Config | None:
+        """The new version when the file changed and loads (to apply, see reconfigure.py),
+        an event when it changed and has errors, None when nothing changed."""
         if self.path is None:
             return None
         seen = signature([self.path])
@@ -175,17 +175,13 @@ class ConfigWatcher:
             new = load_config(self.path)
         except ConfigError as error:
             message = (f"{self.path} changed and has errors; the daemon keeps running on the "
-                       f"config it started with, and a restart would refuse this version:\n"
+                       f"config it has, and a restart would refuse this version:\n"
                        f"{error}")
             log.error("%s", message)
             return Event("error", "config", message)
-        changed = differences(self.config.model_dump(), new.model_dump())
-        if not changed:
+        if not differences(self.config.model_dump(), new.model_dump()):
             return None      # the same settings (a comment, spacing)
-        message = (f"{self.path} changed ({', '.join(changed)}); the config is read at start "
-                   f"only: restart evse-rules to apply it")
-        log.warning("%s", message)
-        return Event("warning", "config", message)
+        return new
 
 
 def differences(old: dict[str, object], new: dict[str, object], prefix: str = "") -> list[str]:
