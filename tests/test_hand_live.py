@@ -140,7 +140,7 @@ async def test_out_of_range_and_unknown_are_4xx_and_nothing_is_sent(tmp_path: Pa
             assert engine.daemon.store.variable("house_limit") == 12.0
         await engine.stop()
     with Journal(engine.config.journal_path) as journal:
-        refused = [e.detail for e in journal.entries() if e.type == "event"
+        refused = [e.detail or "" for e in journal.entries() if e.type == "event"
                    and "refused" in (e.detail or "")]
     assert any("40 A is above its maximum of 16 A" in r for r in refused)
 
@@ -277,3 +277,31 @@ def test_with_no_engine_running_the_cli_says_so_at_once(
         with Journal(load_config(path).journal_path) as journal:
             assert [(r.kind, r.value) for r in journal.pending_requests()] == [("mode", "auto")]
         assert [r for r in emu.requests if r.method == "POST"] == []
+
+
+async def test_a_charger_whose_limits_leave_no_current_is_faulted_once_and_takes_no_on(
+    tmp_path: Path,
+) -> None:
+    with OpenEvseEmulator("v5.1.2") as emu:
+        emu.set_field("/config", "min_current_hard", 20)     # above our max_amps = 16
+        engine = Engine(_config(tmp_path, emu))
+        client = await engine.ready()
+        async with client:
+            await asyncio.sleep(0.6)
+            answer = await client.post("/api/v1/chargers/garage/amps", json={"amps": 10})
+            assert answer.status_code == 409, answer.text
+            assert "no current is possible" in answer.json()["detail"]
+            answer = await client.post("/api/v1/chargers/garage/start")
+            assert answer.status_code == 409
+            # OFF always goes.
+            assert (await client.post("/api/v1/chargers/garage/stop")).status_code == 200
+            emu.set_field("/config", "min_current_hard", 6)      # mended on the charger
+            await asyncio.sleep(0.8)
+        await engine.stop()
+    assert all(c["charge_current"] <= 16 for c in claims_posted(emu.requests))
+    with Journal(engine.config.journal_path) as journal:
+        faults = [(e.kind, e.detail) for e in journal.entries() if e.type == "event"
+                  and e.source == "chargers.garage"]
+    assert faults.count(("error", "faulted, no current and no start is sent: "
+                                  "min_current_hard 20 A > max_amps 16 A: nothing sent")) == 1
+    assert ("info", "its limits allow a current again: commands are sent again") in faults

@@ -25,7 +25,7 @@ def default_charger_factory(name: str, config: Config) -> Charger:
 
         return SimulatedCharger(name, min_amps=spec.min_amps, max_amps=spec.max_amps,
                                 phases=spec.phases)
-    from evse_rules.chargers import OpenEvseCharger, RapiCharger, connect
+    from evse_rules.chargers import connect
 
     try:
         secret = spec.password()
@@ -35,17 +35,9 @@ def default_charger_factory(name: str, config: Config) -> Charger:
     try:
         # The drivers get the config's limits too: they clamp or refuse whatever current
         # reaches them (the engine's, an adopted claim's), the last step before the charger.
-        if spec.driver == "openevse":
-            return OpenEvseCharger(name, spec.url or "", user=spec.user, password=password,
-                                   timeout=spec.timeout, client_id=spec.client_id,
-                                   phases=spec.phases, min_amps=spec.min_amps,
-                                   max_amps=spec.max_amps)
-        if spec.driver == "rapi" and spec.client_id is None:
-            return RapiCharger(name, spec.url or "", user=spec.user, password=password,
-                               timeout=spec.timeout, phases=spec.phases,
-                               min_amps=spec.min_amps, max_amps=spec.max_amps)
         return connect(name, spec.driver, spec.url or "", user=spec.user, password=password,
-                       timeout=spec.timeout, client_id=spec.client_id, phases=spec.phases)
+                       timeout=spec.timeout, client_id=spec.client_id, phases=spec.phases,
+                       min_amps=spec.min_amps, max_amps=spec.max_amps)
     except ValueError as error:
         raise ConfigError(config.name, str(error), f"chargers.{name}") from None
 

@@ -112,6 +112,7 @@ class Daemon:
         self._change = 0
         self._changed = asyncio.Event()
         self._services: list[Service] = []
+        self._faults: dict[str, str] = {}      # charger -> why its limits leave no current
 
     # -- control --------------------------------------------------------------------------
 
@@ -592,6 +593,29 @@ class Daemon:
         for held in step.held:
             if held.guard is not Guard.UNCHANGED:
                 log.debug("%s", held)
+        self._faults_changed(events)
+
+    def _faults_changed(self, events: list[Event]) -> None:
+        """A charger whose limits leave no current (its hard minimum above our max_amps, a
+        NaN limit) is faulted: said once when it starts, when its reason changes and when it
+        ends, not at every tick of the held-back currents."""
+        engine = self.engine
+        assert engine is not None
+        for name, settings in engine.settings.items():
+            fault = settings.bounds(engine.store.charger_status(name)).fault
+            before = self._faults.get(name)
+            if fault == before:
+                continue
+            if fault is None:
+                self._faults.pop(name, None)
+                message = "its limits allow a current again: commands are sent again"
+                log.info("%s: %s", name, message)
+                events.append(Event("info", f"chargers.{name}", message, name))
+            else:
+                self._faults[name] = fault
+                message = f"faulted, no current and no start is sent: {fault}"
+                log.error("%s: %s", name, message)
+                events.append(Event("error", f"chargers.{name}", message, name))
 
     def _save(self, now: datetime | None = None) -> Event | None:
         """Write modes, variables and contactor times if they changed since the last write
