@@ -250,3 +250,20 @@ def test_without_chromium_a_workstation_skips_and_ci_fails(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no-chromium is missing"):
         tests.browser.need_chromium()
+
+
+def test_times_are_the_engines_and_rule_lines_read_short(browser: Any, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    # A phone in New York looks at an engine whose clock says UTC: the engine's times.
+    context = browser.new_context(timezone_id="America/New_York", locale="en-GB")
+    page = context.new_page()
+    page.goto(served.url + "/")
+    journal = _tile(page).get_by_test_id("journal")
+    expect(journal.locator("li").first).to_contain_text("13:15")
+    rule_line = journal.locator("li").last
+    expect(rule_line).to_have_text("10:20 start sent solar.evr:4")
+    assert rule_line.get_attribute("title", timeout=1000).startswith(
+        "start sent <- /etc/evse-rules/solar.evr:4 if mode is auto")
+    expect(page.get_by_test_id("foot")).to_contain_text("last tick 13:20")
+    context.close()

@@ -35,6 +35,9 @@ _WORDS = {
 }
 
 
+RULES = "/etc/evse-rules/solar.evr"
+
+
 def pv_watts(at: datetime) -> float:
     """A clear summer day: a bell from 06:00 to 21:00 local, 5.2 kW at its peak."""
     hour = at.hour + at.minute / 60
@@ -74,9 +77,12 @@ class DemoFace:
         if not self.lines:
             start = self.now - timedelta(hours=3)
             self.lines = [
-                JournalLine(start, "command", "garage", "start (pv 3.2 kW > 1.4 kW)", "rule"),
-                JournalLine(start + timedelta(minutes=1), "command", "garage", "set_current 13 A",
-                            "rule"),
+                JournalLine(start, "command", "garage",
+                            f"start sent <- {RULES}:4 if mode is auto and pv > 1400W then start",
+                            f"{RULES}:4"),
+                JournalLine(start + timedelta(minutes=1), "command", "garage",
+                            f"set_current 13 A sent <- {RULES}:3 if mode is auto and pv > 1400W"
+                            " then set amps to surplus/voltage", f"{RULES}:3"),
                 JournalLine(self.now - timedelta(minutes=50), "hand", "garage", "amps 16 A",
                             "dashboard"),
                 JournalLine(self.now - timedelta(minutes=5), "event", "garage",

@@ -36,9 +36,23 @@ function duration(seconds) {
   const m = Math.floor(s / 60), rest = s % 60;
   return rest ? `${m} min ${rest} s` : `${m} min`;
 }
-function clock(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+// Times are shown in the engine's own time zone (the offset of its `now`), so that a phone
+// abroad and a replayed day read like the engine's journal and rule files.
+let engineOffsetMinutes = null;
+function offsetOf(iso) {
+  const match = /([+-])(\d\d):(\d\d)$/.exec(iso);
+  if (match) return (match[1] === "-" ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3]));
+  return /Z$/.test(iso) ? 0 : null;
 }
+function clockMs(ms) {
+  if (engineOffsetMinutes == null) {
+    return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  return new Date(ms + engineOffsetMinutes * 60000).toLocaleTimeString([], {
+    hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
+}
+function clock(iso) { return clockMs(Date.parse(iso)); }
+window.clockMs = clockMs;
 // "starting in 40 s if the surplus holds", 37 s later -> "starting in 3 s if ..."
 function countdownText(text, left) {
   const pattern = /\bin \d+(?:\.\d+)?\s*(?:s|min)(?: \d+ s)?\b/;
@@ -251,6 +265,10 @@ function variableControl(v) {
 
 function render(view) {
   receivedAt = performance.now();
+  const offset = offsetOf(view.now);
+  const offsetChanged = offset !== engineOffsetMinutes;
+  engineOffsetMinutes = offset;
+  window.engineOffsetMs = (offset || 0) * 60000;
   const main = document.getElementById("tiles");
   const names = new Set(view.chargers.map((c) => c.name));
   for (const [name, tile] of tiles) {
@@ -266,6 +284,7 @@ function render(view) {
     main.appendChild(tile.root);   // keeps the view's order
     renderTile(tile, charger, view);
   }
+  if (offsetChanged) for (const tile of tiles.values()) drawTileChart(tile);
   const banner = document.querySelector('[data-testid="rules-error"]');
   banner.hidden = !view.rules.error;
   setText(banner, view.rules.error ? `Rules not running: ${view.rules.error}` : "");
@@ -303,11 +322,15 @@ function renderJournal(tile, entries) {
     const time = document.createElement("time");
     time.dateTime = entry.at;
     time.textContent = clock(entry.at);
-    item.append(time, document.createTextNode(` ${entry.text}`));
+    // "set_current 7 A sent <- /etc/evse/solar.evr:29 if ..." reads "set_current 7 A sent"
+    // with "solar.evr:29" beside it; the whole line is the tooltip.
+    const [said] = entry.text.split(" <- ");
+    item.title = entry.text;
+    item.append(time, document.createTextNode(` ${said}`));
     if (entry.source) {
       const source = document.createElement("span");
       source.className = "source";
-      source.textContent = entry.source;
+      source.textContent = entry.source.split("/").pop();
       item.append(" ", source);
     }
     return item;

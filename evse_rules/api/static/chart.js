@@ -14,7 +14,7 @@ function svg(tag, attrs, parent) {
 function niceMax(value) {
   if (!(value > 0)) return 1;
   const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  for (const step of [1, 2, 2.5, 4, 5, 10]) if (step * power >= value) return step * power;
   return 10 * power;
 }
 
@@ -56,9 +56,11 @@ function drawChart(container, series, lines) {
   svg("text", { x: 2, y: 10, class: "axis" }, root).textContent = "kW";
   svg("text", { x: W - 12, y: 10, class: "axis" }, root).textContent = "A";
   const hour = 3600 * 1000;
-  for (let t = Math.ceil(t0 / (6 * hour)) * 6 * hour; t <= t1; t += 6 * hour) {
+  // Grid lines on the engine's whole 6 hours (its offset from UTC shifts them).
+  const shift = (window.engineOffsetMs || 0);
+  for (let t = Math.ceil((t0 + shift) / (6 * hour)) * 6 * hour - shift; t <= t1; t += 6 * hour) {
     svg("line", { x1: x(t), x2: x(t), y1: T, y2: H - B, class: "grid" }, root);
-    const label = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const label = window.clockMs(t);
     svg("text", { x: x(t), y: H - 5, class: "axis", "text-anchor": "middle" }, root)
       .textContent = label;
   }
