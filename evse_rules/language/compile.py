@@ -93,7 +93,13 @@ class _FunctionBuilder:
         self.prefix = prefix                 # of temporaries: unique within the tick function
         self.loads: dict[int, str] = {}      # slot -> local name
         self.hoisted: list[str] = []
-        self.bound: list[str] = []           # namespace names bound as default arguments
+        self._hoists = 0                     # names hoisted so far
+        # Namespace names bound as default arguments, in order (a dict: a statement may bind
+        # thousands, and a list would be searched at every bind).
+        self._bound: dict[str, None] = {}
+        # The hoisted name of each node computed once per evaluation (stateful parts and
+        # boolean values), by id(): asked again, the node gives the same name.
+        self._once: dict[int, tuple[str, bool]] = {}
         self.temps = 0
         # Statements share their simple tests (`mode is auto` in every rule): the tick
         # function computes each once, before the statements (see CodeGen.shared).
@@ -105,9 +111,12 @@ class _FunctionBuilder:
         return f"{self.prefix}t{self.temps}"
 
     def bind(self, name: str) -> str:
-        if name not in self.bound:
-            self.bound.append(name)
+        self._bound[name] = None
         return name
+
+    @property
+    def bound(self) -> list[str]:
+        return list(self._bound)
 
     def local(self, slot: int) -> str:
         name = self.loads.get(slot)
@@ -160,6 +169,9 @@ class _FunctionBuilder:
 
     def value(self, e: ast.Expr) -> tuple[str, bool]:
         """Python code for the value of `e` (None when unknown), and whether it can be None."""
+        once = self._once.get(id(e))
+        if once is not None:
+            return once
         gen = self.gen
         if isinstance(e, ast.NumberLit):
             return gen.number(e.value, self), False
@@ -218,7 +230,7 @@ class _FunctionBuilder:
                 f"    {obj}.state = {name}",
                 f"    {obj}.last = n",
             ]
-            return name, True
+            return self._computed_once(e, name, True)
         if isinstance(e, ast.For):
             truth = self.true(e.condition)
             obj = self.bind(gen.state(runtime.ForClock(e.duration.value)))
@@ -234,7 +246,7 @@ class _FunctionBuilder:
                 "else:",
                 f"    {obj}.since = None",
             ]
-            return name, False
+            return self._computed_once(e, name, False)
         raise AssertionError(f"no code for {type(e).__name__}")
 
     def _shared(self, test: str) -> str:
@@ -252,9 +264,15 @@ class _FunctionBuilder:
 
     def _hoist(self, code: str) -> str:
         """Stateful parts run at every evaluation, before any short-circuit: hoist them."""
-        name = f"{self.prefix}h{sum(1 for line in self.hoisted if line[0] != ' ')}"
+        name = f"{self.prefix}h{self._hoists}"
+        self._hoists += 1
         self.hoisted.append(f"{name} = {code}")
         return name
+
+    def _computed_once(self, e: ast.Expr, name: str, may_be_none: bool) -> tuple[str, bool]:
+        """Remember that `e` is computed once, into the hoisted `name`."""
+        self._once[id(e)] = (name, may_be_none)
+        return name, may_be_none
 
     def _call(self, e: ast.Call) -> tuple[str, bool]:
         gen = self.gen
@@ -264,7 +282,7 @@ class _FunctionBuilder:
             duration = e.args[1]
             assert isinstance(duration, ast.NumberLit)
             obj = gen.state(runtime.Window(window, duration.value))
-            return self._hoist(f"{self.bind(obj)}(n, {code})"), True
+            return self._computed_once(e, self._hoist(f"{self.bind(obj)}(n, {code})"), True)
         name = e.function
         if name == "known":
             code, may_be_none = self.value(e.args[0])
@@ -287,9 +305,13 @@ class _FunctionBuilder:
             return self.value(e)
         if isinstance(e, ast.Call) and e.function == "known":
             return self._call(e)
+        # Computed once, before the statement: written in place, its two forms (true, false)
+        # would each hold the code of its operands, and `p == (q == (r == ...))` would double
+        # in size at every level.
         truth = self.true(e)
         falsity = self.false(e)
-        return f"(True if {truth} else False if {falsity} else None)", True
+        name = self._hoist(f"(True if {truth} else False if {falsity} else None)")
+        return self._computed_once(e, name, True)
 
     def true(self, e: ast.Expr) -> str:
         """Code that is True exactly when `e` is true (False when false or unknown)."""

@@ -234,6 +234,10 @@ class At(Trigger):
         self.next_n = -math.inf
 
 
+# How long a cron trigger for which croniter found no next time waits to ask again.
+CRON_RETRY = 86400.0
+
+
 class Cron(Trigger):
     """Fires once on a tick when one or more cron times fall in (previous tick, now]; on the
     first tick only when now is a cron time. `next`, `due_n` and `next_n` as for `At`; a
@@ -252,20 +256,22 @@ class Cron(Trigger):
 
     def _after(self, moment: datetime) -> datetime | None:
         """The first cron time after `moment`; None when croniter finds none (the checker
-        refuses such expressions; a tick must not fail on one all the same)."""
+        refuses an expression that never gives a time; a tick must not fail all the same,
+        on that or on any other surprise of croniter's)."""
         try:
             next_time: datetime = croniter(self.expression, moment).get_next(datetime)
-        except (ValueError, OverflowError):     # CroniterError is a ValueError
+        except Exception:  # CroniterBadDateError, or a date out of range
             return None
         return next_time
 
     def _schedule_after(self, moment: datetime) -> None:
-        """The next cron time after `moment`, or none: then the trigger never fires again
-        (until reset), and the tick function no longer asks it."""
+        """The next cron time after `moment`; if croniter finds none, it is asked again
+        CRON_RETRY later (nothing fires meanwhile)."""
         occurrence = self._after(moment)
         if occurrence is None:
             self.next = None
-            self.due_n = self.next_n = math.inf
+            self.due_n = math.inf
+            self.next_n = moment.timestamp() + CRON_RETRY
         else:
             self._schedule(occurrence)
 
@@ -283,8 +289,6 @@ class Cron(Trigger):
 
     def due(self, now: datetime, n: float, first: bool) -> bool:
         if self.next is None:
-            if self.due_n == math.inf and self.next_n == math.inf:
-                return False                # no cron time is left
             self._schedule_after(now - timedelta(microseconds=1))
         elif moved(now, self.next):
             self._move(now)
