@@ -52,3 +52,9 @@ def test_api_benchmark_measures_state_commands_and_pushes() -> None:
     out = bench("bench_api.py", "--chargers", "2", "--seconds", "3", "--requests", "30")
     for label in ("GET /api/v1/state", "hand command -> charger", "push delay after a tick"):
         assert re.search(rf"{re.escape(label)}.* p50 +[\d.]+ ms +p99 +[\d.]+ ms", out), out
+
+
+def test_compile_benchmark_runs() -> None:
+    out = bench("bench_compile.py", "--sizes", "100,200,400")
+    assert len(re.findall(r"^ +\d+ statements: +[\d.]+ s +peak +[\d.]+ MB", out, re.M)) == 3
+    assert re.search(r"time per statement at 400 vs 100: [\d.]+x", out)
