@@ -13,12 +13,14 @@ told apart by the daemon's task); then each fault's case (FAULTS, parametrized) 
 (b) the daemon kept ticking: `daemon.ticks` advanced and the ticks were journaled after the
     fault;
 (c) no traceback reached the log, save at most one per distinct unexpected error;
-(d) the fault was journaled or logged with its reason.
+(d) the fault was journaled or logged with its reason;
+(e) the charger's password is in no log line and no journal entry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import logging
 import math
@@ -356,6 +358,9 @@ def test_a_charger_fault_never_gives_a_bad_claim_nor_stops_the_tick(
     said = run.journal + "\n" + "\n".join(r.getMessage() for r in records)
     assert re.search(fault.reason, said), f"{fault.name}: no reason /{fault.reason}/ in:\n" \
         + said[-3000:]
+    # (e) whatever went wrong, the password is in no message.
+    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    assert PASSWORD not in said and token not in said
 
 
 def test_every_fault_kind_of_the_emulator_is_injected() -> None:
