@@ -267,3 +267,19 @@ def test_times_are_the_engines_and_rule_lines_read_short(browser: Any, served: S
         "start sent <- /etc/evse-rules/solar.evr:4 if mode is auto")
     expect(page.get_by_test_id("foot")).to_contain_text("last tick 13:20")
     context.close()
+
+
+def test_a_push_keeps_the_field_being_typed_in(page: Any, face: DemoFace) -> None:
+    from playwright.sync_api import expect
+
+    tile = _tile(page)
+    field = tile.get_by_test_id("var-note")
+    field.click()
+    field.press_sequentially("half ty")
+    face.charger = replace(face.charger, temp=40.0)
+    face.tick(1)
+    expect(tile.get_by_test_id("m-temp")).to_have_text("40 °C")
+    # The push neither moved the focus nor overwrote what is being typed.
+    assert page.evaluate("document.activeElement.dataset.testid") == "var-note"
+    page.keyboard.type("ped")
+    expect(field).to_have_value("solar onlyhalf typed")

@@ -274,16 +274,20 @@ function render(view) {
   for (const [name, tile] of tiles) {
     if (!names.has(name)) { tile.root.remove(); tiles.delete(name); }
   }
-  for (const charger of view.chargers) {
+  view.chargers.forEach((charger, index) => {
     let tile = tiles.get(charger.name);
     if (!tile) {
       tile = makeTile(charger.name);
       tiles.set(charger.name, tile);
       drawTileChart(tile);
     }
-    main.appendChild(tile.root);   // keeps the view's order
+    // The view's order, moving a tile only when it is out of place: a moved tile would lose
+    // the focus of a field being typed in (and a phone its keyboard) at every push.
+    if (main.children[index] !== tile.root) {
+      main.insertBefore(tile.root, main.children[index] || null);
+    }
     renderTile(tile, charger, view);
-  }
+  });
   if (offsetChanged) for (const tile of tiles.values()) drawTileChart(tile);
   const banner = document.querySelector('[data-testid="rules-error"]');
   banner.hidden = !view.rules.error;
