@@ -400,3 +400,23 @@ def test_sigterm_exits_0_after_failing_ticks_and_a_full_journal(tmp_path: Path) 
     assert err.count("tick failed: ZeroDivisionError") == 1
     assert "tick failed again (2 times since" in err
     assert "journal" in err and "the disk is full" in err
+
+
+async def test_a_source_or_driver_bug_at_every_tick_is_one_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(Recorder):
+        async def refresh(self) -> ChargerStatus:
+            raise ValueError("a driver bug")
+
+    h = _harness(tmp_path, ticks=5)
+    broken = Broken("garage")
+    h.daemon._charger_factory = lambda name, config: broken
+    caplog.set_level(logging.INFO, "evse_rules")
+    await h.daemon.run()
+    assert h.daemon.ticks == 5
+    traced = [r for r in caplog.records if r.exc_info]
+    assert len(traced) == 1 and "refresh failed unexpectedly" in traced[0].getMessage()
+    # The same again is for -v only; the health report says once that it is offline.
+    again = [r for r in caplog.records if "refresh failed unexpectedly" in r.getMessage()]
+    assert len(again) == 1

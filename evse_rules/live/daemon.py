@@ -57,6 +57,7 @@ from evse_rules.live.report import samples, short, show, trace
 from evse_rules.live.schedule import Clock, Sleeper, next_tick, wall_clock, wall_sleep
 from evse_rules.live.sources import Sources
 from evse_rules.live.views import Service
+from evse_rules.traced import TracedOnce
 
 if TYPE_CHECKING:
     import httpx
@@ -112,6 +113,7 @@ class Daemon:
         self._change = 0
         self._changed = asyncio.Event()
         self._services: list[Service] = []
+        self._traced = TracedOnce()
         self._faults: dict[str, str] = {}      # charger -> why its limits leave no current
 
     # -- control --------------------------------------------------------------------------
@@ -452,9 +454,10 @@ class Daemon:
             now = self.clock()
             for event in results:
                 if event is not None:
-                    journal.event(now, event)
-            journal.event(now, Event("info", "daemon", "stopped"))
-            journal.close()
+                    self._journal_event(now, event)
+            self._journal_event(now, Event("info", "daemon", "stopped"))
+            with contextlib.suppress(Exception):    # a full disk must not keep the lock
+                journal.close()
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
@@ -566,7 +569,8 @@ class Daemon:
                 except TimeoutError:
                     error = f"no answer within {timeout:g} s"
                 except Exception as problem:
-                    log.exception("%s: %s failed unexpectedly", name, command.kind.value)
+                    self._traced.error(log, f"send.{name}", problem, "%s: %s failed "
+                                       "unexpectedly", name, command.kind.value)
                     error = f"unexpected {type(problem).__name__}"
             engine.commit(command, error is None, error)
             sent.append(Sent(command, error is None, error))

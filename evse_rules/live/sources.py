@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from evse_rules.chargers.base import Charger, ChargerStatus, offline_status
 from evse_rules.inputs.base import Input, InputError
+from evse_rules.traced import TracedOnce
 
 log = logging.getLogger("evse_rules.live")
 
@@ -60,6 +61,7 @@ class Sources:
                  charger_every: dict[str, float]) -> None:
         self.inputs = inputs
         self.chargers = chargers
+        self._traced = TracedOnce()
         self._input_polls = {name: _Poll(name, i.every) for name, i in inputs.items()}
         self._charger_polls = {name: _Poll(name, charger_every[name]) for name in chargers}
         self._ready: list[InputResult | ChargerResult] = []
@@ -102,7 +104,8 @@ class Sources:
         except InputError as error:
             result = InputResult(poll.name, at, None, str(error))
         except Exception as error:   # a bug in an input must not stop the daemon
-            log.exception("inputs.%s: unexpected failure", poll.name)
+            self._traced.error(log, f"inputs.{poll.name}", error,
+                               "inputs.%s: unexpected failure", poll.name)
             result = InputResult(poll.name, at, None,
                                  f"inputs.{poll.name}: unexpected {type(error).__name__}")
         finally:
@@ -115,7 +118,8 @@ class Sources:
         try:
             status = await charger.refresh()
         except Exception as error:   # refresh should never raise; if it does, it is offline
-            log.exception("chargers.%s: refresh failed unexpectedly", poll.name)
+            self._traced.error(log, f"chargers.{poll.name}", error,
+                               "chargers.%s: refresh failed unexpectedly", poll.name)
             status = offline_status(f"unexpected {type(error).__name__}",
                                     self._last_status.get(poll.name))
         finally:
