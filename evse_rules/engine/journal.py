@@ -236,7 +236,14 @@ class Journal:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            # A COMMIT that fails (a full disk) leaves the transaction open: close it, so
+            # that the next one can begin once there is room again.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     # -- writing (the daemon) -------------------------------------------------------------
 
