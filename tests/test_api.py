@@ -18,7 +18,7 @@ from evse_rules.api import create_app
 from evse_rules.api.demo import DemoFace
 from evse_rules.live.views import CommandOutcome, CommandRefused, HandCommand
 
-API = "http://evse.local/api/v1"
+API = "http://localhost/api/v1"
 PASSWORD = "s3cret-dashboard-pw"
 
 
@@ -39,7 +39,7 @@ class ScriptedFace(DemoFace):
 
 def client(face: DemoFace, **options: Any) -> httpx.AsyncClient:
     app = create_app(face, password=options.pop("password", None), **options)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://evse.local")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 @pytest.fixture
@@ -270,16 +270,16 @@ async def test_basic_or_bearer(face: ScriptedFace, headers: dict[str, str], stat
 
 @pytest.mark.parametrize(("headers", "status"), [
     ({}, 200),                                                    # curl, the CLI
-    ({"Origin": "http://evse.local"}, 200),
-    ({"Origin": "http://evse.local:80"}, 200),
-    ({"Referer": "http://evse.local/dashboard/"}, 200),
+    ({"Origin": "http://localhost"}, 200),
+    ({"Origin": "http://localhost:80"}, 200),
+    ({"Referer": "http://localhost/dashboard/"}, 200),
     ({"Origin": "http://evil.example"}, 403),
-    ({"Origin": "http://evse.local:8081"}, 403),
-    ({"Origin": "https://evse.local"}, 403),
+    ({"Origin": "http://localhost:8081"}, 403),
+    ({"Origin": "https://localhost"}, 403),
     ({"Origin": "null"}, 403),
     ({"Referer": "http://evil.example/page"}, 403),
     ({"Origin": "https://ha.example:8123"}, 200),                 # allowed_origins
-    ({"Origin": "http://evil.example", "Referer": "http://evse.local/"}, 403),
+    ({"Origin": "http://evil.example", "Referer": "http://localhost/"}, 403),
 ])
 async def test_state_changes_from_other_origins_are_refused(
         face: ScriptedFace, headers: dict[str, str], status: int) -> None:
@@ -291,6 +291,27 @@ async def test_state_changes_from_other_origins_are_refused(
     if status == 403:
         assert response.json()["detail"].startswith("refused: the request comes from another")
         assert face.commands == []
+
+
+@pytest.mark.parametrize(("host", "password", "allowed", "status"), [
+    ("127.0.0.1:8080", None, (), 200), ("localhost:8080", None, (), 200),
+    ("[::1]:8080", None, (), 200), ("192.168.1.20:8080", None, (), 200),
+    ("evil.example:8080", None, (), 403),                       # a rebound name
+    ("evse.example.org", None, ("https://evse.example.org",), 200),
+    ("evil.example:8080", PASSWORD, (), 200),                   # the password guards it
+])
+async def test_without_a_password_only_this_machines_names_are_served(
+        face: ScriptedFace, host: str, password: str | None, allowed: tuple[str, ...],
+        status: int) -> None:
+    headers = {"Host": host, **({"Authorization": f"Bearer {password}"} if password else {})}
+    async with client(face, password=password, allowed_origins=allowed) as c:
+        for path in ("/", f"{API}/state"):
+            response = await c.get(path, headers=headers)
+            assert response.status_code == status, (path, response.text)
+        command = await c.post(f"{API}/chargers/garage/stop", headers=headers)
+    assert command.status_code == status
+    if status == 403:
+        assert "DNS rebinding" in response.json()["detail"] and face.commands == []
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
@@ -334,7 +355,7 @@ async def test_openapi_document_is_valid_and_describes_the_answers(
                  ("POST", "/api/v1/variables/target", {"value": 21})]
     for method, path, body in exchanges:
         response = await api.request(method, path, json=body)
-        request = MockRequest("http://evse.local", method.lower(), path,
+        request = MockRequest("http://localhost", method.lower(), path,
                               data=json.dumps(body).encode() if body else None,
                               content_type="application/json")
         spec.validate_request(request)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 
 from evse_rules.api import create_app
 from evse_rules.api.demo import DemoFace
-from evse_rules.api.stream import KEEP_ALIVE_SECONDS, state_stream
+from evse_rules.api.stream import KEEP_ALIVE_SECONDS, state_events, state_stream
+from evse_rules.live.views import EngineView
 from tests.browser import Served
 
 
@@ -54,3 +56,38 @@ def test_the_stream_keeps_quiet_connections_alive_every_15_s() -> None:
 
     response = state_stream(DemoFace(), Request({"type": "http", "headers": []}))
     assert KEEP_ALIVE_SECONDS == 15 and response.ping_interval == 15
+
+
+class EdgeFace(DemoFace):
+    """`changes()` as the daemon has it: it wakes only those already waiting. A tick lands
+    just after the first view is read, before the stream waits again."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.waiting: list[asyncio.Event] = []
+
+    async def changes(self) -> int:
+        event = asyncio.Event()
+        self.waiting.append(event)
+        await event.wait()
+        return self.sequence
+
+    def view(self) -> EngineView:
+        view = super().view()
+        if self.sequence == 0:
+            self.tick(5)
+            for event in self.waiting:
+                event.set()
+            self.waiting.clear()
+        return view
+
+
+async def test_a_change_while_the_state_is_sent_is_not_missed() -> None:
+    face = EdgeFace()
+    events = state_events(face)
+    first = await anext(events)
+    # Without the fix the stream waits for a change that already happened: a hang, cut here.
+    second = await asyncio.wait_for(anext(events), timeout=5)
+    await events.aclose()
+    assert json.loads(str(first.data))["chargers"][0]["countdown"]["seconds"] == 40.0
+    assert json.loads(str(second.data))["chargers"][0]["countdown"]["seconds"] == 35.0

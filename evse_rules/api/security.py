@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -89,12 +90,39 @@ class Guard:
             await _refuse(send, 401, "a password is needed: HTTP Basic (any user name) or "
                           "'Authorization: Bearer <password>'", {"www-authenticate": REALM})
             return
+        if self.password is None and not self._trusted_host(headers.get("host")):
+            await _refuse(send, 403, (
+                f"refused: Host {headers.get('host', '')[:100]!r} is not this machine; without "
+                "a password only 127.0.0.1, localhost, [::1] or the host of an origin in "
+                "[http] allowed_origins may be used (a guard against DNS rebinding)"))
+            return
         if scope["method"] in _CHANGES:
             refusal = self._refusal(scope, headers)
             if refusal:
                 await _refuse(send, *refusal)
                 return
         await self.app(scope, receive, send)
+
+    def _trusted_host(self, host: str | None) -> bool:
+        """Without a password the server listens on loopback only, yet a web page can still
+        reach it through a name of its own that it points at 127.0.0.1 (DNS rebinding): its
+        requests then carry that name as Host. An IP address, localhost or the host of an
+        allowed origin cannot be such a name."""
+        if not host:
+            return True     # HTTP/1.0 without Host: no browser sends that
+        key = _origin_key(host, "http")
+        if key is None:
+            return False
+        name = key[1].strip("[]")
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            pass
+        return any((found := _origin_key(origin, "http")) is not None and found[1] == key[1]
+                   for origin in self.allowed_origins)
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         """(status, message) when a state-changing request may not pass."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator
 
 from fastapi import Request
 from pydantic import TypeAdapter
@@ -18,12 +19,21 @@ def state_event(face: EngineFace) -> ServerSentEvent:
     return ServerSentEvent(data=_VIEW.dump_json(face.view()).decode(), event="state")
 
 
-async def state_events(face: EngineFace) -> AsyncIterator[ServerSentEvent]:
-    """The state now, then once per change, for as long as the client listens."""
-    yield state_event(face)
+async def state_events(face: EngineFace) -> AsyncGenerator[ServerSentEvent, None]:
+    """The state now, then once per change, for as long as the client listens.
+
+    `changes()` wakes those already waiting: a change between reading the view and waiting
+    again (while the event is being sent) would be missed, and the page would stay a tick
+    behind. So the wait for the next change starts before the view is read.
+    """
     while True:
-        await face.changes()
-        yield state_event(face)
+        waiter = asyncio.ensure_future(face.changes())
+        try:
+            await asyncio.sleep(0)      # let it reach its wait before the view is read
+            yield state_event(face)
+            await waiter
+        finally:
+            waiter.cancel()
 
 
 def state_stream(face: EngineFace, request: Request) -> EventSourceResponse:
