@@ -293,3 +293,14 @@ def test_a_claim_left_by_someone_else_and_a_closed_port() -> None:
         assert status(client)["pilot"] == 32
         with pytest.raises(ValueError, match="not a claim body"):
             emu.set_claim(5, {"state": "on"})
+
+
+def test_a_charger_asleep_until_claimed() -> None:
+    with OpenEvseEmulator("v5.1.2", default_state=False) as emu, \
+            httpx.Client(base_url=emu.url) as client:
+        assert status(client)["state"] == 254
+        assert client.get("/config").json()["default_state"] is False
+        client.post("/claims/7", json={"state": "active", "charge_current": 10})
+        assert (status(client)["state"], status(client)["pilot"]) == (3, 10)
+        client.delete("/claims/7")
+        assert status(client)["state"] == 254

@@ -43,6 +43,7 @@ Faults, one way for each thing a real charger (or its network) can do wrong::
     emu.clear_fields()
     emu.set_claim(client_id, {"state": "active", "charge_current": 32})  # left by another
     emu.stop(); emu.start()              # a closed port, then the same port open again
+    OpenEvseEmulator(default_state=False)   # asleep (254) until a claim says active
 
 `set_field` on the controller's limits of /config (`min_current_hard`, `max_current_hard`,
 `max_current_soft`) with a whole number also changes the emulated controller (the pilot it
