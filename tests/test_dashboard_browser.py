@@ -283,3 +283,55 @@ def test_a_push_keeps_the_field_being_typed_in(page: Any, face: DemoFace) -> Non
     assert page.evaluate("document.activeElement.dataset.testid") == "var-note"
     page.keyboard.type("ped")
     expect(field).to_have_value("solar onlyhalf typed")
+
+
+class TwoChargers(DemoFace):
+    """A second charger, offline, before the first one in the view's order."""
+
+    def view(self) -> Any:
+        shed = replace(self.charger, name="shed", online=False, state="offline",
+                       state_text="Offline: no answer within 5 s", error="no answer within 5 s",
+                       countdown=None, why="the charger does not answer")
+        return replace(super().view(), chargers=[shed, self.charger])
+
+
+def test_one_tile_per_charger_in_order_an_offline_one_in_red(browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    face = TwoChargers()
+    with Served(create_app(face, password=None)) as served:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(served.url + "/")
+        tiles = page.get_by_test_id("tiles").locator("article")
+        expect(tiles).to_have_count(2)
+        assert [t.get_attribute("data-testid") for t in tiles.all()] == ["tile-shed",
+                                                                        "tile-garage"]
+        shed = page.get_by_test_id("tile-shed")
+        expect(shed.get_by_test_id("state")).to_have_text("Offline: no answer within 5 s")
+        expect(shed.get_by_test_id("state")).to_have_class(re.compile("is-offline"))
+        expect(shed.get_by_test_id("error")).to_have_text("no answer within 5 s")
+        # With several chargers each tile lists its own events: the shed has none.
+        expect(shed.get_by_test_id("journal")).to_have_text("nothing yet")
+        expect(_tile(page).get_by_test_id("journal")).to_contain_text("amps 16 A")
+        shed.get_by_test_id("off").click()
+        expect(shed.get_by_test_id("msg-buttons")).to_have_text(
+            "no charger named 'shed' (chargers: garage)")
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_light_and_dark_follow_the_system(browser: Any, served: Served, scheme: str) -> None:
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(served.url + "/")
+    _tile(page).wait_for()
+    colour = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    text = page.evaluate("getComputedStyle(document.body).color")
+    context.close()
+    channels = [int(c) for c in re.findall(r"\d+", colour)[:3]]
+    ink = [int(c) for c in re.findall(r"\d+", text)[:3]]
+    if scheme == "dark":
+        assert max(channels) < 60 and min(ink) > 180, (colour, text)
+    else:
+        assert min(channels) > 200 and max(ink) < 80, (colour, text)

@@ -133,8 +133,10 @@ function renderTile(tile, charger, view) {
   tile.root.classList.toggle("offline", !charger.online);
   tile.root.classList.toggle("charging", charger.charging);
   const badge = q("state");
-  setText(badge, charger.online ? charger.state_text : `Offline (${charger.state_text})`);
-  badge.className = `state ${charger.charging ? "is-charging" : "is-" + charger.state}`;
+  const offline = !charger.online && !/^offline/i.test(charger.state_text);
+  setText(badge, offline ? `Offline: ${charger.state_text}` : charger.state_text);
+  badge.className = `state ${charger.charging ? "is-charging"
+    : charger.online ? "is-" + charger.state : "is-offline"}`;
   const error = q("error");
   error.hidden = !charger.error;
   setText(error, charger.error || "");
