@@ -11,9 +11,12 @@ ten times longer.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import re
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +38,7 @@ from evse_rules.language import (
 )
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
-SOUPS, MUTANTS = 150 * SCALE, 150 * SCALE
+SOUPS, MUTANTS, COMMANDS = 150 * SCALE, 150 * SCALE, 40 * SCALE
 NESTING_DEPTHS = (100, 1_000, 20_000)
 TICKS = 50
 
@@ -200,3 +203,21 @@ NESTINGS_OF = {
 @pytest.mark.parametrize("kind", sorted(NESTINGS_OF))
 def test_a_deep_nesting_checks_or_gives_source_errors(kind: str, depth: int) -> None:
     _run(NESTINGS_OF[kind](depth), ENVS[0], random.Random(depth))
+
+
+@fuzz(COMMANDS)
+@given(mutants())
+def test_evse_rules_check_on_a_mutated_file_says_ok_or_errors_never_a_traceback(
+        mutant: tuple[str, str]) -> None:
+    from evse_rules.cli import main
+
+    with tempfile.TemporaryDirectory(prefix="fuzz-check-") as folder:
+        path = Path(folder) / mutant[0]
+        path.write_text(mutant[1], encoding="utf-8", errors="surrogatepass")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["check", str(path)])
+    said = out.getvalue() + err.getvalue()
+    assert code in (0, 1), said
+    assert "Traceback" not in said and "internal error" not in said, said
+    assert (code == 0) == ("error:" not in err.getvalue()), said
