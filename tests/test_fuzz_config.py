@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,11 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from evse_rules.config import Config, parse_config
+from evse_rules.config import Config, load_config, parse_config
 from evse_rules.errors import ConfigError
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
-STRUCTURED, MUTATED = 300 * SCALE, 150 * SCALE
+STRUCTURED, MUTATED, FILES = 300 * SCALE, 150 * SCALE, 50 * SCALE
 
 
 def event(what: str) -> None:
@@ -243,3 +244,18 @@ def test_a_deep_nesting_gives_a_config_or_config_error(kind: str, depth: int, ke
     line = ".".join(["a"] * min(depth, 1_000)) + " = 1" if value is None else f"{key} = {value}"
     base = VALID.replace('tick = "1 min"\n', "") if key == "tick" else VALID
     parse_or_config_error(line + "\n" + base, Path("/nonexistent-base"))
+
+
+@fuzz(FILES)
+@given(st.one_of(st.binary(max_size=200),
+                 st.binary(max_size=40).map(lambda junk: VALID.encode() + junk),
+                 st.sampled_from([b"\xef\xbb\xbf" + VALID.encode(), VALID.encode("utf-16"),
+                                  b"\x00" * 10, b"\xff\xfe"])))
+def test_a_config_file_of_any_bytes_gives_a_config_or_config_error(content: bytes) -> None:
+    with tempfile.TemporaryDirectory(prefix="fuzz-config-") as folder:
+        path = Path(folder) / "evse-rules.toml"
+        path.write_bytes(content)
+        try:
+            load_config(path)
+        except ConfigError as error:
+            assert str(error).startswith(str(path)), str(error)
