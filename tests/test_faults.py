@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import itertools
 import logging
 import math
 import os
@@ -369,3 +370,49 @@ def test_every_fault_kind_of_the_emulator_is_injected() -> None:
     used = {"delay", "timeout", "500", "401", "invalid_json", "drop", "deep_json", "huge_body"}
     assert set(FAULT_KINDS) == used
     assert FAULT_COUNT == 23
+
+
+TWO_RULES = """\
+charger garage, carport
+var flip: boolean = false
+if flip then set flip to false else set flip to true
+if flip then set amps of garage to 10 A else set amps of garage to 12 A
+if flip then set amps of carport to 10 A else set amps of carport to 12 A
+"""
+
+
+async def test_a_charger_that_never_answers_does_not_hold_the_other_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVSE_FAULTS_PASSWORD", PASSWORD)
+    with OpenEvseEmulator("v5.1.2") as dead, OpenEvseEmulator("v5.1.2") as alive:
+        dead.set_fault("timeout")
+        (tmp_path / "two.evr").write_text(TWO_RULES)
+        path = tmp_path / "evse-rules.toml"
+        chargers = "".join(f"""
+[chargers.{name}]
+url = "{emu.url}"
+min_on = "0 s"
+min_off = "0 s"
+mode = "auto"
+timeout = "500 ms"
+""" for name, emu in (("garage", dead), ("carport", alive)))
+        path.write_text(f'tick = "{TICK * 1000:g} ms"\nrules = ["two.evr"]\n'
+                        f"[http]\nenabled = false\n{chargers}")
+        daemon = Daemon(load_config(path))
+        task = asyncio.create_task(daemon.run())
+        try:
+            await _ticks(daemon, task, 2)
+            alive.clear_requests()
+            await _ticks(daemon, task, 8)
+            requests = alive.requests
+        finally:
+            daemon.stop()
+            await asyncio.wait_for(task, timeout=15)
+    # The live charger is read and driven at every tick while the other hangs: 10 A, 12 A,
+    # 10 A... one claim a tick (two ticks of slack for the edges of the window).
+    currents = [body["charge_current"] for body in _claims(requests)]
+    assert len(currents) >= 6, currents
+    assert all(a != b for a, b in itertools.pairwise(currents)), currents
+    assert sum(r.method == "GET" and r.path == "/status" for r in requests) >= 6
+    assert _claims(dead.requests) == []
