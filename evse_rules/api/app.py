@@ -13,6 +13,7 @@ from fastapi import Body, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sse_starlette import EventSourceResponse
 from starlette.routing import Match
 
 from evse_rules.api.bodies import (
@@ -165,8 +166,9 @@ def create_app(face: EngineFace, *, password: str | None,
         charger(name)
         return TextBody(text=face.why(name))
 
-    @app.get(f"{PREFIX}/stream", tags=["state"],
-             response_description="text/event-stream: `event: state` with the state's JSON")
+    @app.get(f"{PREFIX}/stream", tags=["state"], response_class=EventSourceResponse,
+             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                              "description": "`event: state` with the state's JSON"}})
     async def stream(request: Request) -> Any:
         """Server-sent events: the state at once and after every change; a comment every 15 s."""
         return state_stream(face, request)
