@@ -166,3 +166,28 @@ def test_presses_on_the_page_reach_the_charger(
         # The presses are in the journal with their source.
         expect(tile.get_by_test_id("journal")).to_contain_text("dashboard")
         context.close()
+
+
+def test_a_phone_shows_the_engines_tile_without_sideways_scrolling(
+        setup: tuple[OpenEvseEmulator, PvMeter, Run]) -> None:
+    from playwright.sync_api import expect
+
+    _, _, run = setup
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True,
+            has_touch=True, http_credentials={"username": "me", "password": PASSWORD})
+        page = context.new_page()
+        page.goto(run.url + "/")
+        tile = page.get_by_test_id("tile-garage")
+        expect(tile.get_by_test_id("journal").locator("li").first).to_be_visible()
+        expect(page.get_by_test_id("foot")).to_contain_text("solar.evr")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for testid in ["state", "why", "on", "off", "manual", "auto", "release", "amps-slider",
+                       "var-house_limit", "set-house_limit", "var-boost", "chart", "journal"]:
+            control = tile.get_by_test_id(testid)
+            control.scroll_into_view_if_needed()
+            assert control.is_visible(), testid
+            box = control.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (testid, box)
+        context.close()
