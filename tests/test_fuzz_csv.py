@@ -11,9 +11,13 @@ times longer.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,7 @@ from evse_rules.errors import EvseRulesError
 from evse_rules.inputs.csv_replay import ReplayData, load_replay_data
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
-BUILT, MUTATED = 300 * SCALE, 150 * SCALE
+BUILT, MUTATED, REPLAYS = 300 * SCALE, 150 * SCALE, 60 * SCALE
 
 
 def fuzz(cases: int) -> settings:
@@ -128,3 +132,44 @@ def test_a_mutated_csv_loads_or_raises_data_error(directory: Path,
         at = min(at, len(text))
         text = text[:at] + insert + text[at + cut:]
     load_both_ways(text, directory)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY_TIMES = st.datetimes(min_value=datetime(2026, 6, 21, 4),
+                         max_value=datetime(2026, 6, 21, 20)).map(
+    lambda d: d.isoformat(timespec="seconds"))
+# Mostly good times, so that most replays run and the bad cells meet the engine.
+NEAR_TIMES = st.one_of(DAY_TIMES, DAY_TIMES, DAY_TIMES, DAY_TIMES, DAY_TIMES, DAY_TIMES,
+                       st.sampled_from(["2026-06-21T12:00:00Z", "", "noon"]))
+
+
+@st.composite
+def replay_texts(draw: st.DrawFn) -> str:
+    """A day's data for rules/naive_surplus.evr (pv and house), with bad cells among them."""
+    number = st.integers(0, 6000).map(str)
+    cell = st.one_of(number, number, number, number, number, number, CELLS)
+    rows = [[draw(NEAR_TIMES), draw(cell), draw(cell)] for _ in range(draw(st.integers(1, 8)))]
+    if draw(st.booleans()):
+        rows.sort()             # mostly in order, so that most replays run
+    return "\n".join(["time,pv[W],house[W]", *(",".join(row) for row in rows)]) + "\n"
+
+
+@fuzz(REPLAYS)
+@given(replay_texts())
+def test_a_replay_of_any_data_reports_or_refuses_never_a_traceback(directory: Path,
+                                                                   text: str) -> None:
+    from evse_rules.cli import main
+
+    path = directory / "replay.csv"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["simulate", str(ROOT / "rules" / "naive_surplus.evr"), "--data", str(path),
+                     "--json"])
+    said = out.getvalue() + err.getvalue()
+    event("replayed" if code == 0 else "refused")
+    assert code in (0, 1), said
+    assert "Traceback" not in said and "internal error" not in said, said
+    if code == 0:
+        figures = json.loads(out.getvalue())
+        assert figures["ticks"] >= 1 and figures["ev_kwh"] >= 0, figures
