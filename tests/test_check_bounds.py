@@ -24,6 +24,7 @@ from evse_rules.language import (
     load_program_text,
     runtime,
 )
+from evse_rules.language import compile as compile_module
 from evse_rules.language.parse import MAX_INTERPOLATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -376,3 +377,46 @@ def test_a_compiled_program_keeps_memory_linear_in_its_statements() -> None:
     small = retained_per_statement(200)
     large = retained_per_statement(1000)
     assert large < 1.3 * small, (small, large)
+
+
+def test_a_tick_in_parts_gives_what_one_tick_function_gives(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long file's statements run in parts the tick calls; the results are the same.
+    text = generated(60) + "let s = pv - house\nif s > 100 W then set amps to s / voltage\n"
+    whole = load_program_text(text, "t.evr")
+    monkeypatch.setattr(compile_module, "_PART_STATEMENTS", 7)
+    parts = load_program_text(text, "t.evr")
+    assert "def part_0(" in parts.source and "def part_0(" not in whole.source
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for i in range(400):
+        values: list[Value] = [
+            [0.0, 1500.0, None, 3000.0][(i + k) % 4] if e.type.kind.value == "number" else
+            ["auto", "charging", None][(i + k) % 3] for k, e in enumerate(whole.externals)]
+        now = start + timedelta(minutes=7 * i)
+        one, other = whole.tick(now, values), parts.tick(now, values)
+        # The formatters of the reasons are each program's own: compare what they show.
+        assert [(a.kind, a.rule, a.charger, a.name, a.value, a.values) for a in one.actions] \
+            == [(a.kind, a.rule, a.charger, a.name, a.value, a.values) for a in other.actions]
+        assert one.fired == other.fired and one.lets == other.lets
+
+
+def test_line_numbers_are_lines_of_the_source_when_compiled_in_batches(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compile_module, "_BATCH_LINES", 10)
+    monkeypatch.setattr(compile_module, "_PART_STATEMENTS", 5)
+    text = generated(40) + "let s = pv - house\nlet t = s * 2\n"
+    program = load_program_text(text, "t.evr")
+    lines = program.source.splitlines()
+    namespace = program.tick_at.__globals__
+    functions = [f for name, f in namespace.items()
+                 if name.startswith(("part_", "let_", "tick")) and callable(f)]
+    functions += [program.rule_function(i) for i in (0, 17, 39)]
+    assert len(functions) > 10
+    for function in functions:
+        code = function.__code__
+        assert lines[code.co_firstlineno - 1].startswith(f"def {function.__name__}(")
+        # Every line of its code is a line of its own body.
+        end = next((j for j in range(code.co_firstlineno, len(lines))
+                    if lines[j].startswith("def ")), len(lines))
+        assert all(code.co_firstlineno <= line <= end
+                   for _, _, line in code.co_lines() if line is not None)

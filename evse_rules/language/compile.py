@@ -11,11 +11,11 @@ where the checker's types prove a value is always known (literals, built-ins, `f
 
 from __future__ import annotations
 
-import ast as pyast
 import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 from evse_rules.language import ast, runtime
@@ -560,9 +560,17 @@ class CodeGen:
         body += [f"{name} = {test}" for name, test in self.shared.items()]
         body += ["actions = []", "fired = []", "propose = actions.append",
                  "fire = fired.append"]
-        for i, (code, statement) in enumerate(zip(self._statements, statements, strict=True)):
-            writer.bind_all(code.builder)
-            body += writer.statement(i, code, statement)
+        pairs = list(zip(self._statements, statements, strict=True))
+        if len(pairs) <= _PART_STATEMENTS:
+            for i, (code, statement) in enumerate(pairs):
+                writer.bind_all(code.builder)
+                body += writer.statement(i, code, statement)
+        else:
+            # A long file: its statements in parts, each a function the tick calls with the
+            # values it reads (one function of 16,000 statements took Python's compiler
+            # 200 MB at once).
+            for first in range(0, len(pairs), _PART_STATEMENTS):
+                body.append(self._part(writer, first, pairs[first:first + _PART_STATEMENTS]))
         lets = _tuple(tuple(f"x{let.slot}" for let in self._lets))
         result = ", ".join(["actions", "fired", "None", writer.const(let_names), lets])
         body += [f"{clock}.first = False", f"{clock}.last = n",
@@ -582,26 +590,64 @@ class CodeGen:
         self.functions.append(_Function("tick", "\n".join(lines)))
         return "tick"
 
+    def _part(self, writer: _TickWriter, first: int,
+              pairs: list[tuple[_StatementCode, StatementPlan]]) -> str:
+        """A function for statements `first`, `first + 1`, ... of the tick: it takes the
+        locals they read (values, trigger flags, shared tests) and proposes what they
+        propose. Returns the tick's line that calls it."""
+        part = _TickWriter(self)
+        lines: list[str] = []
+        slots: set[int] = set()
+        blocks: set[int] = set()
+        shared: dict[str, None] = {}
+        for i, (code, plan) in enumerate(pairs, first):
+            part.bind_all(code.builder)
+            lines += part.statement(i, code, plan)
+            slots.update(code.builder.loads)
+            slots.update(plan.read_slots)
+            if plan.block is not None:
+                blocks.add(plan.block)
+            shared.update(dict.fromkeys(code.builder.shared))
+        reads = ["n", "propose", "fire", *(f"x{slot}" for slot in sorted(slots)),
+                 *(f"d{block}" for block in sorted(blocks)), *shared]
+        name = f"part_{first}"
+        params = ", ".join([*reads, *(f"{b}={b}" for b in part.bound)])
+        self.functions.append(_Function(name, "\n".join(
+            [f"def {name}({params}):", *(f"    {line}" for line in lines)])))
+        return f"{writer.bind_name(name)}({', '.join(reads)})"
+
     def build(self, later: Collection[str] = ()) -> dict[str, Any]:
         """Compile the functions into the namespace, except those named in `later`: each of
         those is compiled by `build_later` when first asked for (the per-statement functions
-        are for tests and benchmarks; a program runs its tick function only)."""
+        are for tests and benchmarks; a program runs its tick function only).
+
+        The source is compiled a few thousand lines at a time: Python's compiler holds the
+        tokens and tree of all it is given, several hundred bytes per token, and a long file
+        given at once made the peak memory of a reload several times the program's size."""
         deferred = frozenset(later)
-        now = "\n\n".join(f.source for f in self.functions if f.name not in deferred)
-        self._run(now)
+        ordered = [f for f in self.functions if f.name not in deferred] + \
+            [f for f in self.functions if f.name in deferred]
         # The whole source, the functions compiled now first: a line number in a traceback
-        # is a line of `__source__`, for the functions compiled later too. Each of those
-        # keeps the number of lines before it (not a padded copy of the source: that would
-        # make compiling quadratic in the number of statements).
-        pieces = [now]
-        lines = now.count("\n")
-        for function in self.functions:
+        # is a line of `__source__`, for each batch and the functions compiled later too.
+        batch: list[str] = []
+        batch_line = 0          # the lines of `__source__` before the batch
+        batch_lines = 0
+        lines = 0
+        for function in ordered:
             if function.name in deferred:
-                lines += 2                      # the blank line between functions
                 self._later[function.name] = (lines, function.source)
-                pieces.append(function.source)
-                lines += function.source.count("\n")
-        self.namespace["__source__"] = "\n\n".join(pieces)
+            else:
+                if not batch:
+                    batch_line, batch_lines = lines, 0
+                batch.append(function.source)
+                batch_lines += function.source.count("\n") + 2
+                if batch_lines >= _BATCH_LINES:
+                    self._run("\n\n".join(batch), batch_line)
+                    batch = []
+            lines += function.source.count("\n") + 2   # and the blank line after it
+        if batch:
+            self._run("\n\n".join(batch), batch_line)
+        self.namespace["__source__"] = "\n\n".join(f.source for f in ordered)
         return self.namespace
 
     def build_later(self, name: str) -> Any:
@@ -614,14 +660,23 @@ class CodeGen:
 
     def _run(self, source: str, first_line: int = 0) -> None:
         """Compile and run `source`, its line 1 numbered `first_line` + 1 in tracebacks."""
+        code = compile(source, "<evse-rules program>", "exec")
         if first_line:
-            # One function, for a test: its line numbers moved by the syntax tree's.
-            tree = pyast.parse(source, "<evse-rules program>")
-            pyast.increment_lineno(tree, first_line)
-            code = compile(tree, "<evse-rules program>", "exec")
-        else:
-            code = compile(source, "<evse-rules program>", "exec")
+            code = _moved(code, first_line)
         exec(code, self.namespace)  # the source is generated from the AST (module doc)
+
+
+# Lines of generated source compiled at once (see CodeGen.build).
+_BATCH_LINES = 4000
+# Statements per part of a long tick function (see CodeGen.tick_function).
+_PART_STATEMENTS = 200
+
+
+def _moved(code: CodeType, lines: int) -> CodeType:
+    """`code` and the functions it defines with their line numbers `lines` further on (a
+    code object's line table counts from its first line)."""
+    consts = tuple(_moved(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
 
 
 class _TickWriter:
