@@ -154,6 +154,8 @@ def _config(tmp_path: Path, emu: OpenEvseEmulator) -> Path:
     path.write_text(f"""
 tick = "{TICK * 1000:g} ms"
 rules = ["faults.evr"]
+[http]
+enabled = false
 [chargers.garage]
 url = "{emu.url}"
 user = "admin"
