@@ -63,7 +63,7 @@ from evse_rules.redact import redact, redact_url
 
 if TYPE_CHECKING:
     from evse_rules.engine.settings import ChargerSettings
-    from evse_rules.language.program import Environment
+    from evse_rules.language.program import Environment, ValueType
 
 DEFAULT_CONFIG_NAME = "evse-rules.toml"
 
@@ -428,12 +428,94 @@ def _loopback(host: str) -> bool:
         return False
 
 
+# An MQTT topic as the [mqtt] table and mqtt inputs take it: one topic, no wildcards.
+def _topic(value: str, key: str) -> str:
+    if not value or value.strip() != value:
+        raise ValueError(f"{key} must be an MQTT topic like 'shelly/em/power', got {_show(value)}")
+    if "+" in value or "#" in value:
+        raise ValueError(f"{key} = {_show(value)}: one topic without the wildcards + and #")
+    if "\x00" in value or len(value.encode()) > 65535:
+        raise ValueError(f"{key} = {_show(value)} is not an MQTT topic")
+    return value
+
+
+class MqttConfig(BaseModel):
+    """The `[mqtt]` table: the broker that mqtt inputs read from and that state, commands
+    and Home Assistant discovery go through (docs/mqtt.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)   # None: 1883, or 8883 with TLS
+    user: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    tls: bool = False                   # with the system's CAs unless ca_file is given
+    ca_file: Path | None = None
+    client_id: str | None = None        # None: evse-rules-<host name>
+    base_topic: str = "evse-rules"
+    discovery: bool = True              # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"
+
+    @field_validator("password_env", "password_file", mode="before")
+    @classmethod
+    def _relative(cls, value: Any, info: ValidationInfo) -> Any:
+        return _password_location(value, info)
+
+    @field_validator("ca_file", mode="before")
+    @classmethod
+    def _ca(cls, value: Any, info: ValidationInfo) -> Any:
+        return _resolve(value, info)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.strip() or any(c in value for c in "/ \t"):
+            raise ValueError(f"must be a host name or address like 'broker.local', got "
+                             f"{_show(value)}")
+        return value.strip()
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topics(cls, value: str, info: ValidationInfo) -> str:
+        _topic(value, info.field_name or "topic")
+        if value.startswith("/") or value.endswith("/") or value.startswith("$"):
+            raise ValueError(f"{info.field_name} = {_show(value)}: no leading or trailing / "
+                             "and no leading $")
+        return value
+
+    @field_validator("client_id")
+    @classmethod
+    def _client(cls, value: str | None) -> str | None:
+        if value is not None and not 1 <= len(value.encode()) <= 65535:
+            raise ValueError("client_id must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        if (self.password_env or self.password_file) and self.user is None:
+            raise ValueError("a password needs a user")
+        return self
+
+    @property
+    def port_number(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 8883 if self.tls or self.ca_file is not None else 1883
+
+    def password(self) -> SecretStr | None:
+        """Read the password now, when connecting (never held in the config)."""
+        return _read_password(self.password_env, self.password_file)
+
+
 class InputConfig(BaseModel):
     """One `[inputs.NAME]` table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["http", "constant"]
+    kind: Literal["http", "constant", "mqtt"]
     url: str | None = None
     path: str | None = None
     unit: str | None = None
@@ -444,11 +526,18 @@ class InputConfig(BaseModel):
     user: str | None = None              # HTTP Basic, as for chargers
     password_env: str | None = None
     password_file: Path | None = None
+    topic: str | None = None             # kind "mqtt": the topic whose messages are read
+    type: Literal["number", "text", "boolean"] = "number"   # kind "mqtt": the value's type
 
     @field_validator("password_env", "password_file", mode="before")
     @classmethod
     def _relative(cls, value: Any, info: ValidationInfo) -> Any:
         return _password_location(value, info)
+
+    @field_validator("topic")
+    @classmethod
+    def _mqtt_topic(cls, value: str | None) -> str | None:
+        return _topic(value, "topic") if value is not None else None
 
     @field_validator("unit")
     @classmethod
@@ -487,7 +576,11 @@ class InputConfig(BaseModel):
     @model_validator(mode="after")
     def _by_kind(self) -> InputConfig:
         given = {k for k in type(self).model_fields if k in self.model_fields_set}
-        if self.kind == "http":
+        if self.kind != "mqtt" and given & {"topic", "type"}:
+            raise ValueError("topic and type are only for kind 'mqtt'")
+        if self.kind == "mqtt":
+            _mqtt_input(self, given)
+        elif self.kind == "http":
             missing = [k for k in ("url", "path") if getattr(self, k) is None]
             if missing:
                 raise ValueError("kind 'http' needs " + " and ".join(missing))
@@ -509,6 +602,17 @@ class InputConfig(BaseModel):
             if not math.isfinite(self.constant().value):
                 raise ValueError(f"value {_show(self.value)} is too large")
         return self
+
+    def value_type(self) -> ValueType:
+        """The type rules and the store give this input: a number in its unit, or an mqtt
+        input's text or boolean."""
+        from evse_rules.language.program import Kind, ValueType
+
+        if self.type == "text":
+            return ValueType(Kind.TEXT)
+        if self.type == "boolean":
+            return ValueType(Kind.BOOLEAN)
+        return ValueType(Kind.NUMBER, self.dimension)
 
     @property
     def dimension(self) -> Dimension:
@@ -542,6 +646,18 @@ class InputConfig(BaseModel):
         return lookup_unit(self.unit).factor if self.unit else 1.0
 
 
+def _mqtt_input(spec: InputConfig, given: set[str]) -> None:
+    """The keys an `[inputs.NAME]` of kind "mqtt" takes (docs/mqtt.md)."""
+    if spec.topic is None:
+        raise ValueError("kind 'mqtt' needs a topic, like topic = \"shelly/em/power\"")
+    extra = sorted(given & {"url", "value", "timeout", "user", "password_env",
+                            "password_file"})
+    if extra:
+        raise ValueError(f"kind 'mqtt' takes no {', '.join(extra)} (the broker is [mqtt])")
+    if spec.type != "number" and spec.unit is not None:
+        raise ValueError(f"unit is only for numbers (type = {spec.type!r})")
+
+
 class Config(BaseModel):
     """A whole config file."""
 
@@ -554,6 +670,7 @@ class Config(BaseModel):
     journal_days: int = 90      # days of journal kept, 0..3650; 0: keep everything
     timezone: str | None = None     # IANA name for the rules' local time; None: the system's
     http: HttpConfig = Field(default_factory=HttpConfig)
+    mqtt: MqttConfig | None = None
 
     @field_validator("journal_days", mode="before")
     @classmethod
@@ -637,6 +754,10 @@ class Config(BaseModel):
             elif (dimension := self.inputs[ref].dimension) != VOLTAGE:
                 problems.append(f"chargers.{name}.voltage: input {ref!r} is not a voltage "
                                 f"(it is {dimension.name})")
+        mqtt_inputs = [name for name, spec in self.inputs.items() if spec.kind == "mqtt"]
+        if mqtt_inputs and self.mqtt is None:
+            problems.append(f"inputs.{mqtt_inputs[0]}.kind: kind 'mqtt' needs an [mqtt] table "
+                            "with the broker's host")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -695,10 +816,10 @@ class Config(BaseModel):
 
     def environment(self) -> Environment:
         """The names the rule files may read besides their own: inputs and chargers."""
-        from evse_rules.language.program import Environment, Kind, ValueType
+        from evse_rules.language.program import Environment
 
         return Environment(
-            inputs={n: ValueType(Kind.NUMBER, spec.dimension) for n, spec in self.inputs.items()},
+            inputs={n: spec.value_type() for n, spec in self.inputs.items()},
             chargers=tuple(self.chargers),
             chargers_from_config=True,
         )

@@ -13,6 +13,7 @@ from evse_rules.config import (
     Config,
     HttpConfig,
     InputConfig,
+    MqttConfig,
     load_config,
     parse_config,
 )
@@ -139,7 +140,7 @@ def test_error_object_names_file_and_key(tmp_path: Path) -> None:
     (('tick = "1 min"', 'tick = "-1 s"'), "tick", "must be positive"),
     (('tick = "1 min"', 'tick = "1e400 s"'), "tick", "the number is too large"),
     (('value = "300 W"', 'value = inf\nunit = "W"'), "inputs.house.value", "got inf"),
-    (('kind = "http"', 'kind = "mqtt"'), "inputs.pv.kind", "must be one of"),
+    (('kind = "http"', 'kind = "modbus"'), "inputs.pv.kind", "must be one of"),
     (('path = "site.meters.0.power"', 'path = "site..power"'), "inputs.pv.path", "dotted path"),
     (('value = "300 W"', 'value = "lots"'), "inputs.house.value", "not a quantity"),
     (('user = "admin"', 'password = "hunter2"'), "chargers.garage.password", "password_env"),
@@ -245,7 +246,8 @@ def _documented_keys() -> dict[str, set[str]]:
     for line in text.splitlines():
         if line.startswith("### "):
             section = {"### Top level": "top", "### `[chargers.NAME]`": "chargers",
-                       "### `[inputs.NAME]`": "inputs", "### `[http]`": "http"}[line]
+                       "### `[inputs.NAME]`": "inputs", "### `[http]`": "http",
+                       "### `[mqtt]`": "mqtt"}[line]
         elif line.startswith("| `"):
             keys.setdefault(section, set()).update(
                 re.findall(r"`(\w+)`", line.split("|")[1]))
@@ -254,7 +256,8 @@ def _documented_keys() -> dict[str, set[str]]:
 
 def test_running_guide_describes_every_config_key_and_no_other() -> None:
     models: dict[str, type[BaseModel]] = {"top": Config, "chargers": ChargerConfig,
-                                          "inputs": InputConfig, "http": HttpConfig}
+                                          "inputs": InputConfig, "http": HttpConfig,
+                                          "mqtt": MqttConfig}
     in_code = {section: set(model.model_fields) - {"source", "chargers", "inputs"}
                for section, model in models.items()}
     assert _documented_keys() == in_code

@@ -110,16 +110,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def services(config: Config, daemon: Daemon) -> list[Service]:
-    """What runs beside the engine: the API and the dashboard when `[http]` is enabled."""
-    if not config.http.enabled:
-        return []
-    from evse_rules.api.service import HttpService
+    """What runs beside the engine: the API and the dashboard when `[http]` is enabled,
+    MQTT (state, commands, Home Assistant discovery) when there is an `[mqtt]` table."""
     from evse_rules.live.face import DaemonFace
 
-    password = config.http.password()
-    return [HttpService(DaemonFace(daemon), config.http.host, config.http.port,
-                        password=password.get_secret_value() if password else None,
-                        allowed_origins=tuple(config.http.allowed_origins))]
+    found: list[Service] = []
+    if config.http.enabled:
+        from evse_rules.api.service import HttpService
+
+        password = config.http.password()
+        found.append(HttpService(DaemonFace(daemon), config.http.host, config.http.port,
+                                 password=password.get_secret_value() if password else None,
+                                 allowed_origins=tuple(config.http.allowed_origins)))
+    if config.mqtt is not None:
+        from evse_rules.mqtt.service import MqttService
+
+        found.append(MqttService(DaemonFace(daemon), config.mqtt))
+    return found
 
 
 def _journal(config: Config) -> Journal:

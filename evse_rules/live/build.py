@@ -14,6 +14,8 @@ from evse_rules.inputs.constant import ConstantInput
 if TYPE_CHECKING:
     import httpx
 
+    from evse_rules.mqtt.link import MqttLink
+
 ChargerFactory = Callable[[str, Config], Charger]
 
 
@@ -47,10 +49,17 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
     from evse_rules.inputs.http import HttpInput
 
     built: dict[str, Input] = {}
+    link = _mqtt_link(config)
     for name, spec in config.inputs.items():
         every = config.input_every(name)
         if spec.kind == "constant":
             built[name] = ConstantInput(name, spec.constant().value, every)
+        elif spec.kind == "mqtt" and link is not None:
+            from evse_rules.inputs.mqtt import MqttInput
+
+            built[name] = MqttInput(name, spec.topic or "", link, path=spec.path,
+                                    kind=spec.type, factor=spec.factor(), every=every,
+                                    stale_after=config.input_stale_after(name))
         else:
             try:
                 secret = spec.password()
@@ -67,3 +76,15 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
     return built
 
 
+def _mqtt_link(config: Config) -> MqttLink | None:
+    """The one broker connection the mqtt inputs of `config` share (its own client id, so
+    that it never takes over the connection of the state and commands)."""
+    if config.mqtt is None or not any(s.kind == "mqtt" for s in config.inputs.values()):
+        return None
+    from evse_rules.mqtt.link import MqttLink, default_client_id
+
+    client_id = (config.mqtt.client_id or default_client_id()) + "-inputs"
+    try:
+        return MqttLink(config.mqtt, client_id)
+    except ConfigError as error:
+        raise ConfigError(config.name, error.message, error.key) from None

@@ -40,7 +40,6 @@ from evse_rules.engine import Command, CommandKind, Engine, Guard, StateStore, S
 from evse_rules.engine.journal import Event, Journal, Sent, TickRecord
 from evse_rules.engine.persist import StateFile, restore, restore_contactor, snapshot
 from evse_rules.errors import ChargerError, ConfigError
-from evse_rules.language.program import Kind, ValueType
 from evse_rules.language.units import DURATION, format_quantity
 from evse_rules.live.build import ChargerFactory, build_inputs, default_charger_factory
 from evse_rules.live.commands import CommandPath
@@ -357,7 +356,7 @@ class Daemon:
         store = StateStore()
         for name, spec in config.inputs.items():
             stale = config.input_stale_after(name)
-            store.declare_input(name, ValueType(Kind.NUMBER, spec.dimension),
+            store.declare_input(name, spec.value_type(),
                                 None if stale == float("inf") else stale)
         self.engine = Engine(program, config.charger_settings(), store)
         loaded = self.state_file.load()

@@ -27,7 +27,6 @@ from evse_rules.engine import Engine, StateStore
 from evse_rules.engine.journal import Event
 from evse_rules.engine.persist import restore, snapshot
 from evse_rules.errors import ChargerError, EvseRulesError
-from evse_rules.language.program import Kind, ValueType
 from evse_rules.live.build import build_inputs
 from evse_rules.live.reload import RuleWatcher, differences
 from evse_rules.live.sources import Sources
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("evse_rules.live")
 
-RESTART_KEYS = ("tick", "journal", "state", "timezone", "http")
+RESTART_KEYS = ("tick", "journal", "state", "timezone", "http", "mqtt")
 # What makes a charger another connection (a new driver); the rest are settings.
 _CONNECTION = ("driver", "url", "user", "password_env", "password_file", "client_id",
                "timeout", "phases", "min_amps", "max_amps")
@@ -125,7 +124,7 @@ async def _apply(daemon: Daemon, old: Config, new: Config, live: list[str]) -> l
     store = StateStore()
     for name, spec in new.inputs.items():
         stale = new.input_stale_after(name)
-        store.declare_input(name, ValueType(Kind.NUMBER, spec.dimension),
+        store.declare_input(name, spec.value_type(),
                             None if stale == float("inf") else stale)
     program = loaded.program if loaded.program is not None else engine.program
     fresh = Engine(program, new.charger_settings(), store)
