@@ -4,8 +4,10 @@ what it accepts compiles in linear time and space, and ticks without raising."""
 from __future__ import annotations
 
 import gc
+import importlib
 import math
 import tracemalloc
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,9 +26,13 @@ from evse_rules.language import (
     load_program_text,
     runtime,
 )
+from evse_rules.language import checked as checked_module
 from evse_rules.language import compile as compile_module
+from evse_rules.language import types as types_module
 from evse_rules.language.parse import MAX_INTERPOLATIONS
 
+# The module, not the function `check` that evse_rules.language exports under its name.
+check_module = importlib.import_module("evse_rules.language.check")
 ROOT = Path(__file__).resolve().parent.parent
 CLOUDY = str(ROOT / "data" / "cloudy-day.csv")
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -420,3 +426,28 @@ def test_line_numbers_are_lines_of_the_source_when_compiled_in_batches(
                     if lines[j].startswith("def ")), len(lines))
         assert all(code.co_firstlineno <= line <= end
                    for _, _, line in code.co_lines() if line is not None)
+
+
+def test_many_misspelt_names_among_many_names_are_checked_with_bounded_hints(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Did you mean" compared each misspelling with every declared name: 4,000 of each took
+    # over two minutes. The comparisons of a check are bounded; the first errors keep hints.
+    compared: list[int] = []
+    real = checked_module.did_you_mean
+
+    def counting(word: str, candidates: Iterable[str]) -> str:
+        pool = list(candidates)
+        compared.append(len(pool))
+        return real(word, pool)
+
+    monkeypatch.setattr(types_module, "did_you_mean", counting)
+    monkeypatch.setattr(check_module, "did_you_mean", counting)
+    names = 4000
+    text = "".join(f"input meter{i}: W\n" for i in range(names)) + "".join(
+        f"if meterx{i} > 0 W then stop\n" for i in range(names))
+    found = errors(text)
+    assert len(found) == names
+    assert sum(compared) <= types_module.HINT_BUDGET
+    assert found[0].message == "unknown name meterx0; did you mean meter0?"
+    assert found[-1].message == (f"unknown name meterx{names - 1} (declare it with `input "
+                                 f"meterx{names - 1}: UNIT`, or define it with let or var)")

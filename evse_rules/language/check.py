@@ -41,7 +41,7 @@ from evse_rules.language.names import (
     TEXT_TYPE,
 )
 from evse_rules.language.program import MODES, ActionKind, Environment, Kind, Value, ValueType
-from evse_rules.language.types import ExpressionChecker
+from evse_rules.language.types import HINT_BUDGET, ExpressionChecker
 from evse_rules.language.units import UNITS, UnitError, lookup_unit
 
 __all__ = ["CheckedAction", "CheckedProgram", "Checker", "Symbol", "SymbolKind", "check"]
@@ -65,6 +65,7 @@ class Checker(ExpressionChecker):
         self.depth = 0
         self.deep_reported = False
         self.missing_chargers: set[str] = set()     # declared, but not in the config
+        self.hint_budget = HINT_BUDGET
 
     # ---- reporting --------------------------------------------------------------------------
 
@@ -134,7 +135,8 @@ class Checker(ExpressionChecker):
                 self.missing_chargers.add(ident.name)
                 self.error(ident.loc, f"charger {ident.name} is not in the config (chargers: "
                            f"{', '.join(self.env.chargers)})"
-                           + did_you_mean(ident.name, self.env.chargers))
+                           + self.hint(ident.name, lambda: self.env.chargers,
+                                       len(self.env.chargers)))
 
     def _reserved(self, ident: ast.Ident, what: str) -> bool:
         """Report a declared name that would hide another meaning; True if it does."""
@@ -319,7 +321,8 @@ class Checker(ExpressionChecker):
             if ident.name in self.missing_chargers:
                 return None         # reported where the file declares it
             self.error(ident.loc, f"unknown charger {ident.name} (chargers: "
-                       f"{', '.join(self.chargers)})" + did_you_mean(ident.name, self.chargers))
+                       f"{', '.join(self.chargers)})"
+                       + self.hint(ident.name, lambda: self.chargers, len(self.chargers)))
             return None
         if len(self.chargers) == 1:
             return self.chargers[0]
@@ -364,8 +367,9 @@ class Checker(ExpressionChecker):
         symbol = self.symbols.get(target)
         vtype = self.expr(action.value)
         if symbol is None:
-            known = [s.name for s in self.symbols.values() if s.kind is SymbolKind.VARIABLE]
-            hint = did_you_mean(target, [*known, "amps", "mode"])
+            hint = self.hint(target, lambda: [*(s.name for s in self.symbols.values()
+                                                if s.kind is SymbolKind.VARIABLE),
+                                              "amps", "mode"], len(self.symbols) + 2)
             if target in CHARGER_PROPERTIES:
                 self.error(action.target.loc, f"{target} of a charger cannot be set: rules set "
                            "amps and mode")

@@ -9,6 +9,7 @@ about again (no cascades).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Sequence
 
 from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
@@ -48,6 +49,11 @@ MAX_NUMBER = 1e15
 # `for` longer than a year would keep a year of samples.
 MIN_DURATION = 0.001
 MAX_DURATION = 366 * 86400.0
+# "Did you mean" compares a misspelt name with every name the files declare: with thousands
+# of names and thousands of misspellings that took minutes. A check makes at most this many
+# comparisons for the names, chargers and variables of the files; past it, messages go
+# without the hint (each comparison is a few microseconds).
+HINT_BUDGET = 100_000
 
 
 
@@ -65,6 +71,16 @@ class ExpressionChecker:
     deep_reported: bool
     missing_chargers: set[str]
     errors: list[SourceError]
+    hint_budget: int
+
+    def hint(self, word: str, candidates: Callable[[], Sequence[str]], count: int) -> str:
+        """`did_you_mean` among names that grow with the files (the `count` of them, made
+        by `candidates` only when the budget allows: building them is a cost too)."""
+        if count > self.hint_budget:
+            self.hint_budget = 0
+            return ""
+        self.hint_budget -= count
+        return did_you_mean(word, candidates())
 
     def error(self, loc: Location, message: str) -> None:
         raise NotImplementedError
@@ -188,7 +204,8 @@ class ExpressionChecker:
                 else:
                     self.error(name.loc, f"unknown charger {name.qualifier} (chargers: "
                                f"{', '.join(self.chargers)})"
-                               + did_you_mean(name.qualifier, self.chargers))
+                               + self.hint(name.qualifier, lambda: self.chargers,
+                                           len(self.chargers)))
                 return None
             if name.name not in CHARGER_PROPERTIES:
                 self.error(name.loc, f"unknown charger property {name.name} (properties: "
@@ -225,15 +242,21 @@ class ExpressionChecker:
         return None
 
     def _suggest(self, word: str) -> str:
-        candidates = list(self.symbols) + list(BUILTINS)
-        if len(self.chargers) == 1:
-            candidates += list(CHARGER_PROPERTIES)
-        else:
-            candidates += [f"{c}.{p}" for c in self.chargers for p in CHARGER_PROPERTIES]
+        several = len(self.chargers) != 1
+        if several:
             close = difflib.get_close_matches(word, CHARGER_PROPERTIES, n=1, cutoff=0.6)
             if close:
                 return f"; did you mean {choices([f'{c}.{close[0]}' for c in self.chargers])}?"
-        hint = did_you_mean(word, candidates)
+
+        def candidates() -> list[str]:
+            names = list(self.symbols) + list(BUILTINS)
+            if several:
+                return names + [f"{c}.{p}" for c in self.chargers for p in CHARGER_PROPERTIES]
+            return names + list(CHARGER_PROPERTIES)
+
+        count = len(self.symbols) + len(BUILTINS) + len(CHARGER_PROPERTIES) * max(
+            1, len(self.chargers))
+        hint = self.hint(word, candidates, count)
         if hint:
             return hint
         return f" (declare it with `input {word}: UNIT`, or define it with let or var)"
