@@ -451,3 +451,14 @@ def test_many_misspelt_names_among_many_names_are_checked_with_bounded_hints(
     assert found[0].message == "unknown name meterx0; did you mean meter0?"
     assert found[-1].message == (f"unknown name meterx{names - 1} (declare it with `input "
                                  f"meterx{names - 1}: UNIT`, or define it with let or var)")
+
+
+def test_ticks_through_the_last_day_a_datetime_holds_raise_nothing() -> None:
+    program = load_program_text('at 22:00: start\ncron "0 22 * * *": stop\n'
+                                'every 1 min: log "x"\n', "t.evr")
+    start = datetime(9999, 12, 31, 21, 0, tzinfo=UTC)
+    kinds = [action.kind for i in range(170)
+             for action in program.tick(start + timedelta(minutes=i),
+                                        [None] * len(program.externals)).actions]
+    assert kinds.count(ActionKind.START) == 1 and kinds.count(ActionKind.STOP) == 1
+    assert kinds.count(ActionKind.LOG) == 170

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from datetime import time as dtime
 from typing import NoReturn
 
@@ -197,7 +197,9 @@ class At(Trigger):
         self.due_n = math.inf
         self.next_n = -math.inf
 
-    def _occurrence(self, now: datetime, strictly_after: bool) -> datetime:
+    def _occurrence(self, now: datetime, strictly_after: bool) -> datetime | None:
+        """The next HH:MM on an allowed day; None past the last day a datetime holds (the
+        year 9999: a tick must not fail there either)."""
         day = now.date()
         for _ in range(8):
             if day.weekday() in self.days:
@@ -205,10 +207,16 @@ class At(Trigger):
                 # The same tzinfo: a comparison of local times.
                 if candidate > now or (candidate == now and not strictly_after):
                     return candidate
+            if day == date.max:
+                return None
             day += timedelta(days=1)
         raise AssertionError("unreachable: every week has an allowed day")
 
-    def _schedule(self, occurrence: datetime) -> None:
+    def _schedule(self, occurrence: datetime | None) -> None:
+        if occurrence is None:           # no day is left: never due again (until reset)
+            self.next = None
+            self.due_n = self.next_n = math.inf
+            return
         self.next = occurrence
         # A local time that a zone's clock skips (02:30 when 02:00 jumps to 03:00) is due on
         # the first tick after the jump: the earlier of its two readings (fold 0 and 1).
