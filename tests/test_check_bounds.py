@@ -10,6 +10,7 @@ import tracemalloc
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -462,3 +463,30 @@ def test_ticks_through_the_last_day_a_datetime_holds_raise_nothing() -> None:
                                         [None] * len(program.externals)).actions]
     assert kinds.count(ActionKind.START) == 1 and kinds.count(ActionKind.STOP) == 1
     assert kinds.count(ActionKind.LOG) == 170
+
+
+def test_loading_pauses_the_collector_and_leaves_it_as_it_was(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cyclic collector pauses while a program is built (it rescanned the growing tree
+    # again and again); afterwards it runs again, whatever the outcome.
+    language = importlib.import_module("evse_rules.language")
+    running: list[bool] = []
+    real_check = language.check
+
+    def check(*args: Any) -> Any:
+        running.append(gc.isenabled())
+        return real_check(*args)
+
+    monkeypatch.setattr(language, "check", check)
+    for text in ("input pv: W\nif pv > 1 W then start\n", "if nothing then start\n"):
+        check_texts([("t.evr", text)])
+        assert gc.isenabled()
+    check_texts([("t.evr", "let x = (\n")])        # a syntax error: never checked
+    assert gc.isenabled()
+    assert running == [False, False]
+    gc.disable()
+    try:
+        check_texts([("t.evr", "input pv: W\n")])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
