@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import importlib
 import math
+import random
 import tracemalloc
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evse_rules.cli import main
 from evse_rules.errors import SourceError
@@ -490,3 +493,73 @@ def test_loading_pauses_the_collector_and_leaves_it_as_it_was(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# ---- property: whatever check accepts ticks without raising ------------------------------------
+
+CRON_FIELDS = (["*", "*/15", "0", "59", "0-59/7"], ["*", "0", "23", "*/5"],
+               ["*", "1", "29", "30", "31"], ["*", "2", "4,6,9,11", "12", "1-12/5"],
+               ["*", "*", "*", "mon", "sat,sun"])
+# Durations and numbers check accepts, and (rarely drawn) some it refuses.
+DURATIONS = ["1 ms", "1 s", "5 min", "8784 h", "527040 min", "31622400 s"]
+BAD_DURATIONS = ["0.5 ms", "8785 h", "0 s", "31622401 s"]
+NUMBERS = ["0", "1", "0.00000000000000000000000000001", "999999999999999", "1000000000000000",
+           "1234567890.12345678901234567890", "12.5"]
+BAD_NUMBERS = ["1000000000000001", "1" + "0" * 40]
+VALUES: list[Value] = [None, 0.0, -0.0, 1.0, -1.0, 1500.0, 1e15, -1e15, 1e300, 1e-300,
+                       math.inf, -math.inf, math.nan]
+POWER = ["pv", "house", "(pv - house)", "smooth(pv, rise {d}, fall {d})", "avg(pv, {d})",
+         "max(house, {d})", "{n} W", "-{n} kW", "(pv * {n} / house) * 1 W",
+         "round(pv / {n} W) * 1 W", "clamp(pv, -house, {n} W)", "abs(house / pv) * 1 W"]
+CONDITIONS = ["{p} > {p}", "{p} == {p}", "not ({p} <= 0)", "({p} > 0 for {d})",
+              "({c}) == ({c})", "{p} between {p} and {p}", "known({p})", "({c}) or ({c})"]
+
+
+def _filled(rng: random.Random, template: str, depth: int = 0) -> str:
+    out = template
+    while any(hole in out for hole in ("{p}", "{c}", "{d}", "{n}")):
+        out = out.replace("{d}", rng.choice(BAD_DURATIONS if rng.random() < 0.02
+                                            else DURATIONS), 1)
+        out = out.replace("{n}", rng.choice(BAD_NUMBERS if rng.random() < 0.02 else NUMBERS), 1)
+        if "{p}" in out:
+            out = out.replace("{p}", _filled(rng, rng.choice(POWER[:3] if depth > 2 else POWER),
+                                             depth + 1), 1)
+        if "{c}" in out:
+            out = out.replace("{c}", _filled(rng, rng.choice(CONDITIONS[:3] if depth > 2
+                                                             else CONDITIONS), depth + 1), 1)
+    return out
+
+
+def random_file(rng: random.Random) -> str:
+    lines = [INPUTS.rstrip("\n"), "var flag: boolean = false"]
+    for i in range(rng.randint(1, 6)):
+        cron = " ".join(rng.choice(field) for field in CRON_FIELDS)
+        trigger = rng.choice(["", f'cron "{cron}": ', f"every {_filled(rng, '{d}')}: ",
+                              "at 23:59: ", "on change of flag: "])
+        condition = _filled(rng, rng.choice(CONDITIONS))
+        action = rng.choice(["start", "stop", "set amps to pv / voltage",
+                             f"set flag to ({condition})", 'log "{pv} {flag} {time}"',
+                             f"log \"{{{_filled(rng, '{p}')}}}\""])
+        lines.append(f"{trigger}if {condition} then {action}")
+        if rng.random() < 0.3:
+            lines.append(f"let v{i} = {_filled(rng, '{p}')}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_whatever_check_accepts_ticks_without_raising(rng: random.Random) -> None:
+    text = random_file(rng)
+    program, found = check_texts([("t.evr", text)])
+    for error in found:           # refused: each at a place of the file, with its line
+        assert 0 < error.location.line <= len(text.splitlines()) and error.source_line
+    if program is None:
+        return
+    zone = rng.choice([UTC, ZoneInfo("Europe/Paris"), timezone(timedelta(hours=-5))])
+    now = datetime(2028, 2, 28, 23, 0, tzinfo=zone)
+    for _ in range(150):
+        values = [rng.choice(VALUES if e.type.kind.value == "number" else
+                             [None, *e.type.choices] if e.type.kind.value == "enum" else
+                             [None, True, False]) for e in program.externals]
+        program.tick(now, values)
+        now += timedelta(seconds=rng.choice([1, 59, 3600, 86400 * 30]))
