@@ -54,6 +54,10 @@ class Mosquitto:
         self.config = folder / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "persistence false",
                  f"log_dest file {self.log}", "log_type error", "log_type warning"]
+        if os.geteuid() == 0:
+            # As root, mosquitto would switch to the user `mosquitto`, who cannot read the
+            # test's own folder (0700): the password file would be refused.
+            lines.append("user root")
         if users:
             require(MOSQUITTO_PASSWD)
             passwords = folder / "passwords"
@@ -144,7 +148,7 @@ class Recorder:
 
     async def _listen(self) -> None:
         async for message in self.client.messages:
-            payload = bytes(message.payload).decode("utf-8", errors="replace")  # type: ignore[arg-type]
+            payload = bytes(message.payload).decode("utf-8", errors="replace")
             self.messages.append((message.topic.value, payload, bool(message.retain)))
             self.last[message.topic.value] = payload
 

@@ -161,8 +161,9 @@ class MqttInput:
                              + self._broker())
         age = (self._clock() - last.at).total_seconds()
         if age >= self.stale_after:
-            raise InputError(self.name, f"no message on topic {self.topic!r} for "
-                             f"{age:.0f} s" + self._broker())
+            # The same words at every read while it lasts: one event in the journal.
+            raise InputError(self.name, f"no message on topic {self.topic!r} within "
+                             f"stale_after ({self.stale_after:g} s)" + self._broker())
         return last
 
     def _broker(self) -> str:

@@ -118,13 +118,22 @@ class MqttLink:
 
     async def publish(self, topic: str, payload: str | bytes, *, retain: bool = True,
                       qos: int = 0) -> bool:
-        """Send now if connected; False (dropped) otherwise."""
+        """Send now if connected; False (dropped) otherwise.
+
+        QoS 0 does not wait for the socket: a connection that died unnoticed would hold
+        every publish for its timeout (and the state publisher behind it)."""
         client = self._client
         if client is None:
             return False
         try:
-            await client.publish(topic, payload, qos=qos, retain=retain, timeout=5.0)
+            await client.publish(topic, payload, qos=qos, retain=retain,
+                                 timeout=0.0 if qos == 0 else 5.0)
+        except aiomqtt.MqttCodeError as error:
+            log.debug("mqtt: publish to %s failed: %s", topic, error)
+            return False
         except aiomqtt.MqttError as error:
+            if qos == 0:
+                return True          # queued by the client, not written yet
             log.debug("mqtt: publish to %s failed: %s", topic, error)
             return False
         return True

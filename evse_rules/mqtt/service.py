@@ -128,7 +128,7 @@ class MqttService:
     async def _connected(self) -> None:
         """A new connection: online, then the whole state and the discovery again."""
         assert self.link is not None
-        await self.link.publish(self.status_topic, "online", retain=True, qos=1)
+        await self.link.publish(self.status_topic, "online", retain=True)
         self._state.forget()
         self._discovered.clear()
         self._shape = None
@@ -144,9 +144,9 @@ class MqttService:
                   for topic, payload in self._discovery.messages(view).items()}
         for topic, text in wanted.items():
             if everything or self._discovered.get(topic) != text:
-                await link.publish(topic, text, retain=True, qos=1)
+                await link.publish(topic, text, retain=True)
         for topic in [t for t in self._discovered if t not in wanted]:
-            await link.publish(topic, "", retain=True, qos=1)
+            await link.publish(topic, "", retain=True)
         for topic in [t for t in self._seen if t not in wanted]:
             await self._remove(topic)
         self._discovered = wanted
@@ -171,14 +171,14 @@ class MqttService:
         if self.link is not None and topic in self._seen:
             log.info("mqtt: removing the Home Assistant entity %s (gone)", topic)
             self._seen.discard(topic)
-            await self.link.publish(topic, "", retain=True, qos=1)
+            await self.link.publish(topic, "", retain=True)
 
     # -- commands in ----------------------------------------------------------------------
 
     def _on_set(self, message: Message) -> None:
         where = command_topic(self.base, message.topic)
-        if where is None:
-            return
+        if where is None or not message.payload:
+            return          # an empty payload clears a retained message: no command
         if message.retain:
             # A retained command would be carried out again at every connection.
             self._spawn(self._refuse(message, "a retained command is not carried out "
