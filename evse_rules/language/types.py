@@ -39,14 +39,14 @@ _ORDERING = ("<", "<=", ">", ">=")
 # within Python's own nesting limits.
 MAX_DEPTH = 40
 _EQUALITY = ("==", "!=")
-# Numbers as written: at most MAX_DIGITS digits and MAX_NUMBER in magnitude (a power of a
-# thousand houses in watts is 1e10), so that every literal is an exact, finite float and
-# sums of them stay far from overflowing.
+# Numbers as written: at most MAX_DIGITS digits and MAX_NUMBER in magnitude, far above any
+# quantity a rule compares (a gigawatt is 1e9 W), so that every literal is a finite float
+# (`1` and 400 zeros was infinity).
 MAX_DIGITS = 30
 MAX_NUMBER = 1e15
 # Durations (`every`, `for`, time windows, smoothing): from a millisecond to a leap year.
-# Nothing shorter than a millisecond can be told apart between ticks, and a window or a
-# `for` longer than a year would keep a year of samples.
+# Nothing shorter than a millisecond can be told apart between ticks, and a time window
+# longer than a year would keep more than a year of samples.
 MIN_DURATION = 0.001
 MAX_DURATION = 366 * 86400.0
 # "Did you mean" compares a misspelt name with every name the files declare: with thousands
