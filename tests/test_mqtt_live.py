@@ -30,7 +30,8 @@ var target: kWh = 20 kWh
 var note: text = "summer"
 var eco: boolean = true
 
-if mode is auto and known(pv) then start
+# The text and the boolean input are read with their types: blue and boost, or no start.
+if mode is auto and known(pv) and tariff is "blue" and boost then start
 if mode is auto and not known(pv) then stop
 """
 STATE_KEYS = ("state", "vehicle", "charging", "enabled", "current", "amps", "setpoint",
@@ -444,3 +445,38 @@ async def test_a_password_protected_broker_and_no_secret_in_any_message(
     events = _events(engine)
     assert any(source == "inputs.pv" and "not authorized" in text for source, text in events)
     assert not any(secret in text or "wrong" in text for _, text in events)
+
+
+async def test_a_malformed_payload_is_journaled_and_the_last_value_kept(
+    tmp_path: Path,
+) -> None:
+    with OpenEvseEmulator("v5.1.2") as emu, Mosquitto(tmp_path / "broker") as broker:
+        async with Recorder(broker.port) as seen:
+            await _publish_inputs(seen, "2.5")
+            engine = Engine(_config(tmp_path, emu, broker))
+            await engine.ticks(2)
+            store = engine.daemon.store
+            assert store.reading("pv").value == 2500.0
+            updated = store.reading("pv").updated
+            bad = "garbage-" * 20
+            await seen.publish("meter/pv", bad)
+            await seen.publish("tariff/colour", "x" * 300)
+            await engine.ticks(2)
+            reading = store.reading("pv")
+            assert reading.value == 2500.0 and not reading.stale
+            assert store.reading("tariff").value == "blue"
+            # Malformed messages keep coming: they do not keep the input fresh.
+            for _ in range(12):
+                await seen.publish("meter/pv", "n/a")
+                await asyncio.sleep(0.25)
+            assert store.reading("pv").stale
+            assert updated is not None
+        await engine.stop()
+    events = _events(engine)
+    cut = bad[:60] + "..."
+    assert ("inputs.pv", f"inputs.pv: topic 'meter/pv': payload '{cut}' is not a number; "
+                         "the last value is kept") in events
+    assert any(source == "inputs.tariff" and "is a text of 300 characters" in text
+               for source, text in events)
+    assert ("inputs.pv", "inputs.pv: topic 'meter/pv': payload 'n/a' is not a number; the "
+                         "last value is kept") in events
