@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evse_rules.config import ConfigError, MqttConfig, load_config, parse_config
+from evse_rules.config import MqttConfig, load_config, parse_config
+from evse_rules.errors import ConfigError
 from evse_rules.inputs.mqtt import parse_payload, shown
 from evse_rules.language.program import Kind
 from evse_rules.language.units import POWER
