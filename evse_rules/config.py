@@ -307,7 +307,7 @@ class ChargerConfig(BaseModel):
                 raise ValueError(f"{value!r} is not a voltage")
             value = quantity.value
         if isinstance(value, int | float) and not 100 <= value <= 500:
-            raise ValueError(f"must be between 100 and 500 V, got {value!r}")
+            raise ValueError(f"must be between 100 and 500 V, got {_show(value)}")
         return value
 
     @field_validator("password_env", "password_file", mode="before")
@@ -799,7 +799,7 @@ class Config(BaseModel):
         """
         problems = file_problems(self)
         if problems:
-            raise ConfigErrors([ConfigError(self.name, message, key)
+            raise ConfigErrors([ConfigError(self.name, _clip(message), key)
                                 for key, message in problems])
 
     def input_every(self, name: str) -> float:
@@ -959,6 +959,13 @@ class ConfigErrors(ConfigError):
         return "\n".join(Exception.__str__(e) for e in self.errors)
 
 
+def _clip(message: str) -> str:
+    """A message cut short: a validator may echo a 4000-digit value whole."""
+    if len(message) <= 300:
+        return message
+    return f"{message[:240]}... ({len(message)} characters)"
+
+
 def _errors(file: str, error: ValidationError) -> ConfigError:
     found: list[ConfigError] = []
     for detail in error.errors(include_url=False):
@@ -973,7 +980,7 @@ def _errors(file: str, error: ValidationError) -> ConfigError:
             found += [ConfigError(file, m.group(2), m.group(1)) for m in named if m]
             continue
         # Whatever a message echoes, a password or a token in it is not shown.
-        found.append(ConfigError(file, redact(_message(detail)), _key(loc) or None))
+        found.append(ConfigError(file, _clip(redact(_message(detail))), _key(loc) or None))
     unique: dict[str, ConfigError] = {}
     for e in found:
         unique.setdefault(str(e), e)

@@ -32,8 +32,8 @@ def _setup(tmp_path: Path, lines: str = "") -> Path:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | None]:
-    """Every path under `folder` and its content (None for folders)."""
-    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
+    """Every path under `folder` and its content (None for folders and FIFOs)."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
             for p in sorted(folder.rglob("*"))}
 
 
@@ -49,6 +49,10 @@ def _link_to_config(tmp: Path) -> None:
 def _hard_link_to_journal(tmp: Path) -> None:
     (tmp / "j.sqlite").write_bytes(b"")
     os.link(tmp / "j.sqlite", tmp / "h.json")
+
+
+def _fifo(tmp: Path) -> None:
+    os.mkfifo(tmp / "fifo")
 
 
 def _nothing(tmp: Path) -> None:
@@ -72,7 +76,9 @@ REFUSED: list[tuple[str, Callable[[Path], None], str, str]] = [
     ('journal = "r.evr"', _nothing, "journal", "the rule file"),
     ('journal = "j.sqlite"\nstate = "h.json"', _hard_link_to_journal, "state", "the journal"),
     ('state = "evse-rules.toml/state.json"', _nothing, "state", "is not a folder"),
-    ('state = "/dev/null"', _nothing, "state", "not a regular file"),
+    # A FIFO of its own, not /dev/null: a daemon that wrongly renamed its state over it
+    # would replace the machine's /dev/null with a file.
+    ('state = "fifo"', _fifo, "state", "not a regular file"),
 ]
 
 
