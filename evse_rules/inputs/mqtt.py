@@ -131,6 +131,11 @@ class MqttInput:
         link.acquire()
         link.subscribe(topic, self.deliver)
 
+    @property
+    def link(self) -> MqttLink:
+        """The broker connection this input listens on (shared by a config's inputs)."""
+        return self._link
+
     def deliver(self, message: Message) -> None:
         """A message on the topic (called by the link)."""
         try:
