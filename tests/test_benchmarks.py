@@ -58,3 +58,17 @@ def test_compile_benchmark_runs() -> None:
     out = bench("bench_compile.py", "--sizes", "100,200,400")
     assert len(re.findall(r"^ +\d+ statements: +[\d.]+ s +peak +[\d.]+ MB", out, re.M)) == 3
     assert re.search(r"time per statement at 400 vs 100: [\d.]+x", out)
+
+
+def test_mqtt_benchmark_measures_messages_and_ticks_against_baselines() -> None:
+    from tests.mosquitto import require
+
+    require()
+    out = bench("bench_mqtt.py", "--inputs", "10", "--chargers", "3", "--ticks", "20",
+                "--seconds", "0.5", "--repeat", "1")
+    assert re.search(r"10 mqtt inputs on one link: [\d,]+; bare aiomqtt subscriber "
+                     r"\(baseline\): [\d,]+; ratio [\d.]+x", out), out
+    for label in ("10 constant inputs (baseline)", "10 mqtt inputs",
+                  "10 mqtt inputs + state out and discovery"):
+        assert re.search(rf"3 simulated chargers, {re.escape(label)}: [\d.]+ ms "
+                         rf"\([\d.]+x\)", out), out

@@ -136,6 +136,11 @@ class MqttInput:
         """The broker connection this input listens on (shared by a config's inputs)."""
         return self._link
 
+    @property
+    def last(self) -> Reading | None:
+        """The last value kept and when it arrived (None: none yet)."""
+        return self._last
+
     def deliver(self, message: Message) -> None:
         """A message on the topic (called by the link)."""
         try:

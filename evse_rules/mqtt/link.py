@@ -75,6 +75,9 @@ class MqttLink:
         self._tls = tls_context(config)
         self._will = will
         self._handlers: list[tuple[str, Handler]] = []
+        # Topics without wildcards (every input's) are looked up, not matched one by one.
+        self._exact: dict[str, list[Handler]] = {}
+        self._wild: list[tuple[str, Handler]] = []
         self._on_connect: list[OnConnect] = []
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
@@ -92,6 +95,10 @@ class MqttLink:
         """Call `handler` with every message on `pattern` (MQTT wildcards allowed here).
         Taken at the next connection when added while connected."""
         self._handlers.append((pattern, handler))
+        if "+" in pattern or "#" in pattern:
+            self._wild.append((pattern, handler))
+        else:
+            self._exact.setdefault(pattern, []).append(handler)
         client = self._client
         if client is not None:
             task = asyncio.get_running_loop().create_task(self._subscribe(client, pattern))
@@ -174,8 +181,10 @@ class MqttLink:
                     self.connections += 1
                     self.problem = None
                     backoff = BACKOFF_FIRST
-                    for pattern, _ in list(self._handlers):
-                        await self._subscribe(client, pattern)
+                    # All topics in a few SUBSCRIBE packets, not a round trip each.
+                    patterns = list(dict.fromkeys(p for p, _ in self._handlers))
+                    for first in range(0, len(patterns), 100):
+                        await client.subscribe([(p, 1) for p in patterns[first:first + 100]])
                     self.connected.set()
                     (log.info if failing or self.connections > 1 else log.debug)(
                         "mqtt: connected to %s as %s", self.where, self.client_id)
@@ -205,12 +214,14 @@ class MqttLink:
     def _dispatch(self, message: aiomqtt.Message) -> None:
         data = bytes(message.payload)
         item = Message(message.topic.value, data, bool(message.retain))
-        for pattern, handler in self._handlers:
-            if message.topic.matches(pattern):
-                try:
-                    handler(item)
-                except Exception:       # one bad handler must not stop the others
-                    log.exception("mqtt: handling a message on %s", item.topic)
+        handlers = list(self._exact.get(item.topic, ()))
+        handlers += [handler for pattern, handler in self._wild
+                     if message.topic.matches(pattern)]
+        for handler in handlers:
+            try:
+                handler(item)
+            except Exception:       # one bad handler must not stop the others
+                log.exception("mqtt: handling a message on %s", item.topic)
 
 
 def _reason(error: aiomqtt.MqttError) -> str:
