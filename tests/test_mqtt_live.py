@@ -59,7 +59,7 @@ max_amps = 16
 min_on = "0 s"
 min_off = "0 s"
 mode = "auto"
-timeout = "500 ms"
+timeout = "3 s"
 {chargers}
 [inputs.pv]
 kind = "mqtt"
@@ -335,7 +335,7 @@ async def test_home_assistant_discovery_field_by_field(tmp_path: Path) -> None:
 url = "{other.url}"
 min_amps = 8
 max_amps = 24
-timeout = "500 ms"
+timeout = "3 s"
 """
         async with Recorder(broker.port) as seen:
             await _publish_inputs(seen)
