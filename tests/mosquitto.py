@@ -10,7 +10,6 @@ Without the binary the tests are skipped, except on CI (CI=true), where they fai
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -25,7 +24,7 @@ MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 
 def require(binary: str = MOSQUITTO) -> None:
     """Skip without `binary`; on CI (CI=true) fail instead: the MQTT tests must run there."""
-    if Path(binary).exists() or shutil.which(Path(binary).name):
+    if Path(binary).exists():
         return
     message = f"{binary} is not installed (Debian: apt install mosquitto)"
     if os.environ.get("CI") == "true":
@@ -63,7 +62,7 @@ class Mosquitto:
             passwords = folder / "passwords"
             passwords.touch(mode=0o600)
             for user, password in users.items():
-                subprocess.run([shutil.which("mosquitto_passwd") or MOSQUITTO_PASSWD, "-b",
+                subprocess.run([MOSQUITTO_PASSWD, "-b",
                                 str(passwords), user, password], check=True,
                                capture_output=True)
             lines += ["allow_anonymous false", f"password_file {passwords}"]
@@ -72,9 +71,7 @@ class Mosquitto:
         self.config.write_text("\n".join(lines) + "\n")
 
     def start(self) -> Mosquitto:
-        binary = MOSQUITTO if Path(MOSQUITTO).exists() else shutil.which("mosquitto")
-        assert binary is not None
-        self.process = subprocess.Popen([binary, "-c", str(self.config)],
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -203,3 +203,45 @@ type = "text"
     assert json.dumps(results[0]) == json.dumps(results[1])
     # Started on the sun with the blue tariff, stopped when the sun went (12:10).
     assert results[0]["commands"]["start"] == 1 and results[0]["commands"]["stop"] == 1
+
+
+def test_the_broker_fixture_skips_locally_and_fails_on_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.mosquitto import require
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        require("/nonexistent/mosquitto")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="not installed"):
+        require("/nonexistent/mosquitto")
+
+
+def test_tls_takes_the_system_cas_or_a_ca_file(tmp_path: Path) -> None:
+    import ssl
+
+    from evse_rules.mqtt.link import tls_context
+
+    assert tls_context(MqttConfig(host="b")) is None
+    context = tls_context(MqttConfig(host="b", tls=True))
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode is ssl.CERT_REQUIRED
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(ConfigError) as caught:
+        tls_context(MqttConfig(host="b", ca_file=bad))
+    assert caught.value.key == "mqtt.ca_file" and str(bad) in caught.value.message
+    assert MqttConfig(host="b", ca_file=bad).port_number == 8883
+
+
+def test_a_missing_broker_password_is_an_error_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evse_rules.mqtt.link import MqttLink
+
+    monkeypatch.delenv("EVSE_TEST_NO_SUCH", raising=False)
+    config = MqttConfig(host="b", user="evse", password_env="EVSE_TEST_NO_SUCH")
+    with pytest.raises(ConfigError) as caught:
+        MqttLink(config, "x")
+    assert caught.value.key == "mqtt.password_env"
+    assert "EVSE_TEST_NO_SUCH is not set" in caught.value.message
