@@ -245,3 +245,20 @@ def test_a_missing_broker_password_is_an_error_naming_the_key(
         MqttLink(config, "x")
     assert caught.value.key == "mqtt.password_env"
     assert "EVSE_TEST_NO_SUCH is not set" in caught.value.message
+
+
+def test_the_guide_s_examples_are_valid_and_every_state_key_is_documented() -> None:
+    import re
+
+    from evse_rules.mqtt.state import CHARGER_KEYS
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "mqtt.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", guide, re.S)
+    assert len(blocks) == 2
+    mqtt, inputs = blocks
+    config = parse_config('rules = ["r.evr"]\n[chargers.garage]\ndriver = "simulated"\n'
+                          + mqtt + inputs, "docs/mqtt.md")
+    assert config.mqtt is not None and config.mqtt.user == "evse"
+    assert {spec.type for spec in config.inputs.values()} == {"number", "text", "boolean"}
+    for key in CHARGER_KEYS:
+        assert f"| `evse-rules/garage/{key}` |" in guide, key
