@@ -71,4 +71,5 @@ def test_mqtt_benchmark_measures_messages_and_ticks_against_baselines() -> None:
     for label in ("10 constant inputs (baseline)", "10 mqtt inputs",
                   "10 mqtt inputs + state out and discovery"):
         assert re.search(rf"3 simulated chargers, {re.escape(label)}: [\d.]+ ms "
-                         rf"\([\d.]+x\)", out), out
+                         rf"\([\d.]+x\), CPU [\d.]+ ms \([\d.]+x\)", out), out
+    assert re.search(r"messages per CPU second \(capacity\), 10 mqtt inputs: [\d,]+", out), out
