@@ -66,7 +66,7 @@ class EdgeFace(DemoFace):
         super().__post_init__()
         self.waiting: list[asyncio.Event] = []
 
-    async def changes(self) -> int:
+    async def changes(self, since: int | None = None) -> int:
         event = asyncio.Event()
         self.waiting.append(event)
         await event.wait()

@@ -188,8 +188,8 @@ class DroppingFace(DemoFace):
 
     dropped = False
 
-    async def changes(self) -> int:
-        sequence = await super().changes()
+    async def changes(self, since: int | None = None) -> int:
+        sequence = await super().changes(since)
         if not self.dropped:
             self.dropped = True
             raise ConnectionResetError("the engine restarted")

@@ -31,6 +31,7 @@ def test_the_demo_serves_a_live_dashboard_and_stops_cleanly_on_ctrl_c() -> None:
             time.sleep(0.1)
         inputs = {i["name"]: i for i in state["inputs"]}
         assert inputs["pv"]["value"] > 1000      # noon on the bundled clear day
+        assert "T12:" in state["now"] and state["now"].endswith("-05:00")   # the day's zone
         [tile] = state["chargers"]
         assert tile["name"] == "garage" and tile["online"] and tile["mode"] == "auto"
         page = httpx.get(f"{url}/", timeout=5)

@@ -240,6 +240,11 @@ async def test_the_cli_hand_commands_go_through_the_running_engine(
         assert await asyncio.to_thread(main, ["set", "house_limit", "14 A", *config]) == 0
         assert engine.daemon.store.variable("house_limit") == 14.0
         capsys.readouterr()
+        for _ in range(300):       # the next read of the charger after the stop
+            status = engine.daemon.store.charger_status("garage")
+            if status is not None and status.state.value == "sleeping":
+                break
+            await asyncio.sleep(0.01)
         assert await asyncio.to_thread(main, ["status", *config]) == 0
         out = capsys.readouterr().out
         assert "garage: Sleeping (paused, not charging), mode manual" in out

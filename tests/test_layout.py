@@ -21,9 +21,14 @@ FORBIDDEN = {
     "engine": ("evse_rules.cli", "httpx", "evse_rules.live", "evse_rules.simulate",
                "evse_rules.config", "asyncio"),
     "simulate": ("evse_rules.cli", "evse_rules.live", "httpx", "asyncio"),
-    "live": ("evse_rules.cli", "evse_rules.simulate"),
+    "live": ("evse_rules.cli", "evse_rules.simulate", "evse_rules.api"),
     "testing": ("evse_rules.language", "evse_rules.engine", "evse_rules.cli",
                 "evse_rules.live", "evse_rules.simulate"),
+    # The API and the dashboard know the engine only through live/views.py (EngineFace).
+    "api": ("evse_rules.engine", "evse_rules.chargers", "evse_rules.inputs",
+            "evse_rules.config", "evse_rules.cli", "evse_rules.simulate",
+            "evse_rules.language", "evse_rules.live.daemon", "evse_rules.live.face",
+            "evse_rules.live.commands", "evse_rules.mqtt"),
 }
 
 

@@ -200,8 +200,10 @@ class DemoFace:
         self.lines.append(JournalLine(self.now, "hand", charger, text, command.source))
         self.sequence += 1
 
-    async def changes(self) -> int:
+    async def changes(self, since: int | None = None) -> int:
         """Polls `sequence`: tests bump it from another thread (see `tick`)."""
+        if since is not None and self.sequence > since:
+            return self.sequence
         seen = self.sequence
         while self.sequence == seen:
             await asyncio.sleep(0.02)

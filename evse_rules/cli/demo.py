@@ -132,6 +132,18 @@ class RecordedDay:
         return self.pv[index], self.house[index]
 
 
+def _zone(start: datetime) -> str:
+    """The recorded day's own time zone, so that the dashboard shows its times of day: a
+    whole-hour offset as the fixed zone Etc/GMT-N (POSIX signs: east is minus); else UTC."""
+    offset = start.utcoffset()
+    if offset is None:
+        return "UTC"
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    if rest or not -14 <= hours <= 12:
+        return "UTC"
+    return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+
+
 class FastClock:
     """The daemon's clock and sleep, `speed` times faster than the wall clock."""
 
@@ -151,9 +163,10 @@ class FastClock:
 
 
 def _config(folder: Path, rules: Path, emulator: str, pv: str, house: str,
-            listen: str) -> str:
+            listen: str, zone: str) -> str:
     return f"""
 tick = "1 min"
+timezone = "{zone}"
 rules = ["{rules.resolve().as_posix()}"]
 journal = "{(folder / 'demo.sqlite').as_posix()}"
 state = "{(folder / 'demo-state.json').as_posix()}"
@@ -197,7 +210,8 @@ async def _run(args: argparse.Namespace, day: RecordedDay, rules: Path, minute: 
     clock = FastClock(begin, args.speed)
     with tempfile.TemporaryDirectory(prefix="evse-rules-demo-") as folder, \
             OpenEvseEmulator("v5.1.2") as emulator, pv_meter() as pv, pv_meter() as house:
-        text = _config(Path(folder), rules, emulator.url, pv.url, house.url, args.listen)
+        text = _config(Path(folder), rules, emulator.url, pv.url, house.url, args.listen,
+                       _zone(day.start))
         config = parse_config(text, "<demo>", Path(folder))
         daemon = Daemon(config, clock=clock.clock, sleep=clock.sleep, max_ticks=args.ticks)
 

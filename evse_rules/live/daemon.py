@@ -245,8 +245,10 @@ class Daemon:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def changes(self) -> int:
-        """Wait for the next change; returns its sequence number."""
+    async def changes(self, since: int | None = None) -> int:
+        """Wait for the next change (after `since`, when given); its sequence number."""
+        if since is not None and self._change > since:
+            return self._change
         await self._changed.wait()
         return self._change
 

@@ -264,8 +264,8 @@ class DaemonFace:
     async def command(self, command: HandCommand) -> CommandOutcome:
         return await self._daemon.commands.run(command)
 
-    async def changes(self) -> int:
-        return await self._daemon.changes()
+    async def changes(self, since: int | None = None) -> int:
+        return await self._daemon.changes(since)
 
 
 def _blank(name: str, low: int, high: int) -> ChargerView:

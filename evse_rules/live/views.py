@@ -165,8 +165,10 @@ class EngineFace(Protocol):
         """Carry out a hand command at once, through the engine's one command path."""
         ...
 
-    async def changes(self) -> int:
-        """Wait for the next change (a tick, a command) and return its sequence number."""
+    async def changes(self, since: int | None = None) -> int:
+        """Wait for the next change (a tick, a command) and return its sequence number; with
+        `since` (a number this returned before), return at once if a change came after it,
+        so that a change made while the caller was busy is never missed."""
         ...
 
 
