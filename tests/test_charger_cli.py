@@ -167,3 +167,18 @@ def test_one_v_shows_our_lines_not_the_http_libraries(make_emulator: EmulatorFac
     quiet, loud = stderr("-v"), stderr("-vv")
     assert "httpcore" not in quiet and "HTTP Request" not in quiet
     assert "HTTP Request: POST" in loud and "httpcore" in loud
+
+
+def test_a_token_in_the_url_and_a_pasted_password_are_never_printed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evse_rules.cli import main
+
+    assert main(["charger", "http://127.0.0.1:9/?token=tok-S3cret", "status",
+                 "--timeout", "0.3"]) == 1
+    out = capsys.readouterr()
+    assert "tok-S3cret" not in out.out + out.err and "token=***" in out.err
+    assert main(["charger", "http://127.0.0.1:9", "stop", "--user", "admin",
+                 "--password-env", "hunter2-S3cret!"]) == 1
+    out = capsys.readouterr()
+    assert "hunter2" not in out.out + out.err and "the value is not shown" in out.err

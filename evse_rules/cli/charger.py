@@ -80,6 +80,12 @@ def charger(args: argparse.Namespace) -> int:
     if args.password_env:
         if not args.user:
             raise ConfigError("--password-env", "a password needs a user name: add --user")
+        from evse_rules.config import _password_env
+
+        try:
+            _password_env(args.password_env)
+        except ValueError as error:       # a password pasted in place of the variable's name
+            raise ConfigError("--password-env", str(error)) from None
         password = os.environ.get(args.password_env)
         if password is None:
             raise ConfigError("--password-env",
@@ -113,10 +119,12 @@ async def _run(args: argparse.Namespace, value: float | None, password: str | No
     from evse_rules.chargers.openevse import OpenEvseCharger
     from evse_rules.chargers.rapi import RapiCharger
     from evse_rules.errors import LimitError
+    from evse_rules.redact import redact_url
 
     driver: OpenEvseCharger | RapiCharger
     try:  # a bad URL, timeout or client id: a usage error
-        name = split_credentials(args.url)[0]
+        # The charger's name in messages: its URL without credentials or secret query values.
+        name = redact_url(split_credentials(args.url)[0])
         # By hand, the limits are the charger's own within 6..32 A (no config to narrow them).
         if args.api == "rapi":
             driver = RapiCharger(name, args.url, user=args.user, password=password,
