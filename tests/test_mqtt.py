@@ -262,3 +262,15 @@ def test_the_guide_s_examples_are_valid_and_every_state_key_is_documented() -> N
     assert {spec.type for spec in config.inputs.values()} == {"number", "text", "boolean"}
     for key in CHARGER_KEYS:
         assert f"| `evse-rules/garage/{key}` |" in guide, key
+
+
+def test_mqtt_inputs_without_the_broker_the_engine_started_with_are_refused() -> None:
+    """A config changed while running that adds [mqtt] and an mqtt input: [mqtt] applies
+    at the next start, so the input is refused (the change is not applied), never read as
+    some other kind."""
+    from evse_rules.live.build import build_inputs
+
+    config = parse_config(BASE, "evse-rules.toml").model_copy(update={"mqtt": None})
+    with pytest.raises(ConfigError) as caught:
+        build_inputs(config, None)
+    assert caught.value.key == "inputs.pv.kind" and "restart" in caught.value.message

@@ -54,9 +54,13 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
         every = config.input_every(name)
         if spec.kind == "constant":
             built[name] = ConstantInput(name, spec.constant().value, every)
-        elif spec.kind == "mqtt" and link is not None:
+        elif spec.kind == "mqtt":
             from evse_rules.inputs.mqtt import MqttInput
 
+            if link is None:    # [mqtt] added while running: it applies at the next start
+                raise ConfigError(config.name, "kind 'mqtt' needs the [mqtt] table the "
+                                  "engine started with (restart evse-rules)",
+                                  f"inputs.{name}.kind")
             built[name] = MqttInput(name, spec.topic or "", link, path=spec.path,
                                     kind=spec.type, factor=spec.factor(), every=every,
                                     stale_after=config.input_stale_after(name))
