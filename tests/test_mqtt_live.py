@@ -480,3 +480,41 @@ async def test_a_malformed_payload_is_journaled_and_the_last_value_kept(
                for source, text in events)
     assert ("inputs.pv", "inputs.pv: topic 'meter/pv': payload 'n/a' is not a number; the "
                          "last value is kept") in events
+
+
+async def test_the_last_will_says_offline_when_the_engine_dies(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    with OpenEvseEmulator("v5.1.2") as emu, Mosquitto(tmp_path / "broker") as broker:
+        path = _config(tmp_path, emu, broker)
+        async with Recorder(broker.port, "evse-rules/status") as seen:
+            with (tmp_path / "run.log").open("w") as log:
+                process = subprocess.Popen([sys.executable, "-m", "evse_rules", "run",
+                                            "--config", str(path)],
+                                           stdout=log, stderr=subprocess.STDOUT)
+            try:
+                await seen.wait_for(lambda: seen.last.get("evse-rules/status") == "online",
+                                    timeout=20)
+                process.send_signal(signal.SIGKILL)        # no clean stop: the will speaks
+                await seen.wait_for(lambda: seen.last.get("evse-rules/status") == "offline",
+                                    timeout=10)
+            finally:
+                process.kill()
+                process.wait(10)
+
+
+async def test_the_state_is_published_again_every_refresh_without_changes(
+    tmp_path: Path,
+) -> None:
+    with OpenEvseEmulator("v5.1.2") as emu, Mosquitto(tmp_path / "broker") as broker:
+        async with Recorder(broker.port, "evse-rules/#") as seen:
+            engine = Engine(_config(tmp_path, emu, broker, mqtt="discovery = false"))
+            engine.mqtt.refresh = 0.5
+            await seen.wait_for(lambda: "evse-rules/var/target" in seen.last)
+            await engine.ticks(2)
+            # The variable does not change: it goes out again only with the whole state.
+            await seen.wait_for(lambda: sum(1 for t, _, _ in seen.messages
+                                            if t == "evse-rules/var/target") >= 3, timeout=5)
+            await engine.stop()
