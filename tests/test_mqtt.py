@@ -274,3 +274,18 @@ def test_mqtt_inputs_without_the_broker_the_engine_started_with_are_refused() ->
     with pytest.raises(ConfigError) as caught:
         build_inputs(config, None)
     assert caught.value.key == "inputs.pv.kind" and "restart" in caught.value.message
+
+
+async def test_a_broker_added_while_running_applies_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    from tests.test_reconfigure import CONFIG, Setup
+
+    setup = Setup(tmp_path)
+    await setup.ticks(1)
+    setup.path.write_text(CONFIG + '[mqtt]\nhost = "127.0.0.1"\n')
+    await setup.ticks(1)
+    assert setup.daemon.config.mqtt is None
+    events = await setup.stop()
+    assert events[0][0] == "warning" and "(mqtt" in events[0][1]
+    assert events[0][1].endswith("these apply at the next start (restart evse-rules)")
