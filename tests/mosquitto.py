@@ -42,7 +42,8 @@ def free_port() -> int:
 class Mosquitto:
     """One broker process; `users` ({"name": "password"}) makes it refuse anonymous clients."""
 
-    def __init__(self, folder: Path, users: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, users: dict[str, str] | None = None, *,
+                 tls: bool = False) -> None:
         require()
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -51,12 +52,16 @@ class Mosquitto:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = folder / "mosquitto.log"
         self.config = folder / "mosquitto.conf"
+        self.ca_file: Path | None = None
         lines = [f"listener {self.port} 127.0.0.1", "persistence false",
                  f"log_dest file {self.log}", "log_type error", "log_type warning"]
         if os.geteuid() == 0:
             # As root, mosquitto would switch to the user `mosquitto`, who cannot read the
             # test's own folder (0700): the password file would be refused.
             lines.append("user root")
+        if tls:
+            self.ca_file, cert, key = _certificates(folder)
+            lines += [f"cafile {self.ca_file}", f"certfile {cert}", f"keyfile {key}"]
         if users:
             require(MOSQUITTO_PASSWD)
             passwords = folder / "passwords"
@@ -105,6 +110,24 @@ class Mosquitto:
         self.stop()
 
 
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA of the test's own and a certificate for 127.0.0.1 signed by it (openssl)."""
+    require("/usr/bin/openssl")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["/usr/bin/openssl", *args], check=True, capture_output=True,
+                       cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            "/CN=evse-rules test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+            "server.key", "-out", "server.csr")
+    (folder / "san.cnf").write_text("subjectAltName = IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
+    return folder / "ca.pem", folder / "server.pem", folder / "server.key"
+
+
 class Recorder:
     """A test's own client: every message on `#` (and `$`-less retained ones), in order.
 
@@ -114,11 +137,13 @@ class Recorder:
     """
 
     def __init__(self, port: int, topics: str = "#", *, user: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, ca_file: Path | None = None) -> None:
         import aiomqtt
 
+        tls = aiomqtt.TLSParameters(ca_certs=str(ca_file)) if ca_file is not None else None
         self.client = aiomqtt.Client("127.0.0.1", port, username=user, password=password,
-                                     identifier=f"test-recorder-{free_port()}")
+                                     identifier=f"test-recorder-{free_port()}",
+                                     tls_params=tls)
         self.topics = topics
         self.messages: list[tuple[str, str, bool]] = []     # (topic, payload, retain)
         self.last: dict[str, str] = {}

@@ -518,3 +518,24 @@ async def test_the_state_is_published_again_every_refresh_without_changes(
             await seen.wait_for(lambda: sum(1 for t, _, _ in seen.messages
                                             if t == "evse-rules/var/target") >= 3, timeout=5)
             await engine.stop()
+
+
+async def test_tls_with_a_ca_file_and_not_with_the_system_cas(tmp_path: Path) -> None:
+    with OpenEvseEmulator("v5.1.2") as emu, \
+            Mosquitto(tmp_path / "broker", tls=True) as broker:
+        assert broker.ca_file is not None
+        async with Recorder(broker.port, ca_file=broker.ca_file) as seen:
+            await _publish_inputs(seen)
+            engine = Engine(_config(tmp_path, emu, broker, mqtt=f'ca_file = "{broker.ca_file}"'))
+            await seen.wait_for(lambda: seen.last.get("evse-rules/status") == "online")
+            await seen.wait_for(lambda: seen.last.get("evse-rules/input/pv") == "3500")
+            await engine.stop()
+            # The system's CAs do not know the test's own CA: refused, and said.
+            (tmp_path / "system").mkdir()
+            engine = Engine(_config(tmp_path / "system", emu, broker, mqtt="tls = true"))
+            await engine.ticks(6)
+            assert engine.mqtt.link is not None and not engine.mqtt.link.connected.is_set()
+            await engine.stop()
+    events = _events(engine)
+    said = [text for source, text in events if source == "inputs.pv"]
+    assert said and "certificate verify failed" in said[0], said
