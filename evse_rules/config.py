@@ -50,7 +50,9 @@ from evse_rules.chargers.firmware import validate_client_id
 from evse_rules.errors import ConfigError
 from evse_rules.language.units import (
     DURATION,
+    ENERGY,
     NUMBER,
+    PERCENTAGE,
     VOLTAGE,
     Dimension,
     Quantity,
@@ -138,6 +140,39 @@ def _duration_or_zero(value: Any) -> float:
         if quantity.value == 0 and quantity.dimension == DURATION:
             return 0.0
     return _duration(value)
+
+
+def _battery_wh(value: Any) -> float:
+    """A vehicle battery written with its unit ('40 kWh') in Wh: 1 Wh .. 1000 kWh."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"write the battery with its unit, like '40 kWh', got {_show(value)}")
+    try:
+        quantity = parse_quantity(value)
+    except UnitError as error:
+        raise ValueError(str(error)) from None
+    if quantity.dimension != ENERGY:
+        raise ValueError(f"{value!r} is not an energy (write it like '40 kWh')")
+    wh = quantity.value / 3600.0
+    if not 1.0 <= wh <= 1e6:
+        raise ValueError(f"a vehicle battery is 1 Wh to 1000 kWh, got {value!r}")
+    return wh
+
+
+def _soc_percent(value: Any) -> float:
+    """A state of charge in % ('50 %' or 50), within 0..100."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a state of charge like '50 %', got {_show(value)}")
+    if isinstance(value, str):
+        try:
+            quantity = parse_quantity(value)
+        except UnitError as error:
+            raise ValueError(str(error)) from None
+        if quantity.dimension not in (PERCENTAGE, NUMBER):
+            raise ValueError(f"{value!r} is not a percentage (write it like '50 %')")
+        value = quantity.value
+    if not 0.0 <= float(value) <= 100.0:
+        raise ValueError(f"a state of charge is 0..100 %, got {_show(value)}")
+    return float(value)
 
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
@@ -280,6 +315,20 @@ class ChargerConfig(BaseModel):
     # doing what it was last told, and the next start adopts it) or release it (the charger
     # goes back to its own settings: a sleeping charger may start at its full current).
     on_exit: Literal["keep", "release"] = "keep"
+    # The vehicle of a simulated charger (driver simulated, and every charger of a replay):
+    # its battery ("40 kWh"; None: it never fills) and its state of charge at the start.
+    battery: float | None = None       # Wh
+    soc: float = 50.0                  # %
+
+    @field_validator("battery", mode="before")
+    @classmethod
+    def _battery(cls, value: Any) -> Any:
+        return None if value is None else _battery_wh(value)
+
+    @field_validator("soc", mode="before")
+    @classmethod
+    def _soc(cls, value: Any) -> Any:
+        return _soc_percent(value)
 
     @field_validator("min_amps", "max_amps", mode="before")
     @classmethod
@@ -720,6 +769,10 @@ class Config(BaseModel):
             # A file listed twice (`a.evr`, `./a.evr`) is loaded once: twice, its
             # declarations would clash and its rules would fire twice.
             unique: dict[Any, Any] = {}
+            for raw in value:
+                if isinstance(raw, str) and raw.strip() in ("", "."):
+                    raise ValueError(f"{raw!r} names no rule file: give a path such as "
+                                     "'rules/solar_surplus.evr'")
             for item in (_resolve(v, info) for v in value):
                 key = Path(item).resolve() if isinstance(item, Path) else id(item)
                 unique.setdefault(key, item)

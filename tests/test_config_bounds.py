@@ -149,3 +149,12 @@ async def test_values_at_the_bounds_run(
         assert journal.counts()["ticks"] == 2
         commands = [e.kind for e in journal.entries() if e.type == "command"]
     assert "start" in commands
+
+
+@pytest.mark.parametrize("rules", ['""', '[""]', '["."]', '[" "]'])
+def test_a_rules_entry_that_names_no_file_is_refused_at_its_key(rules: str) -> None:
+    from evse_rules.config import parse_config
+    from evse_rules.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"rules: error: .* names no rule file"):
+        parse_config(f'rules = {rules}\n[chargers.g]\ndriver = "simulated"\n', "x.toml")

@@ -93,7 +93,8 @@ class ReplayData:
 def _parse_header(file: str, cells: list[str]) -> list[tuple[str, Unit | None, bool]]:
     if len(cells) < 2:
         # A spreadsheet in some locales exports with ';' (or tabs): say what separates cells.
-        other = next((sep for sep in (";", "\t") if sep in cells[0]), None)
+        # (A blank first line has no cells at all.)
+        other = next((sep for sep in (";", "\t") if cells and sep in cells[0]), None)
         hint = f" (cells are separated by commas, not {other!r})" if other else ""
         raise DataError(file, 1, "the header needs a time column and at least one input "
                                  f"column, like 'time,pv[W]'{hint}")
