@@ -289,3 +289,25 @@ async def test_a_broker_added_while_running_applies_at_the_next_start(
     events = await setup.stop()
     assert events[0][0] == "warning" and "(mqtt" in events[0][1]
     assert events[0][1].endswith("these apply at the next start (restart evse-rules)")
+
+
+async def test_a_broker_that_is_down_is_not_waited_for_at_the_first_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first read waits for a retained value only while the first connection attempt
+    runs: with no broker it says why at once (a wait of an hour would fail the test)."""
+    import asyncio
+
+    from evse_rules.inputs import mqtt as mqtt_input
+    from evse_rules.inputs.base import InputError
+    from evse_rules.mqtt.link import MqttLink
+    from tests.mosquitto import free_port
+
+    monkeypatch.setattr(mqtt_input, "FIRST_WAIT", 3600.0)
+    link = MqttLink(MqttConfig(host="127.0.0.1", port=free_port()), "test-down")
+    pv = mqtt_input.MqttInput("pv", "meter/pv", link)
+    with pytest.raises(InputError) as caught:
+        await asyncio.wait_for(pv.read(), 30)
+    assert "no message yet on topic 'meter/pv'" in caught.value.message
+    assert "connection refused (is the broker running?)" in caught.value.message
+    await pv.close()

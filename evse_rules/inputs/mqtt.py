@@ -161,7 +161,7 @@ class MqttInput:
             # start does not begin with "no message yet" for values the broker holds.
             self._read_once = True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), FIRST_WAIT)
+                await asyncio.wait_for(self._first_value(), FIRST_WAIT)
         if self._problem is not None:
             problem, self._problem = self._problem, None
             raise InputError(self.name, problem)
@@ -175,6 +175,13 @@ class MqttInput:
             raise InputError(self.name, f"no message on topic {self.topic!r} within "
                              f"stale_after ({self.stale_after:g} s)" + self._broker())
         return last
+
+    async def _first_value(self) -> None:
+        """Until a value is here, or the first connection attempt has failed (a broker
+        that is down is not waited for)."""
+        await self._link.tried.wait()
+        if self._link.connected.is_set():
+            await self._arrived.wait()
 
     def _broker(self) -> str:
         if self._link.connected.is_set():

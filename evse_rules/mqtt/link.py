@@ -83,6 +83,7 @@ class MqttLink:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
+        self.tried = asyncio.Event()          # the first connection attempt is over
         self.problem: str | None = "not connected yet"
         self.connections = 0                 # how many times it connected (tests, logs)
         self._users = 0
@@ -186,6 +187,7 @@ class MqttLink:
                     for first in range(0, len(patterns), 100):
                         await client.subscribe([(p, 1) for p in patterns[first:first + 100]])
                     self.connected.set()
+                    self.tried.set()
                     (log.info if failing or self.connections > 1 else log.debug)(
                         "mqtt: connected to %s as %s", self.where, self.client_id)
                     failing = False
@@ -204,6 +206,7 @@ class MqttLink:
                     log.warning("mqtt: broker %s: %s (trying again)", self.where, reason)
                 failing = True
                 self.problem = reason
+                self.tried.set()
             finally:
                 self._client = None
                 self.connected.clear()
