@@ -18,7 +18,8 @@ SOLAR = str(ROOT / "rules" / "solar_surplus.evr")
 NAIVE = str(ROOT / "rules" / "naive_surplus.evr")
 CLOUDY = str(ROOT / "data" / "cloudy-day.csv")
 JSON_KEYS = ["ticks", "start", "end", "solar_kwh", "ev_kwh", "ev_from_solar_kwh",
-             "ev_from_grid_kwh", "charges", "charge_time_s", "commands", "rules", "chargers"]
+             "ev_from_grid_kwh", "charges", "charge_time_s", "commands", "rules", "chargers",
+             "hand", "logs", "events", "warnings"]
 
 
 def simulate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -83,7 +84,7 @@ def test_trace_has_a_row_per_tick_and_charger(tmp_path: Path,
     with trace.open() as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["time", "charger", "state", "amps", "power_w", "pv[W]", "house[W]",
-                       "surplus", "trend", "surplus_amps", "trend_amps"]
+                       "surplus", "trend", "surplus_amps", "trend_amps", "events"]
     assert len(rows) == 1 + 1440
     assert rows[1][:2] == ["2025-06-08T00:00:00-05:00", "evse"]
 

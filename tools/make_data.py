@@ -2,6 +2,7 @@
 
     python -m venv /tmp/pv && /tmp/pv/bin/pip install pvlib==0.16.1
     /tmp/pv/bin/python tools/make_data.py            # writes data/*.csv
+    python3 tools/make_data.py --grid                # only the grid-meter day (no pvlib)
 
 Not a dependency of evse-rules: pvlib (with numpy and pandas) is needed only here, to turn
 measured hourly irradiance into the power of a roof. Every step is deterministic: the same
@@ -31,13 +32,17 @@ Model, per day:
 
 from __future__ import annotations
 
+import csv
 import random
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pvlib
+if "--grid" not in sys.argv[1:]:
+    # pvlib (with numpy and pandas) models the days; the grid-meter day is derived from a
+    # bundled day with the standard library alone.
+    import numpy as np
+    import pandas as pd
+    import pvlib
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = "Etc/GMT+5"                    # the TMY's local standard time, UTC-05:00
@@ -185,7 +190,28 @@ def write_day(path: Path, day: pd.Timestamp, pv: np.ndarray, house: np.ndarray) 
     path.write_text("\n".join(lines) + "\n")
 
 
+# (grid-meter file, the bundled day it is derived from)
+GRID_DAYS = (("cloudy-day-grid.csv", "cloudy-day.csv"),)
+
+
+def write_grid_day(path: Path, source: Path) -> None:
+    """A day as a grid meter (import positive) recorded it WITHOUT the car: grid = house -
+    pv, minute by minute, from a bundled day; the replay adds the simulated car."""
+    with source.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    lines = ["time,grid[W]"]
+    for stamp, pv, house in rows[1:]:
+        lines.append(f"{stamp},{float(house) - float(pv):.0f}")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> int:
+    out = ROOT / "data"
+    for name, source in GRID_DAYS:
+        write_grid_day(out / name, out / source)
+        print(f"{name}: grid = house - pv of {source}")
+    if "--grid" in sys.argv[1:]:
+        return 0
     data, meta = load_tmy()
     out = ROOT / "data"
     out.mkdir(exist_ok=True)

@@ -12,12 +12,21 @@ the async methods of the `Charger` protocol wrap them for the live daemon and te
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.chargers.limits import CurrentLimits, current_limits
 from evse_rules.errors import ChargerError
 
 _WH = 3600.0   # J per Wh
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedStatus(ChargerStatus):
+    """A status with the vehicle's state of charge (%), which only a simulated vehicle
+    knows; None without a battery (the store then shows `soc` as unknown)."""
+
+    soc: float | None = None
 
 
 class SimulatedCharger:
@@ -53,6 +62,7 @@ class SimulatedCharger:
         self.vehicle_max_amps = vehicle_max_amps
         self.capacity_wh = capacity_wh
         self.soc = soc
+        self.plugged_soc = soc      # what a vehicle plugged in again arrives with
         self.amps = amps
         self.enabled = enabled
         self.min_amps = min_amps
@@ -121,8 +131,16 @@ class SimulatedCharger:
             return
         self.vehicle = connected
         if connected:
+            # A new session: the car comes back from its trips with its usual charge.
             self.session_wh = 0.0
+            self.soc = self.plugged_soc
         self._changed()
+
+    def set_soc(self, percent: float) -> None:
+        """The vehicle reports its state of charge (a `soc` column of the replay)."""
+        if percent != self.soc:
+            self.soc = min(max(percent, 0.0), 100.0)
+            self._changed()
 
     def set_grid_voltage(self, volts: float) -> None:
         if volts != self.voltage:
@@ -134,13 +152,14 @@ class SimulatedCharger:
     def read_status(self) -> ChargerStatus:
         status = self._status
         if status is None:
-            status = self._status = ChargerStatus(
+            status = self._status = SimulatedStatus(
                 state=self.state, vehicle=self.vehicle, current=self.current,
                 amps=float(self.amps), voltage=self.voltage,
                 power=self.power, session_energy=self.session_wh,
                 total_energy=self.total_wh / 1000.0, temp=25.0,
                 min_amps=float(self.min_amps), max_amps=float(self.max_amps),
                 firmware="simulated",
+                soc=self.soc if self.capacity_wh is not None else None,
             )
         return status
 

@@ -57,7 +57,19 @@ def simulate(args: argparse.Namespace) -> int:
 
     if args.plot and Path(args.plot).is_dir():     # said before a replay that may be long
         raise DataError(args.plot, None, "cannot write the plot here: it is a directory")
-    setup = prepare(args.rules, args.data, args.config)
+    from evse_rules.simulate.events import parse_event, read_events
+    from evse_rules.simulate.setup import Vehicle
+
+    events = [parse_event(when, what, f"--at {when} {what}") for when, what in args.at or ()]
+    if args.events:
+        events += read_events(args.events)
+    vehicle = None
+    if args.battery is not None or args.soc is not None:
+        vehicle = Vehicle(args.battery, 50.0 if args.soc is None else args.soc)
+    setup = prepare(args.rules, args.data, args.config, meter=args.meter, vehicle=vehicle,
+                    events=events)
+    for warning in setup.warnings:
+        print(warning, file=sys.stderr)
     # A span of years or a week without rows is said before the replay; a replay of more
     # than --max-ticks (5 million by default) is refused: it would run for many minutes.
     for warning in check_bounds(setup.data, setup.tick, args.max_ticks):
@@ -79,6 +91,8 @@ def simulate(args: argparse.Namespace) -> int:
     files = " ".join(shown_path(path) for path in (args.rules or setup.program.files))
     if plot is not None:
         plot.save(args.plot, f"{files} on {args.data}")
+    for warning in result.warnings():
+        print(f"{args.data}: {warning}", file=sys.stderr)
     overflowed = result.overflowed()
     if overflowed:
         print(f"{args.data}: warning: too large to count, shown as null (--json) or "
@@ -117,6 +131,39 @@ def add_commands(subparsers: Any) -> None:
                              "inputs, let values")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="draw PV, house and EV power and the current (needs matplotlib)")
+    parser.add_argument("--meter", metavar="COLUMN[:export]",
+                        help="the site meter column recorded without the car (default: a "
+                             "grid[W] column, import positive; 'none': replay it as it is)")
+    parser.add_argument("--battery", type=_battery, metavar="ENERGY",
+                        help="every simulated vehicle's battery, e.g. 40kWh (default: the "
+                             "config's, or a car that never fills)")
+    parser.add_argument("--soc", type=_soc, metavar="PERCENT",
+                        help="its state of charge at the start, e.g. 50%% (default 50%%)")
+    parser.add_argument("--at", nargs=2, action="append", metavar=("TIME", "ACTION"),
+                        help="a person's action: --at 12:00 mode=manual, --at 19:30 "
+                             "boost=true, --at 12:00 garage.stop (HH:MM: every day)")
+    parser.add_argument("--events", metavar="FILE",
+                        help="a file of such actions, one 'TIME ACTION' a line")
+
+
+def _battery(text: str) -> float:
+    """A battery with its unit ('40kWh') in Wh (argparse type)."""
+    from evse_rules.config import _battery_wh
+
+    try:
+        return _battery_wh(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _soc(text: str) -> float:
+    """A state of charge ('50%') in % (argparse type)."""
+    from evse_rules.config import _soc_percent
+
+    try:
+        return _soc_percent(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _ticks(text: str) -> int:

@@ -42,6 +42,8 @@ _STATUS_PROPERTIES: dict[str, Callable[[ChargerStatus], Value]] = {
     "total_energy": lambda s: s.total_energy * _KWH,
     "temp": lambda s: s.temp,
     "online": lambda s: s.state is not ChargerState.OFFLINE,
+    # Only a simulated vehicle reports it (SimulatedStatus); unknown for every other charger.
+    "soc": lambda s: getattr(s, "soc", None),
 }
 # Properties the engine derives from the settings and the status together.
 _SETTING_PROPERTIES = ("mode", "min_amps", "max_amps", "phases")

@@ -8,6 +8,7 @@ from evse_rules.language.units import (
     CURRENT,
     ENERGY,
     NUMBER,
+    PERCENTAGE,
     POWER,
     VOLTAGE,
 )
@@ -36,6 +37,9 @@ CHARGER_PROPERTIES: dict[str, ValueType] = {
     "temp": NUMBER_TYPE,
     "mode": ValueType(Kind.ENUM, choices=MODES),
     "phases": NUMBER_TYPE,
+    # The vehicle's state of charge: known only where something reports it (a replay's
+    # simulated vehicle with a battery); unknown otherwise.
+    "soc": ValueType(Kind.NUMBER, PERCENTAGE),
 }
 
 # Computed from the `now` given to each tick, in its own time zone.

@@ -8,6 +8,7 @@ the file is read, before the first tick, so it is said (or refused) then.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,3 +106,41 @@ def largest_power(data: ReplayData) -> str:
         return ""
     value, name, line = found
     return f"; the largest value is {name} = {value:g} W at line {line}"
+
+
+def _spacing(seconds: float) -> str:
+    """A row spacing as people write it: '5 min', '90 s', '1.5 h'."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+def stale_warnings(data: ReplayData, stale_after: dict[str, float]) -> list[str]:
+    """A warning for each input whose readings are further apart than its `stale_after`:
+    between those rows the rules see it as unknown, and rules that stop on a stale input
+    (as they should) replay to nothing. Names the key, the spacing and the lines."""
+    warnings: list[str] = []
+    times, lines = data.times, data.lines
+    for column in data.columns:
+        limit = stale_after.get(column.name)
+        if limit is None:
+            continue
+        values = column.numbers if column.numbers is not None else column.texts
+        assert values is not None
+        # The rows that hold a reading of this column (an empty cell is no reading).
+        rows = [i for i, v in enumerate(values) if v is not None and v == v]
+        gaps = [(times[b] - times[a], a, b) for a, b in itertools.pairwise(rows)
+                if times[b] - times[a] > limit]
+        if not gaps:
+            continue
+        widest = max(gap for gap, _, _ in gaps)
+        first, last = lines[gaps[0][1]], lines[gaps[-1][2]]
+        count = f"{len(gaps)} gap{'s' if len(gaps) != 1 else ''}, "
+        warnings.append(
+            f"{data.file}: warning: inputs.{column.name}.stale_after is "
+            f"{_spacing(limit)} but {data.file} has rows {_spacing(widest)} apart "
+            f"({count}lines {first}-{last}): {column.name} is stale between rows; "
+            f"set stale_after above the rows' spacing for the replay")
+    return warnings

@@ -8,9 +8,36 @@ from datetime import datetime
 from typing import Any
 
 from evse_rules.engine import ChargerSettings, CommandKind
+from evse_rules.language.program import Value
 
 _KWH = 3_600_000.0
 COMMAND_KINDS = tuple(kind.value for kind in CommandKind)
+# A person's actions in a replay (--at, --events), counted by kind in the JSON's `hand`.
+HAND_KINDS = ("start", "stop", "amps", "mode", "variable")
+# The table names this many events one by one; the JSON and the trace have them all.
+EVENTS_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEvent:
+    """Something that happened in a replay besides commands: a rule's log line (`log`), a
+    mode or variable set by a rule (`mode`, `variable`), a person's action (`hand`)."""
+
+    at: datetime
+    kind: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"time": self.at.isoformat(), "kind": self.kind, "text": self.text}
+
+
+def show(value: Value) -> str:
+    """A value as the outputs show it: true/false, numbers without trailing zeros."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "unknown" if value is None else str(value)
 
 
 @dataclass(slots=True)
@@ -47,6 +74,25 @@ class SimulationResult:
     rules: dict[str, int]                      # "file:line" -> ticks it fired
     settings: tuple[ChargerSettings, ...] = ()
     tick: float = 60.0                         # s
+    events: list[ReplayEvent] = field(default_factory=list)
+    hand: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HAND_KINDS, 0))
+    # Per charger that never charged: the starts the rules asked for, by what became of
+    # them (a guard's name, or "sent").
+    tried: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def warnings(self) -> list[str]:
+        """What makes the figures surprising: a charger that never charged although the
+        rules asked it to start, and why."""
+        said = []
+        for name, counts in self.tried.items():
+            total = sum(counts.values())
+            parts = [f"{'sent' if why == 'sent' else 'held back by ' + why} {n} time"
+                     f"{'s' if n != 1 else ''}" for why, n in
+                     sorted(counts.items(), key=lambda item: -item[1])]
+            said.append(f"warning: charger {name} never charged although the rules asked "
+                        f"it to start {total} time{'s' if total != 1 else ''}: "
+                        f"{', '.join(parts)}")
+        return said
 
     def overflowed(self) -> list[str]:
         """The energies too large to count (a sum that reached infinity): shown as null in
@@ -89,6 +135,10 @@ class SimulationResult:
             "commands": commands,
             "rules": dict(self.rules),
             "chargers": {name: c.to_json() for name, c in self.chargers.items()},
+            "hand": dict(self.hand),
+            "logs": sum(1 for event in self.events if event.kind == "log"),
+            "events": [event.to_json() for event in self.events],
+            "warnings": self.warnings(),
         }
 
 
@@ -176,4 +226,15 @@ def render_table(result: SimulationResult, title: str) -> str:
         width = max(len(ref) for ref in result.rules)
         lines += ["", f"  {'rule':<{width}}  fired"]
         lines += [f"  {ref:<{width}}  {count:5d}" for ref, count in result.rules.items()]
+    if result.events:
+        # Log lines, mode and variable changes, a person's actions: what happened.
+        lines += ["", f"  events ({len(result.events)})"]
+        lines += [f"  {event.at.isoformat()}  {event.kind:<8}  {event.text}"
+                  for event in result.events[:EVENTS_SHOWN]]
+        if len(result.events) > EVENTS_SHOWN:
+            lines.append(f"  ... {len(result.events) - EVENTS_SHOWN} more (--json or "
+                         "--trace has them all)")
+    if any(result.hand.values()):
+        counts = ", ".join(f"{kind} {n}" for kind, n in result.hand.items() if n)
+        lines.append(f"  by hand           {counts}")
     return "\n".join(lines)

@@ -60,13 +60,17 @@ class TraceRecorder(Recorder):
         self._handle = handle
         self._writer = csv.writer(handle, lineterminator="\n")
         self._lets: tuple[str, ...] | None = None
+        self._events: list[str] = []      # of the present tick
+
+    def event(self, now: datetime, text: str) -> None:
+        self._events.append(text)
 
     def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
              inputs: list[Value], lets: dict[str, Value]) -> None:
         if self._lets is None:
             self._lets = tuple(lets)
             self._writer.writerow(["time", "charger", "state", "amps", "power_w",
-                                   *self._headers, *self._lets])
+                                   *self._headers, *self._lets, "events"])
         shown_inputs = [
             _cell(v / f if isinstance(v, float) else v) for v, f in zip(inputs, self._factors,
                                                                          strict=True)
@@ -74,9 +78,12 @@ class TraceRecorder(Recorder):
         shown_inputs += self._constants
         shown_lets = [_cell(lets.get(name)) for name in self._lets]
         stamp = now.isoformat()
+        # What happened at this tick (log lines, changes, a person's actions), on each row.
+        events = "; ".join(self._events)
+        self._events.clear()
         for name, charger in chargers.items():
             self._writer.writerow([stamp, name, charger.state.value, charger.amps,
-                                   _cell(charger.power), *shown_inputs, *shown_lets])
+                                   _cell(charger.power), *shown_inputs, *shown_lets, events])
 
     def finish(self) -> None:
         self._handle.close()

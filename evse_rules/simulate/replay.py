@@ -9,7 +9,8 @@ it: the energy of a tick is the power after that tick's commands times the inter
 
 Energy accounting per tick of length dt (per charger, in config order, sharing the sun):
 the power available from the sun is max(pv - house, 0) (house from the config's constant
-input without a house column, 0 W without either);
+input without a house column, 0 W without either); with a site meter recorded without the
+car (a `grid` column, import positive), it is the export before the car, max(-grid, 0);
 a charger's solar share is min(available, its power) and the available power left shrinks
 by that share; the rest of its energy comes from the grid. A charge is one transition into
 the charging state; its time counts the ticks spent charging.
@@ -25,11 +26,20 @@ from pathlib import Path
 from evse_rules.chargers.base import ChargerState
 from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.engine import CommandKind, Engine
+from evse_rules.engine.hand import HandRefused, variable_value
+from evse_rules.engine.results import HeldBack, StepResult
 from evse_rules.errors import ChargerError
 from evse_rules.inputs.csv_replay import Column
-from evse_rules.language.program import RuleRef, Value
+from evse_rules.language.program import ActionKind, RuleRef, Value
 from evse_rules.language.units import POWER
-from evse_rules.simulate.figures import ChargerFigures, SimulationResult
+from evse_rules.simulate.events import CHARGER_ACTIONS, EventSpec
+from evse_rules.simulate.figures import (
+    HAND_KINDS,
+    ChargerFigures,
+    ReplayEvent,
+    SimulationResult,
+    show,
+)
 from evse_rules.simulate.setup import Setup, column_type, prepare
 
 ProgressCallback = Callable[[int, int], None]
@@ -39,6 +49,10 @@ _MICROSECOND = timedelta(microseconds=1)
 
 class Recorder:
     """Receives every tick's outcome (for --trace and --plot); the default records nothing."""
+
+    def event(self, now: datetime, text: str) -> None:
+        """Something happened at this tick (a log line, a mode or variable change, a
+        person's action); called before the tick's `tick`."""
 
     def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
              inputs: list[Value], lets: dict[str, Value]) -> None:
@@ -56,11 +70,15 @@ class Recorders(Recorder):
         for recorder in self.recorders:
             recorder.tick(now, chargers, inputs, lets)
 
+    def event(self, now: datetime, text: str) -> None:
+        for recorder in self.recorders:
+            recorder.event(now, text)
+
 
 class _Account:
     """Per charger, during a replay: its figures and whether it charged at the last tick."""
 
-    __slots__ = ("charger", "charging", "figures", "name", "session")
+    __slots__ = ("charger", "charging", "figures", "name", "session", "tried")
 
     def __init__(self, name: str, charger: SimulatedCharger) -> None:
         self.name = name
@@ -68,6 +86,8 @@ class _Account:
         self.figures = ChargerFigures()
         self.charging = False
         self.session = 0.0
+        # While it never charged: its starts held back, by guard ("sent" for starts sent).
+        self.tried: dict[str, int] = {}
 
 
 def run(setup: Setup, recorder: Recorder | None = None,
@@ -89,20 +109,40 @@ def run(setup: Setup, recorder: Recorder | None = None,
 
     # Row columns as (position, name, numbers or texts, every reading counts); `held` is
     # what the store has. An input that can go stale needs every reading, even unchanged.
+    meter = setup.meter
     feeds: list[tuple[int, str, Sequence[Value], bool]] = [
         (i, column.name, column.texts if column.texts is not None
          else column.numbers, column.name in setup.stale_after)  # type: ignore[misc]
         for i, column in enumerate(setup.inputs)
+        if meter is None or column is not meter.column
     ]
-    held: list[Value] = [None] * len(feeds)
+    held: list[Value] = [None] * len(setup.inputs)
+    # The site meter recorded without the car: what the rules see is the recording plus
+    # the chargers' power (import positive; minus it for an export-positive meter).
+    meter_at = -1
+    meter_values: Sequence[float] = ()
+    meter_name = ""
+    meter_sign = 1.0
+    if meter is not None:
+        meter_at = setup.inputs.index(meter.column)
+        meter_values = meter.column.numbers  # type: ignore[assignment]
+        meter_name = meter.column.name
+        meter_sign = meter.sign
+    recorded = math.nan         # the meter's last recorded value
+    meter_time = first          # when it was recorded (what its staleness counts from)
+    events = setup.events
+    next_event = events[0].at if events else math.inf
+    event_index = 0
+    happened: list[ReplayEvent] = []
+    hand_counts = dict.fromkeys(HAND_KINDS, 0)
     pv_at = _power_column(setup.inputs, "pv")
     house_at = _power_column(setup.inputs, "house")
     drivers = setup.drivers
     accounts = [_Account(name, charger) for name, charger in setup.chargers.items()]
     read = {external.name for external in setup.program.externals}
     for name, charger in setup.chargers.items():
-        charger.energy_in_status = bool({f"{name}.session_energy", f"{name}.total_energy"}
-                                        & read)
+        charger.energy_in_status = bool({f"{name}.session_energy", f"{name}.total_energy",
+                                         f"{name}.soc"} & read)
     fired_counts = [0] * (max((r.index for r in setup.program.rules), default=-1) + 1)
     last_fired: Sequence[RuleRef] = ()
     same_fired = 0
@@ -127,6 +167,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
     by_name = {account.name: account for account in accounts}
     readers = [(account.name, account.charger.read_status) for account in accounts]
     charging_state = ChargerState.CHARGING
+    start_kind = CommandKind.START
+    uncharged = True            # some charger never charged yet: held starts are counted
     now = first
     row = 0
     next_time = times[0]        # of the next row not applied yet (inf after the last)
@@ -160,8 +202,15 @@ def run(setup: Setup, recorder: Recorder | None = None,
                     if number == number:
                         if prop == "vehicle":
                             charger.plug(number >= 0.5)
+                        elif prop == "soc":
+                            charger.set_soc(number)
                         else:
                             charger.set_grid_voltage(number)
+                if meter_at >= 0:
+                    number = meter_values[row]
+                    if number == number:
+                        recorded = number
+                        meter_time = now
                 row += 1
                 next_time = times[row] if row < rows else math.inf
                 if next_time > limit:
@@ -175,6 +224,17 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 house_w = value if value.__class__ is float else 0.0
         for name, read_status in readers:
             set_charger(name, read_status(), now)
+        if meter_at >= 0 and recorded == recorded:
+            reading = recorded + meter_sign * sum([a.charger.power for a in accounts])
+            if reading != held[meter_at] or meter_time is now:
+                held[meter_at] = reading
+                set_input(meter_name, reading, meter_time)
+        if next_event <= limit:
+            while event_index < len(events) and events[event_index].at <= limit:
+                _hand(engine, events[event_index].spec, now, by_name, happened,
+                      hand_counts, recorder)
+                event_index += 1
+            next_event = events[event_index].at if event_index < len(events) else math.inf
         # 2-4. the engine; 5. send.
         result = engine_step(now, clock_us / 1_000_000)
         commands = result.commands
@@ -188,6 +248,12 @@ def run(setup: Setup, recorder: Recorder | None = None,
                     continue
                 commit(command, ok=True)
                 account.figures.commands[command.kind.value] += 1
+                if command.kind is start_kind and not account.figures.charges:
+                    account.tried["sent"] = account.tried.get("sent", 0) + 1
+        if result.held and uncharged:
+            uncharged = _tried(result.held, by_name)
+        if result.logs or result.mode_changes or result.var_changes:
+            _changes(result, happened, recorder)
         # The rules that fired, counted per run of ticks with the same list (a rule fires
         # for long stretches: comparing two short lists is cheaper than counting each).
         fired = result.fired
@@ -199,7 +265,11 @@ def run(setup: Setup, recorder: Recorder | None = None,
             last_fired, same_fired = fired, 1
         # The interval that follows this tick: energy, and the sun's share of it.
         solar += pv_w * dt
-        available = (pv_w - house_w) * dt if pv_w > house_w else 0.0
+        if meter_at >= 0:
+            export = -meter_sign * recorded
+            available = export * dt if export > 0.0 else 0.0
+        else:
+            available = (pv_w - house_w) * dt if pv_w > house_w else 0.0
         surplus += available
         for account in accounts:
             charger = account.charger
@@ -207,6 +277,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 if not account.charging:
                     account.charging = True
                     account.figures.charges += 1
+                    uncharged = any(not a.figures.charges for a in accounts)
                     account.session = 0.0
                 account.session += dt
             elif account.charging:
@@ -238,9 +309,93 @@ def run(setup: Setup, recorder: Recorder | None = None,
     end = first + step * (ticks - 1)
     if len(zones) > 1:
         end = end.astimezone(zones[-1][1])
+    tried = {a.name: a.tried for a in accounts if not a.figures.charges and a.tried}
     return SimulationResult(ticks, first, end, solar, surplus,
                             {a.name: a.figures for a in accounts}, rules,
-                            tuple(setup.settings), dt)
+                            tuple(setup.settings), dt, happened, hand_counts, tried)
+
+
+def _tried(held: Sequence[HeldBack], by_name: dict[str, _Account]) -> bool:
+    """Count the starts held back for chargers that never charged; whether any is left."""
+    for item in held:
+        action = item.action
+        if action.kind is ActionKind.START:
+            account = by_name.get(action.charger or "")
+            if account is not None and not account.figures.charges:
+                key = item.guard.value
+                account.tried[key] = account.tried.get(key, 0) + 1
+    return any(not account.figures.charges for account in by_name.values())
+
+
+def _changes(result: StepResult, happened: list[ReplayEvent],
+             recorder: Recorder | None) -> None:
+    """The log lines, mode and variable changes of a step, for the replay's outputs."""
+    now = result.now
+    for action in result.logs:
+        where = f"{shown_path(action.rule.file)}:{action.rule.line}"
+        _happen(happened, recorder, ReplayEvent(now, "log", f"{where}: {action.value}"))
+    for mode in result.mode_changes:
+        _happen(happened, recorder, ReplayEvent(
+            now, "mode", f"{mode.charger}: mode {mode.old} -> {mode.new} "
+                         f"({shown_path(mode.rule.file)}:{mode.rule.line})"))
+    for var in result.var_changes:
+        _happen(happened, recorder, ReplayEvent(
+            now, "variable", f"{var.name} = {show(var.new)} "
+                             f"({shown_path(var.rule.file)}:{var.rule.line})"))
+
+
+def _happen(happened: list[ReplayEvent], recorder: Recorder | None,
+            event: ReplayEvent) -> None:
+    happened.append(event)
+    if recorder is not None:
+        recorder.event(event.at, event.text)
+
+
+def _hand(engine: Engine, spec: EventSpec, now: datetime, accounts: dict[str, _Account],
+          happened: list[ReplayEvent], counts: dict[str, int],
+          recorder: Recorder | None) -> None:
+    """A person's action, through the engine's hand path as a dashboard press is."""
+    source = "replay"
+    if spec.action not in CHARGER_ACTIONS:
+        decl = next(d for d in engine.program.variables if d.name == spec.action)
+        try:
+            given = variable_value(decl, spec.value)
+            engine.store.set_variable(spec.action, given)
+        except (HandRefused, ValueError) as error:
+            text = error.message if isinstance(error, HandRefused) else str(error)
+            _happen(happened, recorder, ReplayEvent(now, "hand", f"{spec.text()} refused: "
+                                                                 f"{text} ({spec.where})"))
+            return
+        counts["variable"] += 1
+        _happen(happened, recorder, ReplayEvent(now, "hand", f"by hand: {spec.action} = "
+                                                             f"{show(given)}"))
+        return
+    charger = spec.charger or next(iter(engine.settings))
+    value: object = spec.value
+    if spec.action == "amps":
+        try:
+            value = float(str(spec.value).strip().rstrip("Aa").strip())
+        except ValueError:
+            value = spec.value
+    try:
+        plan = engine.hand(charger, spec.action, value, source, now)
+    except HandRefused as error:
+        _happen(happened, recorder, ReplayEvent(now, "hand", f"{spec.text()} refused: "
+                                                             f"{error.message}"))
+        return
+    counts[spec.action] += 1
+    for command in plan.commands:
+        account = accounts[command.charger]
+        try:
+            apply_command(account.charger, command.kind, command.value)
+        except ChargerError as error:
+            engine.commit(command, ok=False, error=str(error))
+            continue
+        engine.commit(command, ok=True)
+        account.figures.commands[command.kind.value] += 1
+    mode = f", mode {plan.mode[0]} -> {plan.mode[1]}" if plan.mode else ""
+    _happen(happened, recorder, ReplayEvent(now, "hand", f"by hand: {charger}: "
+                                                         f"{spec.text()}{mode}"))
 
 
 def shown_path(path: str) -> str:

@@ -22,7 +22,9 @@ from evse_rules.language.program import (
     Program,
     ValueType,
 )
-from evse_rules.language.units import NUMBER, VOLTAGE, Quantity
+from evse_rules.language.units import NUMBER, PERCENTAGE, POWER, VOLTAGE, Quantity
+from evse_rules.simulate.bounds import stale_warnings
+from evse_rules.simulate.events import Event, EventSpec, place_events
 
 if TYPE_CHECKING:
     from evse_rules.config import Config
@@ -30,7 +32,27 @@ if TYPE_CHECKING:
 DEFAULT_CHARGER = "evse"
 DEFAULT_VOLTAGE = 240.0
 # Columns that drive the simulated chargers rather than feed the rules as inputs.
-CHARGER_COLUMNS = ("vehicle", "voltage")
+CHARGER_COLUMNS = ("vehicle", "voltage", "soc")
+# The column that is a site meter recorded without the car, unless --meter says otherwise.
+DEFAULT_METER = "grid"
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """A site meter column recorded without the car: the rules see it with the simulated
+    chargers' power added, as a live meter reads it. `sign` is 1 when import is positive
+    (a grid meter), -1 when export is positive."""
+
+    column: Column
+    sign: float
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """A simulated vehicle's battery (Wh; None: it never fills) and state of charge (%)."""
+
+    battery: float | None = None
+    soc: float = 50.0
 
 
 @dataclass(slots=True)
@@ -46,6 +68,9 @@ class Setup:
     chargers: dict[str, SimulatedCharger]
     drivers: list[tuple[Column, SimulatedCharger, str]]   # (column, charger, "vehicle"/...)
     stale_after: dict[str, float] = field(default_factory=dict)   # s, set in the config
+    meter: Meter | None = None
+    events: list[Event] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)             # said before the replay
 
 
 def column_type(column: Column) -> ValueType:
@@ -69,8 +94,17 @@ def prepare(
     data_path: str | Path,
     config_path: str | Path | None = None,
     load: Callable[[Sequence[str | Path], Environment], Program] | None = None,
+    *,
+    meter: str | None = None,
+    vehicle: Vehicle | None = None,
+    events: Sequence[EventSpec] = (),
 ) -> Setup:
-    """Load the data, the config and the rules; check that the data gives what rules read."""
+    """Load the data, the config and the rules; check that the data gives what rules read.
+
+    `meter` names the site meter column recorded without the car ("grid", import positive;
+    "NAME:export" for export positive; "none" for none; default: a `grid` power column).
+    `vehicle` gives every charger that battery and state of charge (else the config's).
+    `events` are a person's actions, placed on the replay's clock."""
     data = load_replay_data(data_path)
     config: Config | None = None
     if config_path is not None:
@@ -88,6 +122,8 @@ def prepare(
         # says nothing about how often a recorded file has rows.
         stale_after = {name: spec.stale_after for name, spec in config.inputs.items()
                        if spec.stale_after is not None}
+        vehicles = {name: Vehicle(spec.battery, spec.soc)
+                    for name, spec in config.chargers.items()}
     else:
         # Without a config: one simulated charger `evse`, mode auto (DESIGN.md section 7),
         # or the chargers the files declare (`charger garage, carport`), each alike.
@@ -100,6 +136,7 @@ def prepare(
         env_inputs = {}
         constants = {}
         stale_after = {}
+        vehicles = {}
     if not paths:
         raise DataError(str(data_path), None, "no rule files to replay (name them, or give "
                                                "a config with rules = [...])")
@@ -142,17 +179,70 @@ def prepare(
             raise DataError(data.file, None, (
                 f"charger {s.name!r} takes its reference voltage from input {s.voltage!r}, "
                 f"which the data has no column for"))
-    chargers = {
-        s.name: SimulatedCharger(s.name, voltage=DEFAULT_VOLTAGE, phases=s.phases,
-                                 min_amps=s.min_amps, max_amps=s.max_amps)
-        for s in settings
-    }
+    chargers = {}
+    for s in settings:
+        car = vehicle or vehicles.get(s.name) or Vehicle()
+        chargers[s.name] = SimulatedCharger(s.name, voltage=DEFAULT_VOLTAGE, phases=s.phases,
+                                            min_amps=s.min_amps, max_amps=s.max_amps,
+                                            capacity_wh=car.battery, soc=car.soc)
     drivers: list[tuple[Column, SimulatedCharger, str]] = []
     for column, charger, prop in drivers_spec:
         targets = [charger] if charger else names
         drivers.extend((column, chargers[name], prop) for name in targets)
+    site_meter = _meter(data, inputs, meter)
+    warnings = stale_warnings(data, stale_after)
+    placed = place_events(events, data.times[0], data.times[-1], data.zones[0][1])
+    _check_events(data, placed, names, program)
     return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
-                 stale_after)
+                 stale_after, site_meter, placed, warnings)
+
+
+def _meter(data: ReplayData, inputs: list[Column], given: str | None) -> Meter | None:
+    """The site meter column recorded without the car, if any (see `prepare`)."""
+    if given is not None and given.strip().lower() == "none":
+        return None
+    name, _, sign = (given or DEFAULT_METER).partition(":")
+    name, sign = name.strip(), sign.strip().lower()
+    if sign not in ("", "import", "export"):
+        raise DataError(data.file, None, (
+            f"--meter {given}: the sign is import (import positive) or export (export "
+            f"positive), not {sign!r}"))
+    column = next((c for c in inputs if c.name == name), None)
+    if column is None:
+        if given is None:
+            return None
+        raise DataError(data.file, None, (
+            f"--meter {given}: the data has no column {name!r} (columns: "
+            f"{', '.join(data.names)})"))
+    if column.dimension != POWER:
+        if given is None:
+            return None
+        raise DataError(data.file, 1, (
+            f"--meter {given}: column {column.header()!r} is not a power (write its unit, "
+            f"like {name}[W])"))
+    return Meter(column, -1.0 if sign == "export" else 1.0)
+
+
+def _check_events(data: ReplayData, events: list[Event], names: Sequence[str],
+                  program: Program) -> None:
+    """Every event names a charger and a variable that exist, before the first tick."""
+    variables = {decl.name for decl in program.variables}
+    for event in events:
+        spec = event.spec
+        if spec.action in ("start", "stop", "amps", "mode"):
+            if spec.charger is None and len(names) > 1:
+                raise DataError(spec.where, None, (
+                    f"{spec.text()}: name the charger, like {names[0]}.{spec.action} "
+                    f"(chargers: {', '.join(names)})"))
+            if spec.charger is not None and spec.charger not in names:
+                raise DataError(spec.where, None, (
+                    f"{spec.text()}: no charger named {spec.charger!r} (chargers: "
+                    f"{', '.join(names)})"))
+        elif spec.action not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            raise DataError(spec.where, None, (
+                f"{spec.text()}: the rules declare no variable {spec.action!r} "
+                f"(variables: {known})"))
 
 
 def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
@@ -169,6 +259,16 @@ def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
                 raise DataError(data.file, data.lines[row], (
                     f"column {column.name!r}: {value:g} V is not a mains voltage "
                     f"(100..500 V)"))
+    if prop == "soc":
+        if column.dimension not in (PERCENTAGE, NUMBER):
+            raise DataError(data.file, 1, f"column {column.header()!r} must be a state of "
+                                          "charge [%]")
+        assert column.numbers is not None
+        for row, value in enumerate(column.numbers):
+            if value == value and not 0.0 <= value <= 100.0:
+                raise DataError(data.file, data.lines[row], (
+                    f"column {column.name!r}: {value:g} % is not a state of charge "
+                    f"(0..100 %)"))
     if prop == "vehicle":
         assert column.numbers is not None
         for row, value in enumerate(column.numbers):
