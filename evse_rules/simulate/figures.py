@@ -92,6 +92,19 @@ class SimulationResult:
             said.append(f"warning: charger {name} never charged although the rules asked "
                         f"it to start {total} time{'s' if total != 1 else ''}: "
                         f"{', '.join(parts)}")
+        changed = {event.text.split(":", 1)[0].removeprefix("by hand: ")
+                   for event in self.events if event.kind in ("mode", "hand")}
+        for settings in self.settings:
+            figures = self.chargers.get(settings.name)
+            if (settings.initial_mode == "manual" and figures is not None
+                    and not figures.charges and not any(figures.commands.values())
+                    and settings.name not in changed):
+                # The config's default mode is manual: rules that test `mode is auto` never
+                # act, and the replay's zero is no verdict on them.
+                said.append(f"warning: charger {settings.name} stayed in manual mode (the "
+                            f"config's mode) and was sent nothing: rules that test `mode is "
+                            f"auto` never acted (set mode = \"auto\" on [chargers."
+                            f"{settings.name}], or --at 00:00 mode=auto)")
         return said
 
     def overflowed(self) -> list[str]:
