@@ -147,7 +147,8 @@ def test_zero_needs_no_unit() -> None:
 
 
 def test_time_between_and_number_between() -> None:
-    clean("input soc: %\nif between 22:00 and 06:00 and soc between 20% and 80% then start\n"
+    clean("input battery: %\nif between 22:00 and 06:00 and battery between 20% and 80% "
+          "then start\nif soc between 20% and 80% then stop\n"
           "if time between 06:00 and 07:00 then stop\n")
 
 
@@ -264,7 +265,7 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
     ("if garage.powr > 1 kW then stop\n", CONFIG,
      "unknown charger property powr (properties: state, vehicle, charging, online, current, "
      "amps, min_amps, max_amps, voltage, power, session_energy, total_energy, temp, mode, "
-     "phases); did you mean power?", 1, 4),
+     "phases, soc); did you mean power?", 1, 4),
     ("let x = x + 1\n", Environment(), "let x cannot use itself", 1, 9),
     ("let a = b\nlet b = 1\n", Environment(),
      "b is defined further down, at t.evr:2:5: a let can only use lets defined above it",

@@ -196,7 +196,7 @@ def test_between_times_wraps_midnight() -> None:
 
 
 def test_number_between_is_inclusive() -> None:
-    run = Runner('input soc: %\nif soc between 20% and 80% then log "in"\n')
+    run = Runner('if soc between 20% and 80% then log "in"\n')
     assert [run.logs(T0 + i * MINUTE, soc=s) for i, s in enumerate((19.9, 20.0, 80.0, 80.1))] \
         == [[], ["in"], ["in"], []]
 
