@@ -55,7 +55,7 @@ def test_api_benchmark_measures_state_commands_and_pushes() -> None:
 
 
 def test_compile_benchmark_runs() -> None:
-    out = bench("bench_compile.py", "--sizes", "100,200,400")
+    out = bench("bench_compile.py", "--sizes", "100,200,400", "--repeat", "1")
     assert len(re.findall(r"^ +\d+ statements: +[\d.]+ s +peak +[\d.]+ MB", out, re.M)) == 3
     assert re.search(r"time per statement at 400 vs 100: [\d.]+x", out)
 
