@@ -265,7 +265,7 @@ async def test_refresh_logs_once_per_change_of_reason(make_emulator: EmulatorFac
     emu = make_emulator("v5.1.2")
     charger = driver(emu, timeout=0.2)
     # Debug: the daemon's health report says it at warning level, with how long it lasted.
-    caplog.set_level(logging.DEBUG, logger="evse_rules")
+    caplog.set_level(logging.DEBUG, logger="evse_rules.chargers")
     await charger.refresh()
     emu.set_fault("500", path="/status")
     for _ in range(3):
