@@ -123,3 +123,23 @@ async def test_http_basic_auth_is_sent_and_a_refusal_is_clear() -> None:
         await bad.read()
     assert "wrong-pw" not in str(info.value) + repr(bad)
     await client.aclose()
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    (b'{"site": {"pv_power": 1e12}}', "beyond any home meter's range"),
+    (b'{"site": {"pv_power": "NaN"}}', "not a finite number"),
+    (b'{"site": {"pv_power": 1' + b"0" * 400 + b'}}', "not a finite number"),
+    (b'{"site": {"pv_power": 1, "pad": "' + b"x" * 1_100_000 + b'"}}', "more than a meter's"),
+])
+async def test_an_implausible_or_huge_meter_answer_is_refused_in_words(
+        body: bytes, words: str) -> None:
+    import httpx
+
+    from evse_rules.inputs.base import InputError
+    from evse_rules.inputs.http import HttpInput
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    async with httpx.AsyncClient(transport=transport) as client:
+        meter = HttpInput("pv", "http://meter.local/flow", "site.pv_power", client=client)
+        with pytest.raises(InputError, match=words):
+            await meter.read()

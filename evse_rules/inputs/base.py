@@ -30,6 +30,23 @@ class InputError(EvseRulesError):
         super().__init__(f"inputs.{name}: {message}")
 
 
+# A reading beyond this, in canonical units (1 GW, 1 GV, 1 GA, 1 GJ), is no home's meter: a
+# unit slip or a broken device. Refused, so that it never reaches a rule.
+PLAUSIBLE = 1e9
+# The largest document an HTTP or MQTT input reads (a meter's JSON is a few kB).
+MAX_DOCUMENT = 1_000_000
+
+
+def plausible(value: float) -> float:
+    """`value` if it is a finite reading within +-PLAUSIBLE; else ValueError saying why."""
+    if value != value or abs(value) == float("inf"):
+        raise ValueError(f"value {value!r} is not a finite number")
+    if abs(value) > PLAUSIBLE:
+        raise ValueError(f"value {value:g} is beyond any home meter's range (+-{PLAUSIBLE:g} "
+                         "in W, V, A or J): a unit slip?")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One value of an input, canonical (W, V, A, ...), and when it was read."""

@@ -21,7 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from evse_rules.inputs.base import Clock, InputError, Reading, utc_now
+from evse_rules.inputs.base import (
+    MAX_DOCUMENT,
+    Clock,
+    InputError,
+    Reading,
+    plausible,
+    utc_now,
+)
 from evse_rules.redact import redact, redact_logs, redact_url
 
 # httpx logs every request with its whole URL (shown at -vv): token=... must not be in it.
@@ -73,12 +80,15 @@ def to_number(value: Any) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:      # an integer of hundreds of digits
+            raise ValueError(f"value {str(value)[:20]}... is not a finite number") from None
     elif isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"value {value!r} is not a number") from None
+            raise ValueError(f"value {value[:60]!r} is not a number") from None
     else:
         raise ValueError(f"value {json.dumps(value)[:60]} is not a number")
     if not math.isfinite(number):
@@ -138,16 +148,19 @@ class HttpInput:
         if response.status_code != 200:
             reason = response.reason_phrase or ""
             raise self._fail(f"HTTP {response.status_code} {reason}".rstrip())
+        if len(response.content) > MAX_DOCUMENT:
+            raise self._fail(f"the answer is {len(response.content):,} bytes, more than a "
+                             f"meter's document ({MAX_DOCUMENT:,} at most)")
         try:
             document = json.loads(response.content)
         except (ValueError, UnicodeDecodeError, RecursionError) as error:
             cause = "nested too deep" if isinstance(error, RecursionError) else str(error)
             raise self._fail(f"invalid JSON ({redact(cause)[:200]})") from None
         try:
-            raw = to_number(follow(document, self._parts))
+            value = plausible(to_number(follow(document, self._parts)) * self._factor)
         except ValueError as error:
             raise InputError(self.name, f"path {self.path!r}: {error}") from None
-        return Reading(raw * self._factor, self._clock())
+        return Reading(value, self._clock())
 
     async def close(self) -> None:
         if self._own_client:
