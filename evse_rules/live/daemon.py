@@ -49,6 +49,7 @@ from evse_rules.live.reload import (
     ConfigWatcher,
     NoRules,
     ProgramLoader,
+    ReloadOutcome,
     RuleWatcher,
     default_loader,
 )
@@ -114,6 +115,8 @@ class Daemon:
         self._services: list[Service] = []
         self._traced = TracedOnce()
         self._faults: dict[str, str] = {}      # charger -> why its limits leave no current
+        # Rule files checked off the event loop, for the next tick to take.
+        self._reloaded: tuple[bool, ReloadOutcome] | None = None
 
     # -- control --------------------------------------------------------------------------
 
@@ -257,6 +260,7 @@ class Daemon:
         hand commands."""
         async with self.serial:
             await self._apply_config_changes()
+            await self._load_rules_aside()
             await self.commands.take_requests()
             step = await self.tick(when)
             self.last_step, self.last_tick = step, when
@@ -524,12 +528,29 @@ class Daemon:
         timeouts += [spec.timeout for spec in self.config.inputs.values()]
         return min(0.5 * self.config.tick_seconds, max(timeouts, default=1.0) + 0.25)
 
-    def _maybe_reload(self, events: list[Event]) -> None:
+    async def _load_rules_aside(self) -> None:
+        """Check and compile changed rule files in a worker thread (a long file takes a
+        second or more), so that the API and the dashboard answer meanwhile; the tick then
+        takes the outcome (`_maybe_reload`)."""
         if not (self._reload_asked or self.watcher.changed()):
             return
         self._reload_asked = False
-        first_load = not self.watcher.running
-        outcome = self.watcher.reload()
+        watcher = self.watcher
+        first_load = not watcher.running
+        outcome = await asyncio.to_thread(watcher.reload)
+        if watcher is self.watcher:       # not replaced by a config change meanwhile
+            self._reloaded = (first_load, outcome)
+
+    def _maybe_reload(self, events: list[Event]) -> None:
+        if self._reloaded is not None:
+            (first_load, outcome), self._reloaded = self._reloaded, None
+        elif self._reload_asked or self.watcher.changed():
+            # A tick called on its own (tests): load here.
+            self._reload_asked = False
+            first_load = not self.watcher.running
+            outcome = self.watcher.reload()
+        else:
+            return
         if outcome.program is not None and self.engine is not None:
             self.engine.replace_program(outcome.program)
             what = "loaded, the rules run" if first_load else "reloaded"
