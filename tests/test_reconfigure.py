@@ -154,3 +154,38 @@ password_env = "EVSE_RECONFIGURE_NOT_SET"
     assert setup.daemon.engine is not None and set(setup.daemon.engine.settings) == {"garage"}
     events = await setup.stop()
     assert events[-1][0] == "error" and "EVSE_RECONFIGURE_NOT_SET" in events[-1][1]
+
+
+async def test_a_long_rule_reload_leaves_the_event_loop_free(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from evse_rules.live.reload import default_loader
+
+    setup = Setup(tmp_path)
+    loaded_in: list[str] = []
+
+    def slow_loader(paths, env):
+        loaded_in.append(threading.current_thread().name)
+        if len(loaded_in) > 1:
+            time.sleep(0.4)         # a long file
+        return default_loader(paths, env)
+
+    setup.daemon.loader = slow_loader
+    setup.daemon.watcher.loader = slow_loader
+    await setup.ticks(1)
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            await asyncio.sleep(0.01)
+            beats += 1
+
+    beating = asyncio.create_task(heartbeat())
+    (tmp_path / "solar.evr").write_text(RULES + "# edited\n")
+    await setup.ticks(2)
+    beating.cancel()
+    await setup.stop()
+    assert len(loaded_in) == 2 and loaded_in[1] != threading.main_thread().name
+    assert beats >= 20          # the loop ran on during the 0.4 s of loading
