@@ -188,4 +188,4 @@ async def test_a_long_rule_reload_leaves_the_event_loop_free(tmp_path: Path) -> 
     beating.cancel()
     await setup.stop()
     assert len(loaded_in) == 2 and loaded_in[1] != threading.main_thread().name
-    assert beats >= 20          # the loop ran on during the 0.4 s of loading
+    assert beats >= 5           # the loop ran on during the 0.4 s of loading (blocked: 0)
