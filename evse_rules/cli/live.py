@@ -1,4 +1,4 @@
-"""The live commands: run the daemon, read its journal, and talk to it (mode, set)."""
+"""The live commands: run the daemon and read its journal (history, why)."""
 
 from __future__ import annotations
 
@@ -212,38 +212,11 @@ def _local(at: datetime) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _reason(entry: Entry) -> str:
-    if entry.rule is None:
-        return ""
-    text = f" <- {entry.rule} {entry.rule_text or ''}".rstrip()
-    if entry.values:
-        text += " (" + ", ".join(f"{name}={shown}" for name, shown in entry.values) + ")"
-    return text
-
-
 def describe(entry: Entry) -> str:
-    """One entry as a line of text (without its time)."""
-    if entry.type == "command":
-        what = entry.kind + (f" {entry.value}" if entry.value else "")
-        if entry.ok:
-            tail = f"; {entry.detail}" if entry.detail else ""
-            return f"{what} sent{_reason(entry)}{tail}"
-        return f"{what} FAILED: {entry.detail}{_reason(entry)}"
-    if entry.type == "held":
-        what = entry.kind + (f" {entry.value}" if entry.value else "")
-        why = entry.guard or ""
-        detail = entry.detail
-        if detail is not None and why and detail.startswith(f"{why}: "):
-            detail = detail[len(why) + 2:]      # the guard's own text may name it already
-        if detail not in (None, "", why):
-            why += f": {detail}"
-        return f"{what} held back ({why}){_reason(entry)}"
-    if entry.type == "fired":
-        return f"fired{_reason(entry)}"
-    detail = entry.detail or ""
-    if entry.source and detail.startswith(f"{entry.source}: "):
-        return f"{entry.kind.upper()} {detail}"
-    return f"{entry.kind.upper()} {entry.source}: {detail}"
+    """A journal entry as a line of text, without its time (live/report.py `describe`)."""
+    from evse_rules.live.report import describe as text
+
+    return text(entry)
 
 
 def history(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from evse_rules.engine.hand import PERSON_UNITS
 from evse_rules.engine.journal import Entry
 from evse_rules.language.program import Kind, Value, VariableDecl
 from evse_rules.language.units import format_quantity
+from evse_rules.live.report import describe
 from evse_rules.live.views import (
     ChargerView,
     CommandOutcome,
@@ -47,6 +48,30 @@ STATE_TEXT = {
 # At most this many points per series in the chart (a day of 1 s ticks is 86,400).
 _MAX_POINTS = 1500
 _JOURNAL_DAYS = 7
+
+
+def _waiting(program: object, name: str, charging: bool,
+             now: datetime) -> tuple[Countdown | None, str | None]:
+    """A start (when not charging) or stop (when charging) that a rule's `for` clock is
+    counting down to, as "starting in 40 s if it holds (RULE)"."""
+    waiting = getattr(program, "waiting", None)
+    if waiting is None:
+        return None, None
+    for item in waiting(now):
+        if item.charger not in (name, None):
+            continue
+        kinds = {kind.value for kind in item.actions}
+        action: Literal["start", "stop"] | None = (
+            "stop" if charging and "stop" in kinds else
+            "start" if not charging and "start" in kinds else None)
+        if action is None:
+            continue
+        rule = item.rule
+        verb = "starting" if action == "start" else "stopping"
+        text = (f"{verb} in {_seconds(item.seconds_left)} if it holds "
+                f"({rule} {rule.text})")
+        return Countdown(action, item.seconds_left, text), f"{rule} {rule.described}"
+    return None, None
 
 
 def _version() -> str:
@@ -132,7 +157,7 @@ class DaemonFace:
         for command in step.commands:
             if command.charger == name:
                 rule = command.reason.rule
-                block = f"{rule} {rule.text}" if rule else None
+                block = f"{rule} {rule.described}" if rule else None
                 return prefix + f"{_short(command.kind.value, command.value)} sent <- " \
                     f"{command.reason}", None, block
         times = engine.contactor_times().get(name)
@@ -141,7 +166,7 @@ class DaemonFace:
             if held.action.charger not in (name, None) or held.guard is Guard.UNCHANGED:
                 continue
             rule = held.action.rule
-            block = f"{rule} {rule.text}"
+            block = f"{rule} {rule.described}"
             countdown = None
             if held.guard is Guard.MIN_OFF and times is not None and times.last_stop:
                 left = settings.min_off - (now - times.last_stop).total_seconds()
@@ -156,7 +181,11 @@ class DaemonFace:
             return (prefix + f"{held.action.kind.value} held back: {held.why}", countdown,
                     block)
         state = _state_text(status)
-        if status.state is ChargerState.CHARGING:
+        charging = status.state is ChargerState.CHARGING
+        countdown, block = _waiting(engine.program, name, charging, now)
+        if countdown is not None:
+            return prefix + countdown.text, countdown, block
+        if charging:
             return prefix + f"{state} at {status.amps:g} A", None, None
         return prefix + f"{state}; no rule asks for a change", None, None
 
@@ -320,21 +349,11 @@ def _seconds(seconds: float) -> str:
 
 
 def _line(entry: Entry) -> JournalLine:
-    if entry.type == "command":
-        what = entry.kind + (f" {entry.value}" if entry.value else "")
-        where = f" <- {entry.rule} {entry.rule_text or ''}".rstrip() if entry.rule else ""
-        if entry.ok:
-            text = f"{what} sent{where}" + (f"; {entry.detail}" if entry.detail else "")
-        else:
-            text = f"{what} FAILED: {entry.detail}{where}"
-        source = entry.rule or (entry.detail if entry.detail and
-                                entry.detail.startswith("by hand") else None)
-        return JournalLine(entry.at, "command" if entry.ok else "failed", entry.charger, text,
-                           source)
-    if entry.type == "held":
-        what = entry.kind + (f" {entry.value}" if entry.value else "")
-        text = f"{what} held back ({entry.guard}: {entry.detail})"
-        return JournalLine(entry.at, "held", entry.charger, text, entry.rule)
-    if entry.type == "fired":
-        return JournalLine(entry.at, "fired", None, f"{entry.rule} fired", entry.rule)
-    return JournalLine(entry.at, entry.kind, entry.charger, entry.detail or "", entry.source)
+    """A journal entry for the dashboard: the text of `history`, the source apart."""
+    if entry.type == "event":
+        return JournalLine(entry.at, entry.kind, entry.charger, entry.detail or "",
+                           entry.source)
+    kind = entry.type if entry.type != "command" or entry.ok else "failed"
+    source = entry.rule or (entry.detail if entry.detail and
+                            entry.detail.startswith("by hand") else None)
+    return JournalLine(entry.at, kind, entry.charger, describe(entry), source)

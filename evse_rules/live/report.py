@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from evse_rules.engine import Command, CommandKind, StateStore, StepResult
+from evse_rules.engine.journal import Entry
 from evse_rules.language.program import Value
 
 
@@ -65,3 +66,38 @@ def trace(now: datetime, samples: dict[str, Value], stale: list[str], step: Step
     if not step.commands:
         parts.append("no command")
     return f"tick {now.isoformat()}: " + "; ".join(parts)
+
+
+def _reason(entry: Entry) -> str:
+    """` <- file:line text (values)` of a journal entry, or nothing."""
+    if entry.rule is None:
+        return ""
+    text = f" <- {entry.rule} {entry.rule_text or ''}".rstrip()
+    if entry.values:
+        text += " (" + ", ".join(f"{name}={shown}" for name, shown in entry.values) + ")"
+    return text
+
+
+def describe(entry: Entry) -> str:
+    """A journal entry as a line of text, without its time (`history`, the dashboard)."""
+    if entry.type == "command":
+        what = entry.kind + (f" {entry.value}" if entry.value else "")
+        if entry.ok:
+            tail = f"; {entry.detail}" if entry.detail else ""
+            return f"{what} sent{_reason(entry)}{tail}"
+        return f"{what} FAILED: {entry.detail}{_reason(entry)}"
+    if entry.type == "held":
+        what = entry.kind + (f" {entry.value}" if entry.value else "")
+        why = entry.guard or ""
+        detail = entry.detail
+        if detail is not None and why and detail.startswith(f"{why}: "):
+            detail = detail[len(why) + 2:]      # the guard's own text may name it already
+        if detail not in (None, "", why):
+            why += f": {detail}"
+        return f"{what} held back ({why}){_reason(entry)}"
+    if entry.type == "fired":
+        return f"fired{_reason(entry)}"
+    detail = entry.detail or ""
+    if entry.source and detail.startswith(f"{entry.source}: "):
+        return f"{entry.kind.upper()} {detail}"
+    return f"{entry.kind.upper()} {entry.source}: {detail}"
