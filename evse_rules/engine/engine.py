@@ -201,6 +201,10 @@ class Engine:
                 beaten = pair[which]
                 if beaten is not None:
                     lost = lost or []
+                    if beaten.safety and not action.safety:
+                        # A safety stop is never overruled by a later start or stop.
+                        lost.append(Lost(action, beaten))
+                        continue
                     lost.append(Lost(beaten, action))
                 pair[which] = action
             elif kind is _LOG:

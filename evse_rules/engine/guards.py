@@ -56,6 +56,9 @@ _STARTING, _NOT_CONNECTED = ChargerState.STARTING, ChargerState.NOT_CONNECTED
 _CONNECTED, _CHARGING = ChargerState.CONNECTED, ChargerState.CHARGING
 _SLEEPING, _DISABLED_STATE = ChargerState.SLEEPING, ChargerState.DISABLED
 
+# What the journal says of a stop sent by `stop now`.
+SAFETY_NOTE = "safety stop (no contactor guard holds it back)"
+
 # A reference voltage closer than this to the charger's own is not worth a command.
 VOLTAGE_TOLERANCE = 0.5
 
@@ -205,6 +208,10 @@ class ChargerGuard:
         if status is None or status.state is _OFFLINE_STATE:
             held.append(_new(HeldBack, (action, _OFFLINE, _offline(status), None)))
             return None
+        if action.safety:
+            # A safety stop (`stop now`): protection of the supply outranks protection of the
+            # contactor, so min_on never holds it back.
+            return Command(self.settings.name, _STOP, None, Reason.of(action, SAFETY_NOTE), now)
         if self.last_start is not None:
             on = (now - self.last_start).total_seconds()
             if on < self.settings.min_on:

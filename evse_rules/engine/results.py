@@ -66,7 +66,7 @@ class Reason(_ReasonFields):
     def __str__(self) -> str:
         if self.rule is None and self.note is not None and self.note.startswith("by hand"):
             return self.note     # a person's command: its source is all there is to say
-        where = f"{self.rule} {self.rule.text}" if self.rule else "reference voltage"
+        where = f"{self.rule} {self.rule.described}" if self.rule else "reference voltage"
         values = self.values
         if values:
             where += " (" + ", ".join(f"{name}={shown}" for name, shown in values) + ")"

@@ -140,8 +140,44 @@ class For:
     duration: NumberLit
 
 
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """`A if C else B`: A when C is true, B when it is false, unknown when C is unknown."""
+
+    loc: Location
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    """`weekday in (sat, sun)`: the subject is one of the listed choices."""
+
+    loc: Location
+    subject: Expr
+    values: tuple[Ident, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """`time until 07:00`: the duration from the time of day to the next given one."""
+
+    loc: Location
+    subject: Name
+    target: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """`"charging at {amps}"`: a text with values interpolated, in order."""
+
+    loc: Location
+    parts: tuple[str | Expr, ...]
+
+
 Expr = NumberLit | TimeLit | TextLit | BoolLit | Name | Unary | Binary | Is | Between | Call \
-    | Smooth | For
+    | Smooth | For | Cond | In | Until | Template
 
 
 # ---- actions --------------------------------------------------------------------------------
@@ -149,11 +185,12 @@ Expr = NumberLit | TimeLit | TextLit | BoolLit | Name | Unary | Binary | Is | Be
 
 @dataclass(frozen=True, slots=True)
 class RunAction:
-    """`start` / `stop`, optionally naming the charger."""
+    """`start` / `stop`, optionally naming the charger; `stop now` is a safety stop."""
 
     loc: Location
     start: bool
     charger: Ident | None
+    safety: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +299,10 @@ class Cron:
 
 @dataclass(frozen=True, slots=True)
 class OnChange:
+    """`on change of x`: `subject` is a name or any expression (`known(pv)`)."""
+
     loc: Location
-    name: Name
+    subject: Expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,14 +310,34 @@ class OnStart:
     loc: Location
 
 
-Trigger = Every | At | Cron | OnChange | OnStart
+@dataclass(frozen=True, slots=True)
+class When:
+    """`when COND:`: fires once each time COND becomes true (a rising edge)."""
+
+    loc: Location
+    condition: Expr
+
+
+Trigger = Every | At | Cron | OnChange | OnStart | When
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A condition block: `if COND:`, `while COND:` or `between 22:00 and 06:00:` (whose
+    condition is a time Between). Its statements run while the condition holds."""
+
+    loc: Location
+    word: str                  # "if", "while" or "between"
+    condition: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
+    """A trigger or condition block and what it holds: statements and nested blocks."""
+
     loc: Location
-    trigger: Trigger
-    statements: tuple[Statement, ...]
+    trigger: Trigger | Guard
+    statements: tuple[Statement | Block, ...]
 
 
 Item = Declaration | Statement | Block

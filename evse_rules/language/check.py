@@ -19,6 +19,7 @@ from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
 from evse_rules.language.checked import (
     CheckedAction,
+    CheckedGuard,
     CheckedProgram,
     CheckedStatement,
     CheckedTrigger,
@@ -98,7 +99,7 @@ class Checker(ExpressionChecker):
         for file in self.files:
             for item in file.items:
                 if isinstance(item, ast.Block):
-                    self._block(item)
+                    self._block(item, None, (), ())
                 elif isinstance(item, (ast.IfStmt, ast.DoStmt)):
                     self._statement(item, None)
         # Symbols of lets were fixed after some uses were resolved: point those at the fixed.
@@ -255,8 +256,41 @@ class Checker(ExpressionChecker):
 
     # ---- blocks, statements, actions --------------------------------------------------------
 
-    def _block(self, block: ast.Block) -> None:
-        trigger = block.trigger
+    def _block(self, block: ast.Block, outer: int | None, guards: tuple[int, ...],
+               labels: tuple[str, ...]) -> None:
+        """A block and the blocks it holds; `outer` is the trigger of an enclosing block,
+        `guards` the enclosing condition blocks, `labels` how the trace names them."""
+        header = self._header(block)
+        if isinstance(block.trigger, ast.Guard):
+            self.condition(block.trigger.condition)
+            guards = (*guards, len(self.program.guards))
+            self.program.guards.append(CheckedGuard(block.trigger))
+            index = outer
+        elif outer is not None:
+            self.error(block.trigger.loc, "a trigger block cannot hold another trigger block "
+                       "(a statement has one trigger): put it at the outer level, or use a "
+                       "condition block (if, while, between) inside")
+            return
+        else:
+            index = self._trigger(block.trigger)
+        labels = (*labels, header)
+        for statement in block.statements:
+            if isinstance(statement, ast.Block):
+                self._block(statement, index, guards, labels)
+            else:
+                self._statement(statement, index, guards, " > ".join(labels))
+
+    def _header(self, block: ast.Block) -> str:
+        """The block's header as the trace shows it: `between 22:00 and 06:00 (f.evr:12)`."""
+        loc = block.trigger.loc
+        lines = self.lines.get(loc.file, ())
+        text = lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
+        if loc.end_line == loc.line:
+            text = text[loc.col - 1:loc.end_col - 1]
+        text = text.split("#")[0].strip().rstrip(":").strip()
+        return f"{text} ({loc.file.rsplit('/', 1)[-1]}:{loc.line})"
+
+    def _trigger(self, trigger: ast.Trigger) -> int:
         checked = CheckedTrigger(trigger)
         if isinstance(trigger, ast.Every):
             self._duration(trigger.period, "every")
@@ -276,12 +310,19 @@ class Checker(ExpressionChecker):
         elif isinstance(trigger, ast.Cron):
             self._cron(trigger)
         elif isinstance(trigger, ast.OnChange):
-            symbol = self.resolve(trigger.name)
-            checked = CheckedTrigger(trigger, symbol=symbol)
+            subject = trigger.subject
+            if isinstance(subject, ast.Name):
+                symbol = self.resolve(subject)
+                if symbol is not None:
+                    self.program.types[id(subject)] = symbol.type
+                checked = CheckedTrigger(trigger, symbol=symbol)
+            else:
+                self.expr(subject)
+        elif isinstance(trigger, ast.When):
+            self.condition(trigger.condition)
         index = len(self.program.triggers)
         self.program.triggers.append(checked)
-        for statement in block.statements:
-            self._statement(statement, index)
+        return index
 
     def _cron(self, trigger: ast.Cron) -> None:
         fields = trigger.expression.split()
@@ -294,7 +335,8 @@ class Checker(ExpressionChecker):
             self.error(trigger.expression_loc, f"invalid cron expression "
                        f"\"{trigger.expression}\": {problem}")
 
-    def _statement(self, statement: ast.Statement, block: int | None) -> None:
+    def _statement(self, statement: ast.Statement, block: int | None,
+                   guards: tuple[int, ...] = (), label: str | None = None) -> None:
         if isinstance(statement, ast.IfStmt):
             self.condition(statement.condition)
             then = self._actions(statement.then)
@@ -302,7 +344,8 @@ class Checker(ExpressionChecker):
         else:
             then = self._actions(statement.actions)
             otherwise = ()
-        self.program.statements.append(CheckedStatement(statement, block, then, otherwise))
+        self.program.statements.append(CheckedStatement(statement, block, then, otherwise,
+                                                        guards, label))
 
     def _actions(self, actions: tuple[ast.Action, ...]) -> tuple[CheckedAction, ...]:
         checked = []
@@ -338,7 +381,7 @@ class Checker(ExpressionChecker):
             word = "start" if action.start else "stop"
             charger = self._charger(action.charger, action.loc, word, f"{word} CHARGER")
             kind = ActionKind.START if action.start else ActionKind.STOP
-            return CheckedAction(kind, action.loc, charger=charger)
+            return CheckedAction(kind, action.loc, charger=charger, safety=action.safety)
         if isinstance(action, ast.LogAction):
             for part in action.parts:
                 if not isinstance(part, str):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from evse_rules.errors import Location
+from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
 from evse_rules.language.program import ActionKind, Kind, Value, ValueType
 from evse_rules.language.units import DISPLAY_UNITS, NUMBER
@@ -43,6 +43,7 @@ class CheckedAction:
     value: ast.Expr | None = None          # set amps / set VAR
     mode: str | None = None                # set mode
     parts: tuple[str | ast.Expr, ...] = ()  # log
+    safety: bool = False                   # `stop now`: no contactor guard holds it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +52,22 @@ class CheckedStatement:
     block: int | None                      # index into CheckedProgram.triggers; None: every tick
     then: tuple[CheckedAction, ...]
     otherwise: tuple[CheckedAction, ...]
+    guards: tuple[int, ...] = ()           # indices into CheckedProgram.guards, outermost first
+    label: str | None = None               # the blocks it stands in, as the trace shows them
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedGuard:
+    """A condition block (`if`, `while`, `between`): its statements run while it holds."""
+
+    guard: ast.Guard
 
 
 @dataclass(frozen=True, slots=True)
 class CheckedTrigger:
     trigger: ast.Trigger
     days: tuple[int, ...] = ()             # `at ... on`: weekday numbers (0 = Monday)
-    symbol: Symbol | None = None           # `on change of`
+    symbol: Symbol | None = None           # `on change of` a name
 
 
 @dataclass(slots=True)
@@ -68,6 +78,10 @@ class CheckedProgram:
     variables: list[tuple[Symbol, Value]] = field(default_factory=list)
     lets: list[tuple[Symbol, ast.Expr]] = field(default_factory=list)
     triggers: list[CheckedTrigger] = field(default_factory=list)
+    guards: list[CheckedGuard] = field(default_factory=list)
+    # id(Is or In) -> the choices it accepts (`weekday is weekend`, `weekday in (sat, sun)`)
+    sets: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    warnings: list[SourceError] = field(default_factory=list)
     statements: list[CheckedStatement] = field(default_factory=list)
     # Keyed by id() of AST nodes (the nodes live as long as `files`).
     types: dict[int, ValueType] = field(default_factory=dict)

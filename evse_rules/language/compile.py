@@ -105,6 +105,7 @@ class _FunctionBuilder:
         # function computes each once, before the statements (see CodeGen.shared).
         self.share = share
         self.shared: list[str] = []          # the shared tests this function reads
+        self.clocks: list[str] = []          # the `for` clocks (state names) it keeps
 
     def temp(self) -> str:
         self.temps += 1
@@ -212,6 +213,19 @@ class _FunctionBuilder:
             return f"(None if {' or '.join(checks)} else {left} {op} {right})", True
         if isinstance(e, ast.Call):
             return self._call(e)
+        if isinstance(e, ast.Cond):
+            then, _ = self.value(e.then)
+            otherwise, _ = self.value(e.otherwise)
+            return (f"({then} if {self.true(e.condition)} else {otherwise} if "
+                    f"{self.false(e.condition)} else None)"), True
+        if isinstance(e, ast.Until):
+            (subject, target), nullable = self._operands(e.subject, e.target)
+            body = f"{self.bind(gen.constant(runtime.until))}({subject}, {target})"
+            if not nullable:
+                return body, False
+            return f"(None if {self._any_none(nullable)} else {body})", True
+        if isinstance(e, ast.Template):
+            return gen.message(self, e.parts), False
         if isinstance(e, ast.Smooth):
             code, _ = self.value(e.subject)
             assert e.rise.value > 0 and e.fall.value > 0
@@ -234,6 +248,7 @@ class _FunctionBuilder:
         if isinstance(e, ast.For):
             truth = self.true(e.condition)
             obj = self.bind(gen.state(runtime.ForClock(e.duration.value)))
+            self.clocks.append(obj)
             # runtime.ForClock.__call__, inline.
             name = self._hoist(truth)
             since = f"{name}s"
@@ -340,6 +355,20 @@ class _FunctionBuilder:
             op = e.op if want else _NEGATE[e.op]
             (left, right), nullable = self._operands(e.left, e.right)
             return "(" + " and ".join([*self._all_known(nullable), f"{left} {op} {right}"]) + ")"
+        if isinstance(e, ast.Cond):
+            return (f"(({self.true(e.condition)} and {self._logic(e.then, want)}) or "
+                    f"({self.false(e.condition)} and {self._logic(e.otherwise, want)}))")
+        group = self.gen.checked.sets.get(id(e))
+        if group is not None:
+            # `weekday in (sat, sun)`, `weekday is weekend`: membership of a constant set.
+            assert isinstance(e, ast.Is | ast.In)
+            members = self.bind(self.gen.constant(frozenset(group)))
+            code, may_be_none = self.value(e.subject)
+            inside = want != (isinstance(e, ast.Is) and e.negated)
+            if inside:
+                return f"({code} in {members})"
+            known = f"{code} is not None and " if may_be_none else ""
+            return f"({known}{code} not in {members})"
         if isinstance(e, ast.Is):
             constant = self.bind(self.gen.constant(e.value))
             if want != e.negated:
@@ -382,6 +411,7 @@ class ActionPlan:
     charger: str | None
     name: str | None
     mode: str | None
+    safety: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,14 +424,17 @@ class StatementPlan:
     otherwise: tuple[ActionPlan, ...]
     reads: tuple[tuple[str, Formatter], ...]  # the names its reason shows, and how
     read_slots: tuple[int, ...]               # where their values are, aligned with reads
+    guards: tuple[int, ...] = ()              # the condition blocks it stands in
 
 
 @dataclass(frozen=True, slots=True)
 class TriggerPlan:
-    """A block's trigger object and, for `on change of`, the slot it watches."""
+    """A block's trigger object and, for `on change of`, the slot it watches; for `when`
+    and `on change of` an expression, the expression."""
 
     trigger: runtime.Trigger
     slot: int | None = None
+    expr: ast.Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +474,7 @@ class CodeGen:
         self._constants: dict[tuple[type, Any], str] = {}
         self._lets: list[_LetCode] = []
         self._statements: list[_StatementCode] = []
+        self._blocks: list[_FunctionBuilder] = []     # triggers' and guards' conditions
         # Tests statements share, by name: computed once per tick, after the lets (a let
         # does not share: the tick function computes lets before these).
         self.shared: dict[str, str] = {}
@@ -476,6 +510,19 @@ class CodeGen:
         self._lets.append(_LetCode(fb, slot, code))
         return name
 
+    def statement_clocks(self, index: int) -> list[str]:
+        """The state names of the `for` clocks of statement `index`."""
+        return list(self._statements[index].builder.clocks)
+
+    def block_code(self, prefix: str, expr: ast.Expr, truth: bool) -> tuple[_FunctionBuilder,
+                                                                             str]:
+        """Code the tick function computes once per tick, before the statements: a block's
+        condition (`truth`: whether it is true) or the value `on change of` watches."""
+        fb = _FunctionBuilder(self, prefix)
+        code = fb.true(expr) if truth else fb.value(expr)[0]
+        self._blocks.append(fb)
+        return fb, code
+
     def statement_function(self, index: int, condition: ast.Expr | None,
                            then: tuple[CheckedAction, ...],
                            otherwise: tuple[CheckedAction, ...]) -> str:
@@ -506,12 +553,12 @@ class CodeGen:
             if action.value is not None:
                 codes.append(fb.value(action.value)[0])
             elif action.parts:
-                codes.append(self._message(fb, action.parts))
+                codes.append(self.message(fb, action.parts))
             else:
                 codes.append("None")
         return tuple(codes)
 
-    def _message(self, fb: _FunctionBuilder, parts: tuple[str | ast.Expr, ...]) -> str:
+    def message(self, fb: _FunctionBuilder, parts: tuple[str | ast.Expr, ...]) -> str:
         pieces: list[str] = []
         for part in parts:
             if isinstance(part, str):
@@ -527,7 +574,9 @@ class CodeGen:
 
     def tick_function(self, externals: int, builtin_base: int | None,
                       let_names: tuple[str, ...], triggers: list[TriggerPlan],
-                      statements: list[StatementPlan]) -> str:
+                      statements: list[StatementPlan],
+                      trigger_codes: dict[int, tuple[_FunctionBuilder, str]] | None = None,
+                      guards: list[tuple[_FunctionBuilder, str]] | None = None) -> str:
         """The whole tick as one function, from the lets and statements generated so far:
         `tick(now, n, values)` -> TickResult, `Program.tick` with `n` = `now.timestamp()`.
 
@@ -555,8 +604,24 @@ class CodeGen:
             writer.bind_all(let.builder)
             body += let.builder.hoisted
             body.append(f"x{let.slot} = {let.code}")
+        coded = trigger_codes or {}
         for j, trigger in enumerate(triggers):
-            body.append(f"d{j} = {writer.trigger(trigger)}")
+            code_of = coded.get(j)
+            if code_of is None:
+                body.append(f"d{j} = {writer.trigger(trigger)}")
+                continue
+            # `when COND` and `on change of EXPR`: the expression is computed at every tick
+            # (an edge or a change is seen only by looking every time).
+            builder, watched = code_of
+            writer.bind_all(builder)
+            body += builder.hoisted
+            obj = writer.const(trigger.trigger)
+            call = "rose" if isinstance(trigger.trigger, runtime.Edge) else "changed"
+            body.append(f"d{j} = {obj}.{call}({watched})")
+        for j, (builder, holds) in enumerate(guards or ()):
+            writer.bind_all(builder)
+            body += builder.hoisted
+            body.append(f"g{j} = {holds}")
         body += [f"{name} = {test}" for name, test in self.shared.items()]
         body += ["actions = []", "fired = []", "propose = actions.append",
                  "fire = fired.append"]
@@ -577,7 +642,7 @@ class CodeGen:
                  f"return {writer.const(tuple.__new__)}({writer.const(TickResult)}, ({result}))"]
         # Every slot read anywhere that is an external comes from `values`.
         used = {slot for piece in [*(let.builder for let in self._lets),
-                                   *(st.builder for st in self._statements)]
+                                   *(st.builder for st in self._statements), *self._blocks]
                 for slot in piece.loads}
         used.update(slot for plan in statements for slot in plan.read_slots)
         used.update(plan.slot for plan in triggers if plan.slot is not None)
@@ -599,6 +664,7 @@ class CodeGen:
         lines: list[str] = []
         slots: set[int] = set()
         blocks: set[int] = set()
+        guards: set[int] = set()
         shared: dict[str, None] = {}
         for i, (code, plan) in enumerate(pairs, first):
             part.bind_all(code.builder)
@@ -607,9 +673,11 @@ class CodeGen:
             slots.update(plan.read_slots)
             if plan.block is not None:
                 blocks.add(plan.block)
+            guards.update(plan.guards)
             shared.update(dict.fromkeys(code.builder.shared))
         reads = ["n", "propose", "fire", *(f"x{slot}" for slot in sorted(slots)),
-                 *(f"d{block}" for block in sorted(blocks)), *shared]
+                 *(f"d{block}" for block in sorted(blocks)),
+                 *(f"g{guard}" for guard in sorted(guards)), *shared]
         name = f"part_{first}"
         params = ", ".join([*reads, *(f"{b}={b}" for b in part.bound)])
         self.functions.append(_Function(name, "\n".join(
@@ -728,6 +796,14 @@ class _TickWriter:
                                                                 code.otherwise)]
         if plan.block is not None:
             lines = [f"if d{plan.block}:", *(f"    {line}" for line in lines)]
+        if plan.guards:
+            # Outside its blocks a statement does not run, and its `for` clocks start again
+            # when the blocks hold again (a condition held yesterday evening is not held).
+            test = " and ".join(f"g{g}" for g in plan.guards)
+            lines = [f"if {test}:", *(f"    {line}" for line in lines)]
+            if code.builder.clocks:
+                lines.append("else:")
+                lines += [f"    {clock}.since = None" for clock in code.builder.clocks]
         return lines
 
     def branch(self, i: int, plan: StatementPlan, actions: tuple[ActionPlan, ...],
@@ -750,7 +826,8 @@ class _TickWriter:
                 out.append(f"r{i}_a{k} = {value}")
                 value = f"r{i}_a{k}"
             fields = ", ".join([self.const(action.kind), ref, self.const(action.charger),
-                                self.const(action.name), value, "()", reads, raw])
+                                self.const(action.name), value, "()", reads, raw,
+                                repr(action.safety)])
             append = f"propose({new}({action_type}, ({fields})))"
             if checked:
                 out.append(f"if {value} is not None and ({value}.__class__ is not "

@@ -43,6 +43,7 @@ from evse_rules.language.program import (
     TickResult,
     Value,
     VariableDecl,
+    Waiting,
 )
 
 _EXTERNAL_KIND = {
@@ -50,7 +51,7 @@ _EXTERNAL_KIND = {
     SymbolKind.CHARGER: ExternalKind.CHARGER,
     SymbolKind.VARIABLE: ExternalKind.VARIABLE,
 }
-_BUILTIN_ORDER = ("now", "time", "hour", "weekday", "date")
+_BUILTIN_ORDER = ("now", "time", "hour", "weekday", "date", "minute")
 
 
 RuleFunction = Callable[[list[Value], float], tuple[int, tuple[Value, ...]] | None]
@@ -112,11 +113,22 @@ class CompiledProgram:
         needs_builtins = any(s.kind is SymbolKind.BUILTIN
                              for s in checked.symbols.values()) or any(
             _has_between(st.statement) for st in checked.statements) or any(
-            _has_between(e) for _, e in checked.lets)
+            _has_between(e) for _, e in checked.lets) or any(
+            _has_between(g.guard.condition) for g in checked.guards) or any(
+            _has_between(t.trigger) for t in checked.triggers)
 
         gen = CodeGen(checked, slots, Symbol("time", SymbolKind.BUILTIN, TIME_TYPE))
         let_names = [gen.let_function(i, expr, let_base + i)
                      for i, (_, expr) in enumerate(checked.lets)]
+        trigger_codes = {}
+        for j, checked_trigger in enumerate(checked.triggers):
+            node = checked_trigger.trigger
+            if isinstance(node, ast.When):
+                trigger_codes[j] = gen.block_code(f"w{j}_", node.condition, True)
+            elif isinstance(node, ast.OnChange) and checked_trigger.symbol is None:
+                trigger_codes[j] = gen.block_code(f"w{j}_", node.subject, False)
+        guard_codes = [gen.block_code(f"g{j}_", guard.guard.condition, True)
+                       for j, guard in enumerate(checked.guards)]
         rule_names: list[str] = []
         for i, statement in enumerate(checked.statements):
             condition = statement.statement.condition if isinstance(
@@ -130,7 +142,7 @@ class CompiledProgram:
             loc = statement.statement.loc
             text = lines[loc.file][loc.line - 1].strip() if loc.line <= len(
                 lines[loc.file]) else ""
-            ref = RuleRef(i, loc.file, loc.line, loc.col, text)
+            ref = RuleRef(i, loc.file, loc.line, loc.col, text, statement.label)
             trigger = checked.triggers[statement.block] if statement.block is not None else None
             why = self._why(checked, trigger, statement.statement,
                             statement.then + statement.otherwise, slots)
@@ -138,12 +150,13 @@ class CompiledProgram:
                 ref, statement.block, tuple(_plan(a) for a in statement.then),
                 tuple(_plan(a) for a in statement.otherwise),
                 tuple((label, show) for label, _, show in why),
-                tuple(slot for _, slot, _ in why)))
+                tuple(slot for _, slot, _ in why), statement.guards))
         self._triggers = tuple(_trigger(t, slots) for t in checked.triggers)
         tick_name = gen.tick_function(
             base, base if needs_builtins else None, self._let_names,
-            [TriggerPlan(t, t.slot if isinstance(t, runtime.OnChange) else None)
-             for t in self._triggers], plans)
+            [TriggerPlan(t, t.slot if isinstance(t, runtime.OnChange) and t.slot >= 0
+                         else None)
+             for t in self._triggers], plans, trigger_codes, guard_codes)
         # The per-statement functions are compiled on first use (tests and benchmarks): a
         # program ticks with its one tick function, and compiling them would double the cost.
         namespace = gen.build(later=rule_names)
@@ -155,6 +168,11 @@ class CompiledProgram:
         self._rule_names = tuple(rule_names)
         self.tick_at: TickFunction = namespace[tick_name]
         self._rule_refs = tuple(plan.ref for plan in plans)
+        # Per statement, its `for` clocks with the actions they hold back (the countdown).
+        self._clocks = tuple(
+            (plan.ref, tuple(namespace[name] for name in gen.statement_clocks(i)),
+             tuple(a.kind for a in plan.then), _one_charger(plan.then))
+            for i, plan in enumerate(plans))
         self.statement_count = len(plans) + checked.declarations
 
     @staticmethod
@@ -164,14 +182,14 @@ class CompiledProgram:
         """The names a rule's reason shows: what `on change of` watched, what the condition
         and the actions read."""
         seen: dict[str, tuple[str, int, Formatter]] = {}
-        if trigger is not None and trigger.symbol is not None \
-                and isinstance(trigger.trigger, ast.OnChange):
-            label = trigger.trigger.name.text
-            seen[label] = (label, slots[trigger.symbol.name], formatter(trigger.symbol.type))
+        watched: Any = ()
+        if trigger is not None and isinstance(trigger.trigger, ast.OnChange | ast.When):
+            watched = trigger.trigger.subject if isinstance(trigger.trigger, ast.OnChange) \
+                else trigger.trigger.condition
         condition = statement.condition if isinstance(statement, ast.IfStmt) else ()
         if isinstance(statement, ast.IfStmt) and _has_between(statement.condition):
             seen["time"] = ("time", slots["time"], formatter(TIME_TYPE))
-        for name in _names_in((condition, actions)):
+        for name in _names_in((watched, condition, actions)):
             symbol = checked.symbols.get(id(name))
             if symbol is None or name.text in seen:
                 continue
@@ -205,6 +223,18 @@ class CompiledProgram:
     def lets(self) -> tuple[str, ...]:
         """The names of the `let` values, in the order they are computed."""
         return self._let_names
+
+    def waiting(self, now: datetime) -> list[Waiting]:
+        """The statements whose `for` clock runs at `now`: their condition has held since the
+        clock started, and they act (their `then` actions) in `seconds_left` if it holds."""
+        n = now.timestamp()
+        found: list[Waiting] = []
+        for ref, clocks, kinds, charger in self._clocks:
+            left = max((c.duration - (n - c.since) for c in clocks if c.since is not None),
+                       default=None)
+            if left is not None and left > 0:
+                found.append(Waiting(ref, kinds, charger, left))
+        return found
 
     def rule_function(self, index: int) -> RuleFunction:
         """The compiled function of statement `index`, for tests and benchmarks. Call it with
@@ -249,9 +279,14 @@ def _has_between(node: Any) -> bool:
     return False
 
 
+def _one_charger(actions: tuple[ActionPlan, ...]) -> str | None:
+    chargers = {a.charger for a in actions if a.charger is not None}
+    return chargers.pop() if len(chargers) == 1 else None
+
+
 def _plan(action: CheckedAction) -> ActionPlan:
     name = action.variable.name if action.variable is not None else None
-    return ActionPlan(action.kind, action.charger, name, action.mode)
+    return ActionPlan(action.kind, action.charger, name, action.mode, action.safety)
 
 
 def _trigger(checked: Any, slots: dict[str, int]) -> runtime.Trigger:
@@ -263,7 +298,10 @@ def _trigger(checked: Any, slots: dict[str, int]) -> runtime.Trigger:
     if isinstance(trigger, ast.Cron):
         return runtime.Cron(trigger.expression)
     if isinstance(trigger, ast.OnChange):
-        return runtime.OnChange(slots[checked.symbol.name])
+        # A name is watched in its slot; an expression is computed by the tick function.
+        return runtime.OnChange(slots[checked.symbol.name] if checked.symbol else -1)
+    if isinstance(trigger, ast.When):
+        return runtime.Edge()
     return runtime.OnStart()
 
 

@@ -49,6 +49,7 @@ BUILTINS: dict[str, ValueType] = {
     "hour": NUMBER_TYPE,                               # 0..23
     "weekday": ValueType(Kind.ENUM, choices=WEEKDAYS),
     "date": TEXT_TYPE,                                 # "2026-11-24"
+    "minute": NUMBER_TYPE,                             # 0..59
 }
 
 # Day names accepted after `at HH:MM on`.

@@ -46,7 +46,7 @@ MAX_INTERPOLATIONS = 1000
 KEYWORDS = frozenset({
     "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
     "log", "every", "at", "on", "cron", "change", "for", "or", "and", "not", "is", "between",
-    "true", "false", "smooth", "rise", "fall",
+    "true", "false", "smooth", "rise", "fall", "while", "when", "until", "in",
 })
 
 
@@ -182,7 +182,18 @@ class _Builder(Transformer[Token, Any]):
         return ast.RunAction(_span(c[0], c[-1]), True, _ident(c[1]) if len(c) > 1 else None)
 
     def stop_action(self, c: list[Token]) -> ast.RunAction:
-        return ast.RunAction(_span(c[0], c[-1]), False, _ident(c[1]) if len(c) > 1 else None)
+        # `stop now`, `stop garage now`: the safety stop. The word is not reserved (`now`
+        # is also a built-in), so it is told here.
+        names = c[1:]
+        safety = bool(names) and str(names[-1]) == "now"
+        if safety:
+            names = names[:-1]
+        charger = _ident(names[0]) if names else None
+        if len(names) > 1:
+            raise _LogSyntaxError(SourceError(_tloc(names[1]), f"expected 'now' or end of "
+                                              f"line after stop {names[0]}, found "
+                                              f"'{names[1]}'"))
+        return ast.RunAction(_span(c[0], c[-1]), False, charger, safety)
 
     def set_action(self, c: list[Any]) -> ast.SetAction:
         target, charger = c[1]
@@ -217,12 +228,34 @@ class _Builder(Transformer[Token, Any]):
     def change_trigger(self, c: list[Any]) -> ast.OnChange:
         return ast.OnChange(_span(c[0], c[1]), c[1])
 
+    def when_trigger(self, c: list[Any]) -> ast.When:
+        return ast.When(_span(c[0], c[1]), c[1])
+
+    def if_guard(self, c: list[Any]) -> ast.Guard:
+        return ast.Guard(_span(c[0], c[1]), "if", c[1])
+
+    def while_guard(self, c: list[Any]) -> ast.Guard:
+        return ast.Guard(_span(c[0], c[1]), "while", c[1])
+
+    def between_guard(self, c: list[Any]) -> ast.Guard:
+        loc = _span(c[0], c[2])
+        return ast.Guard(loc, "between", ast.Between(loc, None, c[1], c[2]))
+
     def start_trigger(self, c: list[Any]) -> ast.OnStart:
         return ast.OnStart(_span(c[0], c[-1]))
 
     # expressions
     def for_expr(self, c: list[Any]) -> ast.For:
         return ast.For(_span(c[0], c[1]), c[0], c[1])
+
+    def cond_expr(self, c: list[Any]) -> ast.Cond:
+        return ast.Cond(_span(c[0], c[-1]), c[2], c[0], c[-1])
+
+    def in_set(self, c: list[Any]) -> ast.In:
+        return ast.In(_span(c[0], c[-1]), c[0], tuple(_ident(t) for t in c[1:-1]))
+
+    def until(self, c: list[Any]) -> ast.Until:
+        return ast.Until(_span(c[0], c[-1]), c[0], c[-1])
 
     or_op = _binary("or")
     and_op = _binary("and")
@@ -271,7 +304,13 @@ class _Builder(Transformer[Token, Any]):
     def time_of_day(self, c: list[Token]) -> ast.TimeLit:
         return _time(c[0])
 
-    def text(self, c: list[Token]) -> ast.TextLit:
+    def text(self, c: list[Token]) -> ast.TextLit | ast.Template:
+        if "{" in c[0] or "}" in c[0]:
+            # Values are interpolated wherever a text is written, as in `log`.
+            parts = _log_parts(c[0])
+            if all(isinstance(part, str) for part in parts):
+                return ast.TextLit(_tloc(c[0]), "".join(str(part) for part in parts))
+            return ast.Template(_tloc(c[0]), parts)
         return ast.TextLit(_tloc(c[0]), unescape(c[0][1:-1]))
 
     def true(self, c: list[Token]) -> ast.BoolLit:

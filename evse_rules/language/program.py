@@ -67,6 +67,9 @@ class Environment:
     inputs: dict[str, ValueType] = field(default_factory=dict)
     chargers: tuple[str, ...] = ("evse",)
     chargers_from_config: bool = False
+    # Per charger, the current a rule may set: (min_amps, max_amps) of the config; a charger
+    # not listed has 6..32 A. A constant current outside is an error at check time.
+    limits: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class ExternalKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)
@@ -104,9 +107,17 @@ class RuleRef:
     line: int
     col: int
     text: str                # the statement's first source line, stripped
+    # The blocks it stands in, outermost first, as people read them ("between 22:00 and
+    # 06:00 (off_peak.evr:12)"); None for a statement outside any block.
+    block: str | None = None
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def described(self) -> str:
+        """The statement's text with the blocks it stands in, as the trace shows it."""
+        return f"{self.text} [in {self.block}]" if self.block else self.text
 
 
 class ActionKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)
@@ -142,6 +153,7 @@ class _ProposedActionFields(NamedTuple):
     shown: tuple[tuple[str, str], ...]
     reads: tuple[tuple[str, Formatter], ...]
     raw: tuple[Value, ...]
+    safety: bool
 
 
 class ProposedAction(_ProposedActionFields):
@@ -157,6 +169,9 @@ class ProposedAction(_ProposedActionFields):
     a trace, "why"); a year-long replay never does. A caller that has the text already gives
     `values=` instead. A named tuple, not a frozen dataclass: most ticks propose something,
     and a tuple is the cheapest immutable record to build.
+
+    `safety` marks a safety stop (`stop now`): it wins over any start for its charger in
+    the same tick and no contactor guard (min_on) holds it back.
     """
 
     __slots__ = ()
@@ -166,10 +181,12 @@ class ProposedAction(_ProposedActionFields):
         name: str | None = None, value: Value = None,
         values: tuple[tuple[str, str], ...] = (),
         reads: tuple[tuple[str, Formatter], ...] = (), raw: tuple[Value, ...] = (),
+        safety: bool = False,
     ) -> ProposedAction:
         if len(reads) != len(raw):
             raise ValueError(f"{len(reads)} names read but {len(raw)} raw values")
-        return tuple.__new__(cls, (kind, rule, charger, name, value, values, reads, raw))
+        return tuple.__new__(cls, (kind, rule, charger, name, value, values, reads, raw,
+                                   safety))
 
     @property
     def values(self) -> tuple[tuple[str, str], ...]:
@@ -192,7 +209,19 @@ class ProposedAction(_ProposedActionFields):
     def __repr__(self) -> str:
         return (f"ProposedAction(kind={self.kind!r}, rule={self.rule!r}, "
                 f"charger={self.charger!r}, name={self.name!r}, value={self.value!r}, "
-                f"values={self.values!r})")
+                f"values={self.values!r}"
+                + (", safety=True)" if self.safety else ")"))
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A statement whose `for` clock runs: it acts in `seconds_left` if its condition holds
+    that long (the dashboard's countdown)."""
+
+    rule: RuleRef
+    actions: tuple[ActionKind, ...]
+    charger: str | None
+    seconds_left: float
 
 
 class _TickResultFields(NamedTuple):

@@ -368,12 +368,37 @@ def time_between(t: float, low: float, high: float) -> bool:
     return t >= low or t < high
 
 
-# The built-ins, in slot order (names.BUILTINS): now, time, hour, weekday, date.
-BUILTIN_COUNT = 5
+# The built-ins, in slot order (names.BUILTINS): now, time, hour, weekday, date, minute.
+BUILTIN_COUNT = 6
 
 
 def builtins_at(now: datetime) -> tuple[Value, ...]:
     """The built-ins' values at `now` (local time of `now`)."""
     seconds = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
     return (now.isoformat(timespec="seconds"), float(seconds), float(now.hour),
-            WEEKDAYS[now.weekday()], now.date().isoformat())
+            WEEKDAYS[now.weekday()], now.date().isoformat(), float(now.minute))
+
+
+def until(t: float, target: float) -> float:
+    """Seconds from the time of day `t` to the next `target` (0 at the very time)."""
+    return (target - t) % 86400.0
+
+
+class Edge(Trigger):
+    """`when COND:`: due at each tick where COND holds and did not at the previous one (the
+    first tick counts a condition that holds as risen)."""
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def rose(self, holds: bool) -> bool:
+        was, self.held = self.held, holds
+        return holds and not was
+
+    def due(self, now: datetime, n: float, first: bool) -> bool:
+        raise TypeError("when: the tick function calls rose(condition)")
+
+    def reset(self) -> None:
+        self.held = False

@@ -27,9 +27,11 @@ from evse_rules.language.names import (
     BOOLEAN_TYPE,
     BUILTINS,
     CHARGER_PROPERTIES,
+    DAY_NAMES,
     FUNCTIONS,
     TEXT_TYPE,
     TIME_TYPE,
+    WEEKDAYS,
 )
 from evse_rules.language.program import Kind, ValueType
 from evse_rules.language.units import DURATION, NUMBER, UNITS, Dimension
@@ -135,10 +137,83 @@ class ExpressionChecker:
             self._duration(e.rise, "rise")
             self._duration(e.fall, "fall")
             return vtype
-        assert isinstance(e, ast.For)
+        if isinstance(e, ast.For):
+            self.condition(e.condition)
+            self._duration(e.duration, "for")
+            return BOOLEAN_TYPE
+        if isinstance(e, ast.Cond):
+            return self._cond(e)
+        if isinstance(e, ast.In):
+            return self._in(e)
+        if isinstance(e, ast.Until):
+            return self._until(e)
+        assert isinstance(e, ast.Template)
+        for part in e.parts:
+            if not isinstance(part, str):
+                self.expr(part)
+        return TEXT_TYPE
+
+    def _cond(self, e: ast.Cond) -> ValueType | None:
         self.condition(e.condition)
-        self._duration(e.duration, "for")
+        then = self.expr(e.then)
+        otherwise = self.expr(e.otherwise)
+        if then is None or otherwise is None:
+            return None
+        if then == otherwise:
+            return then
+        if then.kind is Kind.NUMBER and otherwise.kind is Kind.NUMBER:
+            if is_zero(e.then):
+                return otherwise
+            if is_zero(e.otherwise):
+                return then
+        self.error(e.loc, f"both values of `A if C else B` must have one type: found "
+                   f"{type_name(then)} and {type_name(otherwise)}"
+                   + unit_hint(then, e.otherwise))
+        return None
+
+    def _in(self, e: ast.In) -> ValueType | None:
+        vtype = self.expr(e.subject)
+        if vtype is None:
+            return None
+        if vtype.kind is not Kind.ENUM:
+            self.error(e.subject.loc, f"in takes a choice (like weekday or state), found "
+                       f"{type_name(vtype)}")
+            return None
+        accepted: list[str] = []
+        for ident in e.values:
+            values = self._choice(vtype, ident.name)
+            if values is None:
+                self.error(ident.loc, f"{ident.name} is not one of {choices(vtype.choices)}"
+                           + did_you_mean(ident.name, vtype.choices))
+                return None
+            accepted += [v for v in values if v not in accepted]
+        self.program.sets[id(e)] = tuple(accepted)
         return BOOLEAN_TYPE
+
+    @staticmethod
+    def _choice(vtype: ValueType, word: str) -> tuple[str, ...] | None:
+        """The choices a word stands for: itself, or for weekdays a set (weekend,
+        weekdays) or a day's full name."""
+        if word in vtype.choices:
+            return (word,)
+        if vtype.choices == WEEKDAYS:
+            return DAY_NAMES.get(word.lower())
+        return None
+
+    def _until(self, e: ast.Until) -> ValueType | None:
+        if e.subject.name != "time" or e.subject.qualifier is not None:
+            self.error(e.subject.loc, f"until follows time: write time until 07:00, found "
+                       f"{e.subject.text} until")
+            return None
+        target = self.expr(e.target)
+        if target is None:
+            return None
+        if target.kind is not Kind.TIME:
+            self.error(e.target.loc, f"time until takes a time of day like 07:00, found "
+                       f"{type_name(target)}")
+            return None
+        self.expr(e.subject)
+        return ValueType(Kind.NUMBER, DURATION)
 
     def _number(self, e: ast.NumberLit) -> ValueType | None:
         digits = sum(ch.isdigit() for ch in e.text)
@@ -355,6 +430,10 @@ class ExpressionChecker:
                            f"{e.value if e.value in vtype.choices else vtype.choices[0]} "
                            "(without quotes)")
                 return None
+            group = self._choice(vtype, e.value)
+            if group is not None and group != (e.value,):
+                self.program.sets[id(e)] = group      # weekday is weekend
+                return BOOLEAN_TYPE
             if e.value not in vtype.choices:
                 label = subject.rsplit(".", 1)[-1]
                 self.error(e.value_loc, f"{e.value} is not a {label}: expected "

@@ -125,6 +125,9 @@ ALIASES: dict[str, str] = {
     "sec": "s", "secs": "s", "second": "s", "seconds": "s",
     "mins": "min", "minute": "min", "minutes": "min",
     "hour": "h", "hours": "h",
+    # Apparent power (volt-amperes) is taken as real power: chargers draw it at a power
+    # factor of about 1, and meters that report VA are read as W.
+    "VA": "W", "kVA": "kW", "va": "W", "kva": "kW",
 }
 
 # The unit a value is shown in, per dimension (energy in Wh rather than joules).
