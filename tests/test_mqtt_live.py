@@ -509,14 +509,17 @@ async def test_the_state_is_published_again_every_refresh_without_changes(
     tmp_path: Path,
 ) -> None:
     with OpenEvseEmulator("v5.1.2") as emu, Mosquitto(tmp_path / "broker") as broker:
-        async with Recorder(broker.port, "evse-rules/#") as seen:
-            engine = Engine(_config(tmp_path, emu, broker, mqtt="discovery = false"))
+        async with Recorder(broker.port) as seen:
+            engine = Engine(_config(tmp_path, emu, broker))
             engine.mqtt.refresh = 0.5
             await seen.wait_for(lambda: "evse-rules/var/target" in seen.last)
             await engine.ticks(2)
             # The variable does not change: it goes out again only with the whole state.
             await seen.wait_for(lambda: sum(1 for t, _, _ in seen.messages
                                             if t == "evse-rules/var/target") >= 3, timeout=5)
+            # The discovery is not part of the refresh: each config went out once.
+            configs = [t for t, _, _ in seen.messages if t.endswith("/config")]
+            assert len(configs) == 9 + 3 and len(set(configs)) == len(configs)
             await engine.stop()
 
 

@@ -117,7 +117,7 @@ class MqttService:
         async with self._lock:
             view = self.face.view()
             if self.config.discovery:
-                await self._discover(link, view, everything)
+                await self._discover(link, view)
             pairs = self._state.changes(view, everything)
             ok = True
             for topic, text in pairs:
@@ -136,14 +136,16 @@ class MqttService:
 
     # -- discovery ------------------------------------------------------------------------
 
-    async def _discover(self, link: MqttLink, view: EngineView, everything: bool) -> None:
+    async def _discover(self, link: MqttLink, view: EngineView) -> None:
+        """Send the entities' configs that are new or changed, remove those gone; nothing
+        when the chargers and variables are as before (a refresh leaves them alone)."""
         shape = self._discovery.shape(view)
-        if shape == self._shape and not everything:
+        if shape == self._shape:
             return
         wanted = {topic: encode(payload)
                   for topic, payload in self._discovery.messages(view).items()}
         for topic, text in wanted.items():
-            if everything or self._discovered.get(topic) != text:
+            if self._discovered.get(topic) != text:
                 await link.publish(topic, text, retain=True)
         for topic in [t for t in self._discovered if t not in wanted]:
             await link.publish(topic, "", retain=True)
@@ -156,6 +158,7 @@ class MqttService:
         if message.payload.strip().lower() == b"online":
             # Home Assistant started again: discovery and the state it has to show.
             self._shape = None
+            self._discovered.clear()
             self._spawn(self.publish(everything=True))
 
     def _on_config(self, message: Message) -> None:
