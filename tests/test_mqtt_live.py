@@ -542,3 +542,26 @@ async def test_tls_with_a_ca_file_and_not_with_the_system_cas(tmp_path: Path) ->
     events = _events(engine)
     said = [text for source, text in events if source == "inputs.pv"]
     assert said and "certificate verify failed" in said[0], said
+
+
+async def test_a_charger_removed_while_running_leaves_home_assistant_and_the_topics(
+    tmp_path: Path,
+) -> None:
+    with OpenEvseEmulator("v5.1.2") as emu, OpenEvseEmulator("v5.1.2") as other, \
+            Mosquitto(tmp_path / "broker") as broker:
+        carport = f'[chargers.carport]\nurl = "{other.url}"\ntimeout = "3 s"\n'
+        rules = RULES.replace("mode is auto", "garage.mode is auto").replace(
+            "then start", "then start garage").replace("then stop", "then stop garage")
+        async with Recorder(broker.port) as seen:
+            await _publish_inputs(seen)
+            path = _config(tmp_path, emu, broker, chargers=carport, rules=rules)
+            engine = Engine(path)
+            await seen.wait_for(lambda: len(_configs(seen)) == 2 * 9 + 3)
+            await seen.wait_for(lambda: seen.last.get("evse-rules/carport/online") == "true")
+            path.write_text(path.read_text().replace(carport, ""))
+            await seen.wait_for(lambda: len(_configs(seen)) == 9 + 3, timeout=10)
+            await seen.wait_for(lambda: seen.last.get("evse-rules/carport/online") == "")
+            assert all(text == "" for topic, text in seen.last.items()
+                       if topic.startswith("evse-rules/carport/"))
+            assert seen.last["evse-rules/garage/online"] == "true"
+            await engine.stop()
