@@ -59,8 +59,10 @@ def test_solar_rules_charge_most_of_the_surplus_with_few_cycles(
     _, out, _ = simulate(capsys, NAIVE, "--data", CLOUDY, "--json", "--config",
                          str(ROOT / "data" / "no-guards.toml"))
     naive = json.loads(out)
-    assert solar["charges"] <= 5 < 20 <= naive["charges"]
-    assert solar["ev_from_solar_kwh"] > naive["ev_from_solar_kwh"]
+    # The naive rule flaps with every cloud (no guards); the solar rules keep most of its
+    # solar energy with a quarter of its contactor closings.
+    assert solar["charges"] * 4 <= naive["charges"] and naive["charges"] >= 20
+    assert solar["ev_from_solar_kwh"] > 0.85 * naive["ev_from_solar_kwh"]
 
 
 def test_defaults_without_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +86,7 @@ def test_trace_has_a_row_per_tick_and_charger(tmp_path: Path,
     with trace.open() as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["time", "charger", "state", "amps", "power_w", "pv[W]", "house[W]",
-                       "surplus", "trend", "surplus_amps", "trend_amps", "events"]
+                       "surplus", "surplus_amps", "events"]
     assert len(rows) == 1 + 1440
     assert rows[1][:2] == ["2025-06-08T00:00:00-05:00", "evse"]
 

@@ -169,6 +169,9 @@ def run(setup: Setup, recorder: Recorder | None = None,
     charging_state = ChargerState.CHARGING
     start_kind = CommandKind.START
     uncharged = True            # some charger never charged yet: held starts are counted
+    fields = StepResult._fields
+    held_at, logs_at = fields.index("held"), fields.index("logs")
+    modes_at, vars_at = fields.index("mode_changes"), fields.index("var_changes")
     now = first
     row = 0
     next_time = times[0]        # of the next row not applied yet (inf after the last)
@@ -250,9 +253,11 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 account.figures.commands[command.kind.value] += 1
                 if command.kind is start_kind and not account.figures.charges:
                     account.tried["sent"] = account.tried.get("sent", 0) + 1
-        if result.held and uncharged:
+        # By index, not by name: a named tuple's field costs a property call, and these
+        # run every tick.
+        if uncharged and result[held_at]:
             uncharged = _tried(result.held, by_name)
-        if result.logs or result.mode_changes or result.var_changes:
+        if result[logs_at] or result[modes_at] or result[vars_at]:
             _changes(result, happened, recorder)
         # The rules that fired, counted per run of ticks with the same list (a rule fires
         # for long stretches: comparing two short lists is cheaper than counting each).
