@@ -73,3 +73,14 @@ def test_mqtt_benchmark_measures_messages_and_ticks_against_baselines() -> None:
         assert re.search(rf"3 simulated chargers, {re.escape(label)}: [\d.]+ ms "
                          rf"\([\d.]+x\), CPU [\d.]+ ms \([\d.]+x\)", out), out
     assert re.search(r"messages per CPU second \(capacity\), 10 mqtt inputs: [\d,]+", out), out
+
+
+def test_control_benchmark_prints_the_three_controllers_per_day_and_in_total() -> None:
+    out = bench("bench_control.py", "--days", "3")
+    header = next(line for line in out.splitlines() if "OpenEVSE firmware" in line)
+    assert "evcc PV mode" in header and "solar_surplus.evr" in header
+    figures = r"( +[\d.]+ +[\d.]+ +\d+){3}$"
+    for label in ("clear day", "cloudy day", "winter day", "the 3 days", "3 days"):
+        assert re.search(rf"^{label} {figures}", out, re.M), label
+    assert re.search(r"bundled days: solar_surplus.evr solar [\d.]+ kWh", out)
+

@@ -336,3 +336,19 @@ def test_a_charger_that_never_charged_says_which_guard_held_it(
 def test_no_warning_for_a_regular_replay(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY)
     assert code == 0 and err == ""
+
+
+def test_simulation_guide_documents_every_option_column_and_warning() -> None:
+    from tests.test_cli_docs import _commands
+
+    guide = (ROOT / "docs" / "simulation.md").read_text()
+    options = {option for action in _commands()["simulate"]._actions
+               for option in action.option_strings if option.startswith("--")}
+    options -= {"--help", "--verbose", "--version"}    # common to every command
+    assert sorted(option for option in options if option not in guide) == []
+    for example in ("--at 12:00 mode=manual", "--at 19:30 boost=true", "garage.stop",
+                    "--battery 40kWh --soc 50%", "--meter NAME:export", "time,grid[W]",
+                    "`soc[%]`", "`vehicle`", "battery = \"40 kWh\"", "soc = \"50 %\"",
+                    "inputs.pv.stale_after is 2 min", "never charged although the rules asked",
+                    "stayed in manual mode", "\"hand\": {", "`events`"):
+        assert example in guide, example
