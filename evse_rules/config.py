@@ -112,7 +112,8 @@ _RESERVED_NAMES = frozenset({
     "current", "amps", "voltage", "power", "session_energy", "total_energy", "temp",
     "min_amps", "max_amps", "phases", "online", "auto", "manual", "if", "then", "else",
     "and", "or", "not", "is", "for", "set", "to", "start", "stop", "log", "let", "var",
-    "input", "every", "at", "on", "cron", "between", "true", "false",
+    "input", "every", "at", "on", "cron", "between", "true", "false", "minute", "while",
+    "when", "until", "in",
 })
 
 
@@ -571,12 +572,13 @@ class InputConfig(BaseModel):
     every: Every | None = None          # poll interval; None: every tick
     timeout: Timeout = 5.0
     stale_after: StaleAfter | None = None  # None: three poll intervals
-    value: str | float | None = None
+    # The value's type, before `value`: a constant's value is read by its type.
+    type: Literal["number", "text", "boolean"] = "number"
+    value: bool | str | float | None = None
     user: str | None = None              # HTTP Basic, as for chargers
     password_env: str | None = None
     password_file: Path | None = None
     topic: str | None = None             # kind "mqtt": the topic whose messages are read
-    type: Literal["number", "text", "boolean"] = "number"   # kind "mqtt": the value's type
 
     @field_validator("password_env", "password_file", mode="before")
     @classmethod
@@ -612,21 +614,20 @@ class InputConfig(BaseModel):
 
     @field_validator("value", mode="before")
     @classmethod
-    def _value(cls, value: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+    def _value(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected a quantity like '300 W', got {value!r}")
-        if isinstance(value, str):
-            try:
-                parse_quantity(value)
-            except UnitError as error:
-                raise ValueError(str(error)) from None
+        if isinstance(value, bool | str | int | float):     # else pydantic says what it takes
+            _constant_value(value, info.data.get("type", "number"))
         return value
 
     @model_validator(mode="after")
     def _by_kind(self) -> InputConfig:
         given = {k for k in type(self).model_fields if k in self.model_fields_set}
-        if self.kind != "mqtt" and given & {"topic", "type"}:
-            raise ValueError("topic and type are only for kind 'mqtt'")
+        if self.kind != "mqtt" and "topic" in given:
+            raise ValueError("topic is only for kind 'mqtt'")
+        if self.type != "number" and self.unit is not None:
+            raise ValueError(f"unit is only for numbers (type = {self.type!r})")
         if self.kind == "mqtt":
             _mqtt_input(self, given)
         elif self.kind == "http":
@@ -644,6 +645,9 @@ class InputConfig(BaseModel):
                                     "password_env", "password_file"})
             if extra:
                 raise ValueError(f"kind 'constant' takes no {', '.join(extra)}")
+            _constant_value(self.value, self.type)
+            if self.type != "number":
+                return self
             if self.unit is not None and isinstance(self.value, str):
                 written = parse_quantity(self.value).dimension
                 if written not in (NUMBER, lookup_unit(self.unit).dimension):
@@ -671,8 +675,15 @@ class InputConfig(BaseModel):
             return parse_quantity(self.value).dimension
         return NUMBER
 
+    def constant_value(self) -> float | str | bool:
+        """The value of a constant input as rules read it: a canonical number, a text or a
+        boolean (its `type`)."""
+        if self.type == "number":
+            return self.constant().value
+        return _constant_value(self.value, self.type)
+
     def constant(self) -> Quantity:
-        """The canonical value of a constant input."""
+        """The canonical value of a constant input of type number."""
         if self.value is None:
             raise ValueError("not a constant input")
         if isinstance(self.value, str):
@@ -695,6 +706,28 @@ class InputConfig(BaseModel):
         return lookup_unit(self.unit).factor if self.unit else 1.0
 
 
+def _constant_value(value: bool | str | float | None, kind: str) -> float | str | bool:
+    """A constant's value checked against its type; ValueError says what to write."""
+    if kind == "text":
+        if not isinstance(value, str):
+            raise ValueError(f"type 'text' takes a quoted value, like value = \"red\", got "
+                             f"{_show(value)}")
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"type 'boolean' takes value = true or false, got {_show(value)}")
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a quantity like '300 W', got {value!r} (for a boolean, "
+                         "write type = \"boolean\")")
+    if isinstance(value, str):
+        try:
+            return parse_quantity(value).value
+        except UnitError as error:
+            raise ValueError(f"{error} (for a text, write type = \"text\")") from None
+    return float(value) if value is not None else math.nan
+
+
 def _mqtt_input(spec: InputConfig, given: set[str]) -> None:
     """The keys an `[inputs.NAME]` of kind "mqtt" takes (docs/mqtt.md)."""
     if spec.topic is None:
@@ -703,8 +736,6 @@ def _mqtt_input(spec: InputConfig, given: set[str]) -> None:
                             "password_file"})
     if extra:
         raise ValueError(f"kind 'mqtt' takes no {', '.join(extra)} (the broker is [mqtt])")
-    if spec.type != "number" and spec.unit is not None:
-        raise ValueError(f"unit is only for numbers (type = {spec.type!r})")
 
 
 class Config(BaseModel):
@@ -875,6 +906,9 @@ class Config(BaseModel):
             inputs={n: spec.value_type() for n, spec in self.inputs.items()},
             chargers=tuple(self.chargers),
             chargers_from_config=True,
+            limits={n: (float(c.min_amps), float(c.max_amps))
+                    for n, c in self.chargers.items()},
+            origins={n: f"[inputs.{n}] of the config" for n in self.inputs},
         )
 
     def charger_settings(self) -> list[ChargerSettings]:

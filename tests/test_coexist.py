@@ -86,8 +86,8 @@ def test_a_when_rule_logs_once_per_rising_edge() -> None:
     for i in range(300):
         # Held for 100 ticks, low for 100, held for 100 again: two rising edges.
         pv = 0.0 if 100 <= i < 200 else 2000.0
-        result = program.tick(start + timedelta(minutes=i), [pv, "auto"][:len(
-            program.externals)])
+        values: list[Value] = [pv]
+        result = program.tick(start + timedelta(minutes=i), values)
         logged += [(i, a.value) for a in result.actions if a.kind is ActionKind.LOG]
     assert logged == [(0, "surplus at 2000 W"), (200, "surplus at 2000 W")]
 

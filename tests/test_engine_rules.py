@@ -158,7 +158,7 @@ def test_stale_input_takes_the_else_branch() -> None:
 
 
 def test_amps_clamped_and_rounded_down() -> None:
-    rig = Rig("set amps to 40 A\n")
+    rig = Rig("var asked: A = 40 A\nset amps to asked\n")
     rig.charger.apply_current(10)
     result = rig.tick(NOON)
     assert [(c.kind, c.value) for c in result.commands] == [(CommandKind.SET_CURRENT, 32.0)]

@@ -50,7 +50,9 @@ TICKS_BEFORE, TICKS_DURING, TICKS_AFTER = 2, 4, 2
 RULES = """\
 var flip: boolean = false
 if flip then set flip to false else set flip to true
-if flip then set amps to 40 A else set amps to 2 A
+var high: A = 40 A
+var low: A = 2 A
+if flip then set amps to high else set amps to low
 if flip then start else stop
 """
 

@@ -415,3 +415,40 @@ def _is_finite_number(text: str) -> bool:
         return math.isfinite(float(text))
     except ValueError:
         return False
+
+
+# Texts a column the rules read as a boolean may hold (any case), besides the numbers 0/1.
+_TRUE_TEXTS = frozenset({"true", "1", "on", "yes"})
+_FALSE_TEXTS = frozenset({"false", "0", "off", "no"})
+
+
+def boolean_column(data: ReplayData, column: Column) -> Column:
+    """`column` as the rules read it when they declare it boolean: 0/1 numbers or
+    true/false texts (on/off, yes/no) become booleans, an empty cell stays unknown. A DataError
+    names the file, the line and the column of the first other value."""
+    values: list[bool | None] = []
+    cells: list[object] = list(column.texts) if column.texts is not None else \
+        list(column.numbers or ())
+    for row, cell in enumerate(cells):
+        if cell is None or (isinstance(cell, float) and cell != cell) or cell == "":
+            values.append(None)
+        elif isinstance(cell, float) and cell in (0.0, 1.0):
+            values.append(cell == 1.0)
+        elif isinstance(cell, str) and cell.strip().lower() in _TRUE_TEXTS | _FALSE_TEXTS:
+            values.append(cell.strip().lower() in _TRUE_TEXTS)
+        else:
+            shown = f"{cell:g}" if isinstance(cell, float) else repr(cell)
+            raise DataError(data.file, data.lines[row], (
+                f"column {column.name!r}: {shown} is not a boolean (the rules read "
+                f"{column.name!r} as true or false: write 0/1 or true/false)"))
+    # A column of texts holds the booleans: the replay feeds a text column's cells as they are.
+    return Column(column.name, None, None, values)  # type: ignore[arg-type]
+
+
+def column_in_unit(column: Column, unit: Unit) -> Column:
+    """A numeric column without a unit in its header, read in `unit` (the one the rule file
+    declares, `input pv: kW`): its numbers made canonical."""
+    numbers = column.numbers if column.numbers is not None else array("d")
+    factor = unit.factor
+    scaled = numbers if factor == 1.0 else array("d", (n * factor for n in numbers))
+    return Column(column.name, unit, scaled, None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -105,6 +105,7 @@ class HttpInput:
         url: str,
         path: str,
         *,
+        kind: Literal["number", "text", "boolean"] = "number",
         factor: float = 1.0,
         every: float = 60.0,
         timeout: float = 5.0,
@@ -120,6 +121,7 @@ class HttpInput:
         self.stale_after = stale_after
         self._parts = parse_path(path)
         self._factor = factor
+        self._kind = kind
         self._timeout = timeout
         self._clock = clock
         self._own_client = client is None
@@ -156,6 +158,17 @@ class HttpInput:
         except (ValueError, UnicodeDecodeError, RecursionError) as error:
             cause = "nested too deep" if isinstance(error, RecursionError) else str(error)
             raise self._fail(f"invalid JSON ({redact(cause)[:200]})") from None
+        if self._kind != "number":
+            # A text (a tariff colour) or a boolean, read as an mqtt input reads its payload.
+            from evse_rules.inputs.mqtt import parse_payload
+
+            try:
+                value = parse_payload(response.content, self._kind, self._parts)
+            except ValueError as error:
+                raise InputError(self.name, f"the answer {error}") from None
+            # A Reading holds numbers; a text or a boolean is carried as it is (the store
+            # takes any rule value), as mqtt inputs do.
+            return Reading(cast(float, value), self._clock())
         try:
             value = plausible(to_number(follow(document, self._parts)) * self._factor)
         except ValueError as error:

@@ -160,7 +160,7 @@ class Checker(ExpressionChecker):
         existing = self.symbols.get(ident.name)
         if existing is not None:
             where = f", first declared at {existing.decl}" if existing.decl else \
-                " by the config"
+                f" by {self.env.origins.get(ident.name, 'the config')}"
             self.error(ident.loc, f"{ident.name} is already declared as {existing.kind.value}"
                        f"{where}")
             return False
@@ -208,13 +208,22 @@ class Checker(ExpressionChecker):
             symbol = Symbol(name, SymbolKind.INPUT, vtype, item.name.loc)
             self.symbols[name] = symbol
             self.program.inputs.append(symbol)
+            self.program.units[name] = item.type.text
+        elif existing.decl is None and name in self.env.open_types \
+                and existing.type != vtype and name not in self.program.units:
+            # A column without a unit: the file says what its numbers are.
+            symbol = Symbol(name, SymbolKind.INPUT, vtype, item.name.loc)
+            self.symbols[name] = symbol
+            self.program.inputs[self.program.inputs.index(existing)] = symbol
+            self.program.units[name] = item.type.text
         elif existing.kind is not SymbolKind.INPUT:
             self.error(item.name.loc, f"{name} is already declared as {existing.kind.value}, "
                        f"at {existing.decl}")
         elif name in here:
             self.error(item.name.loc, f"input {name} is declared twice in this file")
         elif existing.type != vtype:
-            where = f"at {existing.decl}" if existing.decl else "by the config"
+            where = f"at {existing.decl}" if existing.decl else \
+                f"by {self.env.origins.get(name, 'the config')}"
             self.error(item.type.loc, f"input {name} is {type_name(existing.type)} {where}, "
                        f"not {type_name(vtype)}")
         here.add(name)
@@ -260,6 +269,10 @@ class Checker(ExpressionChecker):
                labels: tuple[str, ...]) -> None:
         """A block and the blocks it holds; `outer` is the trigger of an enclosing block,
         `guards` the enclosing condition blocks, `labels` how the trace names them."""
+        if len(labels) >= MAX_BLOCK_DEPTH:
+            self.error(block.trigger.loc, f"blocks nest too deeply (more than "
+                       f"{MAX_BLOCK_DEPTH} levels): join conditions with and")
+            return
         header = self._header(block)
         if isinstance(block.trigger, ast.Guard):
             self.condition(block.trigger.condition)
@@ -442,7 +455,18 @@ class Checker(ExpressionChecker):
             return None
         if charger is None or vtype is None:
             return None
-        return CheckedAction(ActionKind.SET_AMPS, action.loc, charger=charger, value=action.value)
+        value = action.value
+        if isinstance(value, ast.NumberLit):
+            # A constant current outside the charger's range would be clamped at every tick:
+            # the rule does not do what it says.
+            low, high = self.env.limits.get(charger, (6.0, 32.0))
+            whence = "the config's" if charger in self.env.limits else "the default"
+            if not low <= value.value <= high:
+                self.error(value.loc, f"{value.text} is outside {charger}'s {low:g}..{high:g} A "
+                           f"({whence} min_amps..max_amps): the engine would clamp it to "
+                           f"{min(max(value.value, low), high):g} A at every tick")
+                return None
+        return CheckedAction(ActionKind.SET_AMPS, action.loc, charger=charger, value=value)
 
     def _set_mode(self, action: ast.SetAction, charger: str | None) -> CheckedAction | None:
         value = action.value
@@ -461,6 +485,8 @@ class Checker(ExpressionChecker):
 
 
 _NOT_LITERAL = object()
+# Blocks nest at most this deep: nobody writes more, and checking recurses once per level.
+MAX_BLOCK_DEPTH = 20
 
 
 # A cron expression must give a time within this many years of any moment: one that never

@@ -82,6 +82,7 @@ class CheckedProgram:
     # id(Is or In) -> the choices it accepts (`weekday is weekend`, `weekday in (sat, sun)`)
     sets: dict[int, tuple[str, ...]] = field(default_factory=dict)
     warnings: list[SourceError] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)     # input -> the type a file wrote
     statements: list[CheckedStatement] = field(default_factory=list)
     # Keyed by id() of AST nodes (the nodes live as long as `files`).
     types: dict[int, ValueType] = field(default_factory=dict)

@@ -174,6 +174,9 @@ class CompiledProgram:
              tuple(a.kind for a in plan.then), _one_charger(plan.then))
             for i, plan in enumerate(plans))
         self.statement_count = len(plans) + checked.declarations
+        # The unit or type each input was declared with in a file (`input pv: kW` -> "kW"):
+        # a replay's column without a unit takes it.
+        self.input_units: dict[str, str] = dict(checked.units)
 
     @staticmethod
     def _why(checked: CheckedProgram, trigger: CheckedTrigger | None,

@@ -70,6 +70,12 @@ class Environment:
     # Per charger, the current a rule may set: (min_amps, max_amps) of the config; a charger
     # not listed has 6..32 A. A constant current outside is an error at check time.
     limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Where each input comes from, as messages name it ("[inputs.pv] of the config",
+    # "column pv of day.csv"); an input not listed comes from "the config".
+    origins: dict[str, str] = field(default_factory=dict)
+    # Inputs whose type the files may give (`input pv: W`, `input cheap: boolean`): a CSV
+    # column without a unit, whose numbers take the unit the file declares.
+    open_types: frozenset[str] = frozenset()
 
 
 class ExternalKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)

@@ -53,7 +53,7 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
     for name, spec in config.inputs.items():
         every = config.input_every(name)
         if spec.kind == "constant":
-            built[name] = ConstantInput(name, spec.constant().value, every)
+            built[name] = ConstantInput(name, spec.constant_value(), every)
         elif spec.kind == "mqtt":
             from evse_rules.inputs.mqtt import MqttInput
 
@@ -74,7 +74,8 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
             if spec.user is not None or secret is not None:
                 auth = (spec.user or "", secret.get_secret_value() if secret else "")
             built[name] = HttpInput(
-                name, spec.url or "", spec.path or "", factor=spec.factor(), every=every,
+                name, spec.url or "", spec.path or "", kind=spec.type, factor=spec.factor(),
+                every=every,
                 timeout=spec.timeout, stale_after=config.input_stale_after(name),
                 client=client, auth=auth)
     return built

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.engine import ChargerSettings
 from evse_rules.errors import DataError
-from evse_rules.inputs.csv_replay import Column, ReplayData, load_replay_data
+from evse_rules.inputs.csv_replay import (
+    Column,
+    ReplayData,
+    boolean_column,
+    column_in_unit,
+    load_replay_data,
+)
 from evse_rules.language.program import (
     Environment,
     ExternalKind,
@@ -22,7 +28,14 @@ from evse_rules.language.program import (
     Program,
     ValueType,
 )
-from evse_rules.language.units import NUMBER, PERCENTAGE, POWER, VOLTAGE, Quantity
+from evse_rules.language.units import (
+    NUMBER,
+    PERCENTAGE,
+    POWER,
+    VOLTAGE,
+    Quantity,
+    lookup_unit,
+)
 from evse_rules.simulate.bounds import stale_warnings
 from evse_rules.simulate.events import Event, EventSpec, place_events
 
@@ -117,7 +130,7 @@ def prepare(
         paths: list[str | Path] = list(rule_paths) or list(config.rule_paths)
         env_inputs = dict(config.environment().inputs)
         constants = {name: spec.constant() for name, spec in config.inputs.items()
-                     if spec.kind == "constant"}
+                     if spec.kind == "constant" and spec.type == "number"}
         # Only an explicit stale_after: the default follows the polling interval, which
         # says nothing about how often a recorded file has rows.
         stale_after = {name: spec.stale_after for name, spec in config.inputs.items()
@@ -160,9 +173,19 @@ def prepare(
         from evse_rules.language import load_program
 
         load = load_program
-    program = load(paths, Environment(inputs=env_inputs, chargers=names,
-                                      chargers_from_config=config is not None))
+    # A column without a unit (numbers or texts) takes the type a rule file declares.
+    config_inputs = set(config.inputs) if config is not None else set()
+    open_types = frozenset(c.name for c in inputs if c.unit is None
+                           and c.name not in config_inputs)
+    shown_file = Path(data.file).name
+    origins = {c.name: f"column {c.name} of {shown_file}" for c in inputs
+               if c.name not in config_inputs}
+    program = load(paths, Environment(
+        inputs=env_inputs, chargers=names, chargers_from_config=config is not None,
+        limits={s.name: (float(s.min_amps), float(s.max_amps)) for s in settings},
+        origins=origins, open_types=open_types))
     by_name = {column.name: column for column in inputs}
+    declared_units: dict[str, str] = getattr(program, "input_units", {})
     for external in program.externals:
         if external.kind is not ExternalKind.INPUT or external.name in constants:
             continue
@@ -172,6 +195,9 @@ def prepare(
             raise DataError(data.file, None, (
                 f"the rules read input {external.name!r} but the data has no column "
                 f"{external.name!r} (columns: {shown})"))
+        typed = _typed_column(data, read, external.type, declared_units.get(external.name))
+        if typed is not read:
+            inputs[inputs.index(read)] = by_name[external.name] = read = typed
         _check_type(data, read, external.type)
     for s in settings:
         if isinstance(s.voltage, str) and s.voltage not in by_name and \
@@ -276,6 +302,18 @@ def _check_driver(data: ReplayData, column: Column, prop: str) -> None:
                 raise DataError(data.file, data.lines[row], (
                     f"column {column.name!r}: {value:g} is not 0 (no vehicle) or 1 "
                     f"(vehicle connected)"))
+
+
+def _typed_column(data: ReplayData, column: Column, expected: ValueType,
+                  declared: str | None) -> Column:
+    """The column as the rules read it: booleans from 0/1 or true/false, numbers without a
+    unit in the unit a rule file declares (`input pv: kW`)."""
+    if expected.kind is Kind.BOOLEAN:
+        return boolean_column(data, column)
+    if expected.kind is Kind.NUMBER and column.unit is None and not column.is_text \
+            and declared is not None and expected.dimension != NUMBER:
+        return column_in_unit(column, lookup_unit(declared))
+    return column
 
 
 def _check_type(data: ReplayData, column: Column, expected: ValueType) -> None:
