@@ -69,6 +69,7 @@ def check(args: argparse.Namespace) -> int:
             return 2
     groups = [sources] if args.config is not None else [[source] for source in sources]
     problems = []
+    warnings: list[SourceError] = []     # dubious but legal: shown, and the exit stays 0
     statements = 0
     for group in groups:
         program, found = check_texts(group, env)
@@ -77,12 +78,15 @@ def check(args: argparse.Namespace) -> int:
         problems.extend(found)
         if program is not None:
             statements += program.statement_count
+            warnings.extend(program.warnings)
     if problems:
         for problem in problems:
             print(problem.render(), file=sys.stderr)
         count = len(problems)
         print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
+    for warning in warnings:
+        print(warning.render(), file=sys.stderr)
     plural = "s" if len(sources) != 1 else ""
     print(f"{len(sources)} file{plural}, {statements} statement{'s' if statements != 1 else ''}"
           ": ok")

@@ -23,6 +23,7 @@ from evse_rules.language.checked import (
     CheckedProgram,
     CheckedStatement,
     CheckedTrigger,
+    RuleWarning,
     Symbol,
     SymbolKind,
     article,
@@ -359,6 +360,32 @@ class Checker(ExpressionChecker):
             otherwise = ()
         self.program.statements.append(CheckedStatement(statement, block, then, otherwise,
                                                         guards, label))
+        self._dubious(statement, block, guards)
+
+    def warn(self, loc: Location, message: str) -> None:
+        lines = self.lines.get(loc.file, ())
+        source = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
+        self.program.warnings.append(RuleWarning(loc, message, source))
+
+    def _dubious(self, statement: ast.Statement, block: int | None,
+                 guards: tuple[int, ...]) -> None:
+        """Warnings for legal code that rarely does what its writer meant."""
+        if isinstance(statement, ast.IfStmt) and statement.otherwise \
+                and _tests_auto(statement.condition) \
+                and not any(_tests_auto(self.program.guards[g].guard.condition)
+                            for g in guards):
+            self.warn(statement.otherwise[0].loc, "this else also runs in manual mode (whenever "
+                      "mode is not auto), and undoes what a person did by hand: put the rule "
+                      "in an `if mode is auto:` block instead")
+        trigger = self.program.triggers[block].trigger if block is not None else None
+        if isinstance(trigger, ast.Every):
+            for call in _calls(statement):
+                window = call.args[1] if len(call.args) == 2 else None
+                if id(call) in self.program.windows and isinstance(window, ast.NumberLit) \
+                        and window.value <= trigger.period.value:
+                    self.warn(call.loc, f"{call.function} over {window.text} in a block that "
+                              f"runs every {trigger.period.text} sees one sample: compute it "
+                              "in a let (lets see every tick)")
 
     def _actions(self, actions: tuple[ast.Action, ...]) -> tuple[CheckedAction, ...]:
         checked = []
@@ -482,6 +509,32 @@ class Checker(ExpressionChecker):
         return CheckedAction(ActionKind.SET_MODE, action.loc, charger=charger, mode=value.name)
 
     # ---- expressions ----------------------------------------------------------------------
+
+
+def _tests_auto(expr: ast.Expr) -> bool:
+    """Whether a condition requires `mode is auto` (alone or in a chain of and)."""
+    if isinstance(expr, ast.Is):
+        return expr.value == "auto" and not expr.negated and isinstance(expr.subject, ast.Name) \
+            and expr.subject.name == "mode"
+    if isinstance(expr, ast.Binary) and expr.op == "and":
+        return _tests_auto(expr.left) or _tests_auto(expr.right)
+    return False
+
+
+def _calls(node: object) -> list[ast.Call]:
+    """The calls in a statement, in source order."""
+    found: list[ast.Call] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(reversed(item))
+        elif hasattr(item, "__dataclass_fields__") and not isinstance(item, ast.Ident):
+            if isinstance(item, ast.Call):
+                found.append(item)
+            stack.extend(getattr(item, f) for f in reversed(item.__dataclass_fields__)
+                         if f not in ("loc", "value_loc", "function_loc"))
+    return found
 
 
 _NOT_LITERAL = object()

@@ -32,6 +32,14 @@ class Symbol:
     decl: Location | None = None
 
 
+class RuleWarning(SourceError):
+    """Dubious but legal code: shown with its place like an error, and the file still runs
+    (`evse-rules check` exits 0)."""
+
+    def render(self) -> str:
+        return super().render().replace(": error: ", ": warning: ", 1)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedAction:
     """An action with its charger and target resolved."""
@@ -83,6 +91,7 @@ class CheckedProgram:
     sets: dict[int, tuple[str, ...]] = field(default_factory=dict)
     warnings: list[SourceError] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)     # input -> the type a file wrote
+    uses_clock: bool = False               # a rule reads the local date (today)
     statements: list[CheckedStatement] = field(default_factory=list)
     # Keyed by id() of AST nodes (the nodes live as long as `files`).
     types: dict[int, ValueType] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from typing import Any
 
 from evse_rules.language import ast, runtime
 from evse_rules.language.checked import CheckedAction, CheckedProgram, Symbol, SymbolKind
+from evse_rules.language.names import TEXT_TYPE
 from evse_rules.language.program import (
     ActionKind,
     Formatter,
@@ -299,6 +300,14 @@ class _FunctionBuilder:
             obj = gen.state(runtime.Window(window, duration.value))
             return self._computed_once(e, self._hoist(f"{self.bind(obj)}(n, {code})"), True)
         name = e.function
+        if name == "today":
+            code, _ = self.value(e.args[0])
+            day = ast.Name(e.loc, "date")
+            gen.checked.symbols[id(day)] = gen.date_symbol
+            gen.keep.append(day)
+            obj = self.bind(gen.state(runtime.Today()))
+            return self._computed_once(e, self._hoist(
+                f"{obj}({self.value(day)[0]}, {code})"), True)
         if name == "known":
             code, may_be_none = self.value(e.args[0])
             return (f"({code} is not None)" if may_be_none else "True"), False
@@ -465,6 +474,7 @@ class CodeGen:
         self.checked = checked
         self.slots = slots
         self.time_symbol = time_symbol
+        self.date_symbol = Symbol("date", SymbolKind.BUILTIN, TEXT_TYPE)
         self.namespace: dict[str, Any] = {"__builtins__": {"min": min, "max": max, "abs": abs}}
         self.functions: list[_Function] = []
         # Functions compiled on first use: the lines before each in `__source__`, its source.

@@ -115,7 +115,7 @@ class CompiledProgram:
             _has_between(st.statement) for st in checked.statements) or any(
             _has_between(e) for _, e in checked.lets) or any(
             _has_between(g.guard.condition) for g in checked.guards) or any(
-            _has_between(t.trigger) for t in checked.triggers)
+            _has_between(t.trigger) for t in checked.triggers) or checked.uses_clock
 
         gen = CodeGen(checked, slots, Symbol("time", SymbolKind.BUILTIN, TIME_TYPE))
         let_names = [gen.let_function(i, expr, let_base + i)
@@ -177,6 +177,8 @@ class CompiledProgram:
         # The unit or type each input was declared with in a file (`input pv: kW` -> "kW"):
         # a replay's column without a unit takes it.
         self.input_units: dict[str, str] = dict(checked.units)
+        # Dubious but legal code (`evse-rules check` shows them and exits 0).
+        self.warnings = list(checked.warnings)
 
     @staticmethod
     def _why(checked: CheckedProgram, trigger: CheckedTrigger | None,

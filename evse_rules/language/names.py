@@ -71,5 +71,6 @@ FUNCTIONS: dict[str, str] = {
     "ceil": "ceil(x)",
     "abs": "abs(x)",
     "known": "known(x)",
+    "today": "today(x), like today(total_energy)",
     "smooth": "smooth(x, rise DURATION, fall DURATION)",
 }

@@ -28,7 +28,7 @@ from lark.indenter import Indenter
 from evse_rules.errors import Location, SourceError
 from evse_rules.language import ast
 from evse_rules.language.lexer import TAB_LENGTH, BadCharacter, BadIndent, RuleLexer
-from evse_rules.language.syntax import translate
+from evse_rules.language.syntax import translate, with_hint
 from evse_rules.language.units import ALIASES, NUMBER, UNITS
 
 # The file being parsed and the line offset of the piece being parsed: set around each parse
@@ -474,16 +474,20 @@ def _parse_piece(text: str, lines: list[str]) -> tuple[ast.Item, ...]:
             text, start="start")
         return items
     except UnexpectedInput as error:
-        raise _translate(error, lines) from None
+        raise with_hint(_translate(error, lines), lines, _LINE_OFFSET.get()) from None
     except _LogSyntaxError as error:
         raise error.error from None
     except BadIndent as error:
         line = error.line + _LINE_OFFSET.get()
         loc = Location(_FILE.get(), line, 1, line, error.width + 1)
-        raise SourceError(loc, "this line's indentation matches no enclosing block") from None
+        raise with_hint(SourceError(loc, "this line's indentation matches no enclosing block"),
+                        lines, _LINE_OFFSET.get()) from None
     except BadCharacter as error:
         line = error.line + _LINE_OFFSET.get()
         loc = Location(_FILE.get(), line, error.column, line, error.column + 1)
+        if error.char == '"':
+            raise SourceError(loc, "a quoted text opens here and is not closed on this line "
+                              "(end it with \")") from None
         raise SourceError(loc, f"unexpected character {error.char!r}") from None
 
 

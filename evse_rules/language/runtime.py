@@ -103,6 +103,31 @@ class Smoother:
         self.last = 0.0
 
 
+class Today:
+    """`today(x)`: how much a counter (a charger's total_energy) grew since the local day
+    began - since the first tick of the day that knew it. A counter that goes back (a
+    charger replaced or reset) starts the day's count again from there."""
+
+    __slots__ = ("day", "start")
+
+    def __init__(self) -> None:
+        self.day: object = None
+        self.start: float | None = None
+
+    def __call__(self, day: object, value: float | None) -> float | None:
+        if value is None:
+            return None
+        start = self.start
+        if day != self.day or start is None or value < start:
+            self.day, self.start = day, value
+            return 0.0
+        return value - start
+
+    def reset(self) -> None:
+        self.day = None
+        self.start = None
+
+
 class TickClock:
     """The program's own clock, kept by the tick function: whether the next tick is the
     first one, and the time of the last (-inf before the first)."""

@@ -7,6 +7,8 @@ turned into words here, and groups of them into one phrase ("an expression", "an
 
 from __future__ import annotations
 
+import re
+
 from lark import Token
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
@@ -32,7 +34,7 @@ _EXPRESSION_ALSO = {"LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH"
 _ACTIONS = {"LOG", "SET", "START", "STOP"}
 # Tokens that can continue an expression: when several are expected, say "an operator".
 _OPERATORS = {"COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "AND", "OR", "IS", "BETWEEN", "FOR",
-              "DOT", "LPAR"}
+              "DOT", "LPAR", "IF", "IN", "UNTIL"}
 
 
 def describe_expected(expected: set[str], texts: dict[str, str]) -> str:
@@ -102,3 +104,34 @@ def translate(error: UnexpectedInput, lines: list[str], file: str, offset: int,
     expected = error.accepts or error.expected
     return SourceError(loc, f"expected {describe_expected(set(expected), texts)}, "
                             f"found {describe_found(token)}")
+
+
+_DECIMAL_COMMA = re.compile(r"\d,\d")
+_FOR_BEFORE = re.compile(r"\bfor\s+[\d.]+\s*[A-Za-z%]*\s*$")
+
+
+def with_hint(error: SourceError, lines: list[str], offset: int) -> SourceError:
+    """The error with a hint for the mistakes people make: `=` for `is`, a decimal comma,
+    `COND for D and X`, tabs in the indentation. `lines` are those of the piece parsed,
+    `offset` lines into the file."""
+    loc = error.location
+    index = loc.line - offset - 1
+    line = lines[index] if 0 <= index < len(lines) else ""
+    message = error.message
+    found = message.rsplit("found ", 1)[-1] if "found " in message else ""
+    hint = ""
+    if found == "'='" and ("an operator" in message or "'then'" in message):
+        hint = "; to compare, write is for a choice (mode is auto) or == for numbers"
+    elif found in ("'and'", "'or'") and _FOR_BEFORE.search(line[:loc.col - 1]):
+        hint = ("; for applies to the whole condition before it: put it in parentheses, "
+                f"like (pv > 1 kW for 3 min) {found.strip(chr(39))} ...")
+    elif any(abs(m.start() + 2 - loc.col) <= 2 for m in _DECIMAL_COMMA.finditer(line)):
+        match = next(m for m in _DECIMAL_COMMA.finditer(line) if abs(m.start() + 2 - loc.col) <= 2)
+        number = match.group().replace(",", ".")
+        hint = f"; write decimals with a point ({number}): a comma separates actions and arguments"
+    elif "indent" in message and any("\t" in text[:len(text) - len(text.lstrip())]
+                                     for text in lines):
+        hint = "; a tab counts as 8 spaces: indent with spaces only"
+    if not hint:
+        return error
+    return SourceError(loc, message + hint, error.source_line)

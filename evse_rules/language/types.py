@@ -313,6 +313,11 @@ class ExpressionChecker:
             self.error(name.loc, f"{name.name} is ambiguous with several chargers: write "
                        + choices([f"{c}.{name.name}" for c in self.chargers]))
             return None
+        choice = _CHOICE_OF.get(name.name)
+        if choice is not None:
+            self.error(name.loc, f"unknown name {name.name}: {name.name} is a choice of "
+                       f"{choice}; compare with is, like `{choice} is {name.name}`")
+            return None
         self.error(name.loc, f"unknown name {name.name}" + self._suggest(name.name))
         return None
 
@@ -505,7 +510,7 @@ class ExpressionChecker:
             for arg in args:
                 self.expr(arg)
             return None
-        if name in ("round", "floor", "ceil", "abs", "known") and len(args) != 1:
+        if name in ("round", "floor", "ceil", "abs", "known", "today") and len(args) != 1:
             self.error(e.loc, f"{name} takes one argument: {FUNCTIONS[name]}, found "
                        f"{len(args)}")
             return None
@@ -517,6 +522,9 @@ class ExpressionChecker:
             return None
         if name == "known":
             return BOOLEAN_TYPE if self.expr(args[0]) is not None else None
+        if name == "today":
+            self.program.uses_clock = True
+            return self._number_arg(args[0], "today")
         types = [self.expr(arg) for arg in args]
         if any(t is None for t in types):
             return None
@@ -543,6 +551,14 @@ class ExpressionChecker:
             self.error(arg.loc, f"{name} takes a number, found {type_name(vtype)}")
             return None
         return vtype
+
+
+# Words that are choices of a built-in or a charger property, not names: `mode == auto`.
+_CHOICE_OF: dict[str, str] = {
+    **{state: "state" for state in CHARGER_PROPERTIES["state"].choices},
+    **{mode: "mode" for mode in CHARGER_PROPERTIES["mode"].choices},
+    **{day: "weekday" for day in (*WEEKDAYS, "weekend", "weekdays")},
+}
 
 
 def _shorten(text: str) -> str:
