@@ -39,8 +39,24 @@ def test_every_example_rule_file_checks_clean(capsys: pytest.CaptureFixture[str]
     files = sorted(str(p) for p in (ROOT / "rules").glob("*.evr"))
     assert len(files) >= 4
     status, out, err = run(capsys, *files)
-    assert (status, err) == (0, "")
+    assert status == 0 and "error:" not in err
+    # Only the naive file, kept to show what goes wrong, is warned about.
+    warned = {line.split(":", 1)[0] for line in err.splitlines() if ": warning: " in line}
+    assert warned == {str(ROOT / "rules" / "naive_surplus.evr")}
     assert out.startswith(f"{len(files)} files, ") and out.endswith(" statements: ok\n")
+
+
+def test_a_warning_is_shown_and_the_check_passes(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "w.evr"
+    rules.write_text("input pv: W\n"
+                     "if mode is auto and pv > 2 kW then start else stop\n"
+                     "every 5 min:\n    if avg(pv, 1 min) > 1 kW then start\n")
+    status, out, err = run(capsys, str(rules))
+    assert status == 0 and out == "1 file, 3 statements: ok\n"
+    assert f"{rules}:2:47: warning: this else also runs in manual mode" in err
+    assert f"{rules}:4:8: warning: avg over 1 min in a block that runs every 5 min sees " \
+        "one sample" in err
 
 
 def test_summary_counts_files_and_statements(tmp_path: Path,
