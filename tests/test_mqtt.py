@@ -85,7 +85,7 @@ def test_bad_mqtt_keys_are_refused_naming_the_key(change: tuple[str, str], key: 
 def test_the_topic_key_is_only_for_mqtt_inputs() -> None:
     lines = _errors('rules = ["r.evr"]\n[inputs.pv]\nkind = "http"\nurl = "http://m.local/"\n'
                     'path = "pv"\ntopic = "a/b"\n')
-    assert any("topic and type are only for kind 'mqtt'" in line for line in lines), lines
+    assert any("topic is only for kind 'mqtt'" in line for line in lines), lines
 
 
 @pytest.mark.parametrize(("raw", "kind", "path", "factor", "value"), [
