@@ -43,6 +43,10 @@ from evse_rules.simulate.figures import (
 from evse_rules.simulate.setup import Setup, column_type, prepare
 
 ProgressCallback = Callable[[int, int], None]
+# The replay unpacks a step's result in this order (the fields of StepResult).
+if StepResult._fields != ("now", "commands", "held", "adjusted", "lost", "fired", "lets_source",
+                          "logs", "mode_changes", "var_changes"):
+    raise ImportError("StepResult's fields changed: update the unpacking in replay.run")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -166,12 +170,12 @@ def run(setup: Setup, recorder: Recorder | None = None,
     commit = engine.commit
     by_name = {account.name: account for account in accounts}
     readers = [(account.name, account.charger.read_status) for account in accounts]
+    only = readers[0] if len(readers) == 1 else None
     charging_state = ChargerState.CHARGING
     start_kind = CommandKind.START
     uncharged = True            # some charger never charged yet: held starts are counted
-    fields = StepResult._fields
-    held_at, logs_at = fields.index("held"), fields.index("logs")
-    modes_at, vars_at = fields.index("mode_changes"), fields.index("var_changes")
+    extras = meter_at >= 0 or bool(events)     # anything but rows and the engine per tick
+    metered = meter_at >= 0
     now = first
     row = 0
     next_time = times[0]        # of the next row not applied yet (inf after the last)
@@ -200,16 +204,17 @@ def run(setup: Setup, recorder: Recorder | None = None,
                         continue        # an empty cell (None, NaN) keeps the last value
                     held[i] = value
                     set_input(name, value, now)
-                for column, charger, prop in drivers:
-                    number = column.numbers[row]  # type: ignore[index]
-                    if number == number:
-                        if prop == "vehicle":
-                            charger.plug(number >= 0.5)
-                        elif prop == "soc":
-                            charger.set_soc(number)
-                        else:
-                            charger.set_grid_voltage(number)
-                if meter_at >= 0:
+                if drivers:
+                    for column, charger, prop in drivers:
+                        number = column.numbers[row]  # type: ignore[index]
+                        if number == number:
+                            if prop == "vehicle":
+                                charger.plug(number >= 0.5)
+                            elif prop == "soc":
+                                charger.set_soc(number)
+                            else:
+                                charger.set_grid_voltage(number)
+                if metered:
                     number = meter_values[row]
                     if number == number:
                         recorded = number
@@ -225,22 +230,28 @@ def run(setup: Setup, recorder: Recorder | None = None,
             if house_at >= 0:
                 value = held[house_at]
                 house_w = value if value.__class__ is float else 0.0
-        for name, read_status in readers:
-            set_charger(name, read_status(), now)
-        if meter_at >= 0 and recorded == recorded:
-            reading = recorded + meter_sign * sum([a.charger.power for a in accounts])
-            if reading != held[meter_at] or meter_time is now:
-                held[meter_at] = reading
-                set_input(meter_name, reading, meter_time)
-        if next_event <= limit:
-            while event_index < len(events) and events[event_index].at <= limit:
-                _hand(engine, events[event_index].spec, now, by_name, happened,
-                      hand_counts, recorder)
-                event_index += 1
-            next_event = events[event_index].at if event_index < len(events) else math.inf
+        if only is not None:        # one charger: no loop
+            set_charger(only[0], only[1](), now)
+        else:
+            for name, read_status in readers:
+                set_charger(name, read_status(), now)
+        if extras:
+            if metered and recorded == recorded:
+                reading = recorded + meter_sign * sum([a.charger.power for a in accounts])
+                if reading != held[meter_at] or meter_time is now:
+                    held[meter_at] = reading
+                    set_input(meter_name, reading, meter_time)
+            if next_event <= limit:
+                while event_index < len(events) and events[event_index].at <= limit:
+                    _hand(engine, events[event_index].spec, now, by_name, happened,
+                          hand_counts, recorder)
+                    event_index += 1
+                next_event = (events[event_index].at if event_index < len(events)
+                              else math.inf)
         # 2-4. the engine; 5. send.
         result = engine_step(now, clock_us / 1_000_000)
-        commands = result.commands
+        # Unpacked at once: a named tuple's field by name costs a property call each.
+        _, commands, held_back, _, _, fired, _, logs, modes, variables = result
         if commands:
             for command in commands:
                 account = by_name[command.charger]
@@ -253,15 +264,12 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 account.figures.commands[command.kind.value] += 1
                 if command.kind is start_kind and not account.figures.charges:
                     account.tried["sent"] = account.tried.get("sent", 0) + 1
-        # By index, not by name: a named tuple's field costs a property call, and these
-        # run every tick.
-        if uncharged and result[held_at]:
-            uncharged = _tried(result.held, by_name)
-        if result[logs_at] or result[modes_at] or result[vars_at]:
+        if uncharged and held_back:
+            uncharged = _tried(held_back, by_name)
+        if logs or modes or variables:
             _changes(result, happened, recorder)
         # The rules that fired, counted per run of ticks with the same list (a rule fires
         # for long stretches: comparing two short lists is cheaper than counting each).
-        fired = result.fired
         if fired == last_fired:
             same_fired += 1
         else:
@@ -270,7 +278,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
             last_fired, same_fired = fired, 1
         # The interval that follows this tick: energy, and the sun's share of it.
         solar += pv_w * dt
-        if meter_at >= 0:
+        if metered:
             export = -meter_sign * recorded
             available = export * dt if export > 0.0 else 0.0
         else:
