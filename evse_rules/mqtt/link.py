@@ -229,7 +229,7 @@ class MqttLink:
 
 def _reason(error: aiomqtt.MqttError) -> str:
     text = str(error) or type(error).__name__
-    if "Connection refused" in text or "111" in text:
+    if "Connection refused" in text or "[Errno 111]" in text:
         return "connection refused (is the broker running?)"
     if "Not authorized" in text or "Bad user name or password" in text or "code:5" in text:
         return "not authorized (check user and password)"
