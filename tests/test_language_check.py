@@ -358,6 +358,38 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
      "a duration must be at most 366 days (8784 h), found 9000 h", 1, 17),
     ("let x = 1234567890123456789012345678901\n", Environment(),
      "the number 12345678...45678901 has 31 digits: a number has at most 30", 1, 9),
+    ("every 5 min:\n    at 22:00:\n        start\n", Environment(),
+     "a trigger block cannot hold another trigger block (a statement has one trigger): put "
+     "it at the outer level, or use a condition block (if, while, between) inside", 2, 5),
+    ("let x = 6 A if true else 5 W\n", Environment(),
+     "both values of `A if C else B` must have one type: found current (A) and power (W)",
+     1, 9),
+    ("input pv: W\nlet x = pv in (a, b)\n", Environment(),
+     "in takes a choice (like weekday or state), found power (W)", 2, 9),
+    ("let x = weekday in (sat, sunday, holiday)\n", Environment(),
+     "holiday is not one of mon, tue, wed, thu, fri, sat or sun", 1, 34),
+    ("let x = hour until 07:00\n", Environment(),
+     "until follows time: write time until 07:00, found hour until", 1, 9),
+    ("let x = time until 7\n", Environment(),
+     "time until takes a time of day like 07:00, found number", 1, 20),
+    ("set amps to 40 A\n", Environment(),
+     "40 A is outside evse's 6..32 A (the default min_amps..max_amps): the engine would "
+     "clamp it to 32 A at every tick", 1, 13),
+    ("set amps to 20 A\n", Environment(limits={"evse": (6.0, 16.0)}),
+     "20 A is outside evse's 6..16 A (the config's min_amps..max_amps): the engine would "
+     "clamp it to 16 A at every tick", 1, 13),
+    ("if mode == auto then stop\n", Environment(),
+     "unknown name auto: auto is a choice of mode; compare with is, like `mode is auto`",
+     1, 12),
+    ("let x = today(1 W, 2 W)\n", Environment(),
+     "today takes one argument: today(x), like today(total_energy), found 2", 1, 9),
+    ("let x = today(true)\n", Environment(), "today takes a number, found boolean", 1, 15),
+    ("input pv: W\n", Environment(inputs={"pv": ValueType(Kind.NUMBER, CURRENT)},
+                                   origins={"pv": "column pv of day.csv"}),
+     "input pv is current (A) by column pv of day.csv, not power (W)", 1, 11),
+    ("".join("    " * i + "if true:\n" for i in range(21)) + "    " * 21 + "stop\n",
+     Environment(), "blocks nest too deeply (more than 20 levels): join conditions with and",
+     21, 81),
     ("let x = 2000000000000000 W\n", Environment(),
      "the number 2000000000000000 is too large: numbers are at most 1,000,000,000,000,000 "
      "(1e15)", 1, 9),
@@ -429,6 +461,19 @@ SYNTAX_CATALOGUE: list[tuple[str, str, int, int]] = [
     ('log "a {pv +} b"\n', "expected an expression, found '}'", 1, 13),
     ('log "' + "{pv}" * 1001 + '"\n',
      "a log text shows at most 1,000 values: split it into several logs", 1, 4006),
+    ("stop garage later\n", "expected 'now' or end of line after stop garage, found 'later'",
+     1, 13),
+    ("input pv: W\nif mode = auto then stop\n", "expected an operator, ':' or 'then', found "
+     "'='; to compare, write is for a choice (mode is auto) or == for numbers", 2, 9),
+    ("set amps to 6,5 A\n", "expected an action (start, stop, set or log), found '5'; write "
+     "decimals with a point (6.5): a comma separates actions and arguments", 1, 15),
+    ("input pv: W\nif pv > 1 kW for 3 min and mode is auto then start\n",
+     "expected ':' or 'then', found 'and'; for applies to the whole condition before it: put "
+     "it in parentheses, like (pv > 1 kW for 3 min) and ...", 2, 24),
+    ('log "abc\n', 'a quoted text opens here and is not closed on this line (end it with ")',
+     1, 5),
+    ("every 5 min:\n\tstart\n    stop\n", "this line's indentation matches no enclosing "
+     "block; a tab counts as 8 spaces: indent with spaces only", 3, 1),
 ]
 
 
@@ -490,7 +535,8 @@ def _reference_rule_blocks() -> list[tuple[int, str]]:
         if current:
             blocks.append((number - len(current), "\n".join(current).rstrip() + "\n"))
             current = []
-    starts = ("input ", "let ", "var ", "charger ", "if ", "at ", "every ", "cron ", "on ")
+    starts = ("input ", "let ", "var ", "charger ", "if ", "at ", "every ", "cron ", "on ",
+              "between ", "while ", "when ")
     return [(number, text) for number, text in blocks if text.startswith(starts)]
 
 
