@@ -165,3 +165,29 @@ def test_two_chargers_the_carport_only_takes_what_the_garage_leaves(tmp_path: Pa
     # On a clear day, few starts: the hysteresis holds.
     starts = sum(1 for i in range(1, len(garage)) if garage[i][0] and not garage[i - 1][0])
     assert starts <= 2
+
+
+async def test_the_dashboard_counts_down_to_a_start_a_for_clock_waits_on(
+        tmp_path: Path) -> None:
+    from evse_rules.config import parse_config
+    from evse_rules.live import Daemon, FakeTime
+    from evse_rules.live.face import DaemonFace
+
+    (tmp_path / "sun.evr").write_text("input pv: W\n"
+                                      "if mode is auto and pv > 1 kW for 2 min then start\n")
+    config = parse_config(
+        'tick = "20 s"\nrules = ["sun.evr"]\n'
+        '[chargers.evse]\ndriver = "simulated"\nmode = "auto"\n'
+        '[inputs.pv]\nkind = "constant"\nvalue = "2 kW"\n', "evse-rules.toml", tmp_path)
+    time = FakeTime(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    daemon = Daemon(config, clock=time.clock, sleep=time.sleep, max_ticks=5)
+    await daemon.run()
+    assert daemon.last_tick is not None
+    time.now = daemon.last_tick         # the view as of the last tick: 80 s of 120 s held
+    (charger,) = DaemonFace(daemon).view().chargers
+    assert charger.countdown is not None
+    assert (charger.countdown.action, charger.countdown.seconds) == ("start", 40.0)
+    assert charger.countdown.text == (
+        f"starting in 40 s if it holds ({tmp_path / 'sun.evr'}:2 if mode is auto and "
+        "pv > 1 kW for 2 min then start)")
+    assert charger.why == charger.countdown.text
