@@ -352,3 +352,22 @@ def test_simulation_guide_documents_every_option_column_and_warning() -> None:
                     "inputs.pv.stale_after is 2 min", "never charged although the rules asked",
                     "stayed in manual mode", "\"hand\": {", "`events`"):
         assert example in guide, example
+
+
+def test_a_soc_column_before_the_vehicle_column_still_sets_the_plugged_car(
+        tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("time,soc[%],vehicle\n"
+                    "2026-06-21T08:00:00+00:00,,0\n"
+                    "2026-06-21T09:00:00+00:00,95,1\n"
+                    "2026-06-21T12:00:00+00:00,,1\n")
+    result = run(prepare([always_on(tmp_path)], data, vehicle=Vehicle(10_000.0, 20.0)))
+    assert result.to_json()["ev_kwh"] == pytest.approx(0.5, abs=0.01)   # 95 % to 100 %
+
+
+def test_an_event_outside_the_data_is_a_warning(tmp_path: Path) -> None:
+    setup = prepare([always_on(tmp_path)], CLOUDY,
+                    events=[parse_event("2024-01-01T12:00", "stop", "--at")])
+    assert setup.warnings == [
+        "--at: warning: stop at 2024-01-01 12:00:00 is outside the data "
+        "(2025-06-08T00:00:00-05:00 to 2025-06-08T23:59:00-05:00): it never happens"]

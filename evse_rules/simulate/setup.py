@@ -215,10 +215,18 @@ def prepare(
     for column, charger, prop in drivers_spec:
         targets = [charger] if charger else names
         drivers.extend((column, chargers[name], prop) for name in targets)
+    # A row that plugs a car in and gives its state of charge: the plug first (a new
+    # session starts with the usual charge), then the reading.
+    drivers.sort(key=lambda driver: driver[2] != "vehicle")
     site_meter = _meter(data, inputs, meter)
     warnings = stale_warnings(data, stale_after)
     placed = place_events(events, data.times[0], data.times[-1], data.zones[0][1])
     _check_events(data, placed, names, program)
+    for event in placed:
+        if not data.times[0] <= event.at <= data.times[-1]:
+            warnings.append(f"{event.spec.where}: warning: {event.spec.text()} at "
+                            f"{event.spec.once} is outside the data ({data.start().isoformat()} "
+                            f"to {data.end().isoformat()}): it never happens")
     return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
                  stale_after, site_meter, placed, warnings)
 
