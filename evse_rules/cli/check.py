@@ -29,7 +29,7 @@ def check(args: argparse.Namespace) -> int:
     Example: evse-rules check rules/*.evr
     """
     from evse_rules.errors import ConfigError
-    from evse_rules.language import DEFAULT_ENVIRONMENT, check_texts
+    from evse_rules.language import DEFAULT_ENVIRONMENT, check_only
 
     files: list[Path] = [Path(p) for p in args.files]
     env = DEFAULT_ENVIRONMENT
@@ -72,7 +72,7 @@ def check(args: argparse.Namespace) -> int:
     warnings: list[SourceError] = []     # dubious but legal: shown, and the exit stays 0
     statements = 0
     for group in groups:
-        program, found = check_texts(group, env)
+        program, found = check_only(group, env)
         if program is not None and args.config is not None:
             found = _unfed_inputs(group, set(config.inputs))
         problems.extend(found)

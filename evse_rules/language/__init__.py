@@ -20,6 +20,7 @@ from pathlib import Path
 from evse_rules.errors import Location, RuleFileErrors, SourceError
 from evse_rules.language import ast
 from evse_rules.language.check import check
+from evse_rules.language.checked import CheckedProgram
 from evse_rules.language.compiled import CompiledProgram
 from evse_rules.language.parse import parse_text
 from evse_rules.language.program import (
@@ -57,6 +58,7 @@ __all__ = [
     "ValueType",
     "VariableDecl",
     "check_files",
+    "check_only",
     "check_texts",
     "declared_chargers",
     "load_program",
@@ -100,11 +102,24 @@ def _collector_paused() -> Iterator[None]:
 def _compile(sources: Iterable[tuple[str, str]], env: Environment,
              errors: list[SourceError]) -> CompiledProgram | None:
     with _collector_paused():
-        return _compile_all(sources, env, errors)
+        checked = _check_all(sources, env, errors)
+        return CompiledProgram(checked) if checked is not None else None
 
 
-def _compile_all(sources: Iterable[tuple[str, str]], env: Environment,
-                 errors: list[SourceError]) -> CompiledProgram | None:
+def check_only(sources: Sequence[tuple[str, str]], env: Environment = DEFAULT_ENVIRONMENT
+               ) -> tuple[CheckedProgram | None, list[SourceError]]:
+    """Parse and check (file name, text) pairs as one program, without compiling it: what
+    `evse-rules check` needs (the errors, the warnings, the statement count), in about half
+    the time of `check_texts`."""
+    errors: list[SourceError] = []
+    with _collector_paused():
+        checked = _check_all(sources, env, errors)
+    return checked, sorted(errors, key=lambda e: (e.location.file, e.location.line,
+                                                  e.location.col))
+
+
+def _check_all(sources: Iterable[tuple[str, str]], env: Environment,
+               errors: list[SourceError]) -> CheckedProgram | None:
     files: list[ast.RuleFile] = []
     for name, text in sources:
         try:
@@ -124,7 +139,7 @@ def _compile_all(sources: Iterable[tuple[str, str]], env: Environment,
     errors.extend(problems)
     if errors:
         return None
-    return CompiledProgram(checked)
+    return checked
 
 
 def check_texts(sources: Sequence[tuple[str, str]], env: Environment = DEFAULT_ENVIRONMENT

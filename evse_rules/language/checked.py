@@ -92,6 +92,11 @@ class CheckedProgram:
     warnings: list[SourceError] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)     # input -> the type a file wrote
     uses_clock: bool = False               # a rule reads the local date (today)
+
+    @property
+    def statement_count(self) -> int:
+        """Statements and declarations, as `evse-rules check` counts them."""
+        return len(self.statements) + self.declarations
     statements: list[CheckedStatement] = field(default_factory=list)
     # Keyed by id() of AST nodes (the nodes live as long as `files`).
     types: dict[int, ValueType] = field(default_factory=dict)
