@@ -246,6 +246,8 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
     ("input pv: W\nlet x = 5 Kw\n", Environment(),
      "unknown unit Kw (units: mA, A, V, W, kW, Wh, kWh, ms, s, min, h, %); did you mean kW?",
      2, 9),
+    ("let x = 16 amps\n", Environment(),
+     "unknown unit amps (units: mA, A, V, W, kW, Wh, kWh, ms, s, min, h, %); write A", 1, 9),
     ("if time > 25:00 then stop\n", Environment(),
      "25:00 is not a time of day (00:00 to 23:59)", 1, 11),
     ("every 5:\n    start\n", Environment(),

@@ -228,8 +228,9 @@ class ExpressionChecker:
             return None
         if e.dimension is None:
             unit = e.unit or ""
-            self.error(e.loc, f"unknown unit {unit} (units: {', '.join(UNITS)})"
-                       + did_you_mean(unit, UNITS))
+            spelled = _SPELLED_UNITS.get(unit.lower().rstrip("s"))
+            hint = f"; write {spelled}" if spelled else did_you_mean(unit, UNITS)
+            self.error(e.loc, f"unknown unit {unit} (units: {', '.join(UNITS)}){hint}")
             return None
         return ValueType(Kind.NUMBER, e.dimension)
 
@@ -552,6 +553,13 @@ class ExpressionChecker:
             return None
         return vtype
 
+
+# Units as people spell them out (without a final s): the symbol to write instead.
+_SPELLED_UNITS = {
+    "amp": "A", "ampere": "A", "milliamp": "mA", "volt": "V", "watt": "W", "kwatt": "kW",
+    "kilowatt": "kW", "watthour": "Wh", "kwatthour": "kWh", "kilowatthour": "kWh",
+    "percent": "%", "hr": "h", "msec": "ms",
+}
 
 # Words that are choices of a built-in or a charger property, not names: `mode == auto`.
 _CHOICE_OF: dict[str, str] = {
