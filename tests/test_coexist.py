@@ -191,3 +191,22 @@ async def test_the_dashboard_counts_down_to_a_start_a_for_clock_waits_on(
         f"starting in 40 s if it holds ({tmp_path / 'sun.evr'}:2 if mode is auto and "
         "pv > 1 kW for 2 min then start)")
     assert charger.why == charger.countdown.text
+
+
+async def test_the_journal_says_which_block_decided(tmp_path: Path) -> None:
+    from evse_rules.config import parse_config
+    from evse_rules.engine.journal import Journal
+    from evse_rules.live import Daemon, FakeTime
+    from evse_rules.live.report import describe
+
+    (tmp_path / "night.evr").write_text("if mode is auto:\n    between 10:00 and 14:00:\n"
+                                        "        start\n")
+    config = parse_config(
+        'rules = ["night.evr"]\n[chargers.evse]\ndriver = "simulated"\nmode = "auto"\n',
+        "evse-rules.toml", tmp_path)
+    time = FakeTime(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    await Daemon(config, clock=time.clock, sleep=time.sleep, max_ticks=2).run()
+    with Journal(config.journal_path) as journal:
+        sent = [describe(e) for e in journal.entries() if e.type == "command"]
+    assert sent == [f"start sent <- {tmp_path / 'night.evr'}:3 start; in if mode is auto "
+                    "(night.evr:1) > between 10:00 and 14:00 (night.evr:2)"]

@@ -78,8 +78,9 @@ def test_a_later_block_wins_and_the_loser_is_named() -> None:
     engine.store.set_charger("evse", status(), MONDAY_NOON)
     step = engine.step(MONDAY_NOON)
     assert [c.value for c in step.commands] == [16.0]
-    assert "[in if true (t.evr:2)]" in str(step.commands[0].reason)
-    assert [str(item) for item in step.lost] == ["t.evr:1: set_amps lost to t.evr:3: set_amps"]
+    assert str(step.commands[0].reason) == "t.evr:3 set amps to 16 A; in if true (t.evr:2)"
+    assert [str(item) for item in step.lost] == [
+        "t.evr:1: set_amps lost to t.evr:3: set_amps [in if true (t.evr:2)]"]
 
 
 def test_a_safety_stop_beats_a_later_start() -> None:

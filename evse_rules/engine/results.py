@@ -55,7 +55,11 @@ class Reason(_ReasonFields):
 
     @classmethod
     def of(cls, action: ProposedAction, note: str | None = None) -> Reason:
-        """The reason of a command that carries out `action` (its values stay raw)."""
+        """The reason of a command that carries out `action` (its values stay raw). A rule
+        in blocks names them in the note, so that the journal says which block decided."""
+        block = action.rule.block
+        if block is not None:
+            note = f"{note}; in {block}" if note else f"in {block}"
         return tuple.__new__(cls, (action.rule, action.shown, note, action.reads, action.raw))
 
     @property
@@ -66,7 +70,7 @@ class Reason(_ReasonFields):
     def __str__(self) -> str:
         if self.rule is None and self.note is not None and self.note.startswith("by hand"):
             return self.note     # a person's command: its source is all there is to say
-        where = f"{self.rule} {self.rule.described}" if self.rule else "reference voltage"
+        where = f"{self.rule} {self.rule.text}" if self.rule else "reference voltage"
         values = self.values
         if values:
             where += " (" + ", ".join(f"{name}={shown}" for name, shown in values) + ")"
@@ -163,8 +167,10 @@ class Lost:
     beaten_by: ProposedAction
 
     def __str__(self) -> str:
+        winner = self.beaten_by.rule
+        block = f" [in {winner.block}]" if winner.block else ""
         return (f"{self.action.rule}: {self.action.kind.value} lost to "
-                f"{self.beaten_by.rule}: {self.beaten_by.kind.value}")
+                f"{winner}: {self.beaten_by.kind.value}{block}")
 
 
 @dataclass(frozen=True, slots=True)
