@@ -139,3 +139,19 @@ def test_a_type_clash_with_a_csv_column_names_the_column(tmp_path: Path) -> None
     with pytest.raises(RuleFileErrors) as caught:
         simulate([rules], csv(tmp_path, "pv[A]", "6", "7"), recorder=Logs())
     assert "by column pv of day.csv" in str(caught.value)
+
+
+def test_a_config_input_clash_and_a_current_above_max_amps_name_the_config(
+        tmp_path: Path) -> None:
+    from evse_rules.language import check_texts
+
+    (tmp_path / "r.evr").write_text("start\n")
+    (tmp_path / "c.toml").write_text(
+        'rules = ["r.evr"]\n[chargers.garage]\ndriver = "simulated"\nmax_amps = 16\n'
+        '[inputs.pv]\nkind = "http"\nurl = "http://meter.local/t"\npath = "p"\nunit = "W"\n')
+    env = load_config(tmp_path / "c.toml").environment()
+    _, errors = check_texts([("r.evr", "input pv: A\nset amps to 20 A\n")], env)
+    assert [e.message for e in errors] == [
+        "input pv is power (W) by [inputs.pv] of the config, not current (A)",
+        "20 A is outside garage's 6..16 A (the config's min_amps..max_amps): the engine "
+        "would clamp it to 16 A at every tick"]
