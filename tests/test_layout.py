@@ -24,6 +24,10 @@ FORBIDDEN = {
     "live": ("evse_rules.cli", "evse_rules.simulate", "evse_rules.api"),
     "testing": ("evse_rules.language", "evse_rules.engine", "evse_rules.cli",
                 "evse_rules.live", "evse_rules.simulate"),
+    # MQTT's state out and commands in know the engine only through live/views.py too.
+    "mqtt": ("evse_rules.engine", "evse_rules.chargers", "evse_rules.language",
+             "evse_rules.simulate", "evse_rules.cli", "evse_rules.live.daemon",
+             "evse_rules.live.face", "evse_rules.live.commands", "evse_rules.api"),
     # The API and the dashboard know the engine only through live/views.py (EngineFace).
     "api": ("evse_rules.engine", "evse_rules.chargers", "evse_rules.inputs",
             "evse_rules.config", "evse_rules.cli", "evse_rules.simulate",

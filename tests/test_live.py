@@ -277,7 +277,7 @@ async def test_a_dead_input_goes_stale_and_nothing_is_claimed_from_it(
                           'stale_after = "2 min"')
     h = _harness(tmp_path, text, ticks=1)
     meter = FlakyInput("pv", 3000.0, h.time)
-    monkeypatch.setattr("evse_rules.live.daemon.build_inputs", lambda config, client: {
+    monkeypatch.setattr("evse_rules.live.daemon.build_inputs", lambda config, client, clock=None: {
         "pv": meter})
     caplog.set_level(logging.INFO, "evse_rules")
     daemon = h.daemon

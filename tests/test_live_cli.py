@@ -81,7 +81,7 @@ async def test_why_says_why_an_input_is_unknown(
     h = _harness(tmp_path, text, ticks=3)
     meter = FlakyInput("pv", 3000.0, h.time)
     meter.dead = True
-    monkeypatch.setattr("evse_rules.live.daemon.build_inputs", lambda config, client: {
+    monkeypatch.setattr("evse_rules.live.daemon.build_inputs", lambda config, client, clock=None: {
         "pv": meter})
     await h.daemon.run()
     assert main(["why", "--config", str(tmp_path / "evse-rules.toml")]) == 0

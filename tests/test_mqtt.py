@@ -311,3 +311,38 @@ async def test_a_broker_that_is_down_is_not_waited_for_at_the_first_read(
     assert "no message yet on topic 'meter/pv'" in caught.value.message
     assert "connection refused (is the broker running?)" in caught.value.message
     await pv.close()
+
+
+async def test_a_pushed_value_is_as_old_as_its_arrival_and_goes_stale_on_time() -> None:
+    """An mqtt value polled 50 s after it arrived counts from its arrival: with a 60 s
+    stale_after it is unknown 60 s after the message, not 60 s after the poll."""
+    from datetime import UTC, datetime, timedelta
+
+    from evse_rules.engine.store import StateStore
+    from evse_rules.inputs.base import Reading
+    from evse_rules.language.program import Kind, ValueType
+    from evse_rules.language.units import POWER
+    from evse_rules.live.sources import Sources
+
+    arrived = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+    class Pushed:
+        name, every, stale_after, stamps_arrival = "pv", 10.0, 60.0, True
+
+        async def read(self) -> Reading:
+            return Reading(2000.0, arrived)
+
+        async def close(self) -> None:
+            return None
+
+    sources = Sources({"pv": Pushed()}, {}, {})
+    store = StateStore()
+    store.declare_input("pv", ValueType(Kind.NUMBER, POWER), 60.0)
+    polled = arrived + timedelta(seconds=50)
+    [result] = await sources.gather(polled, 1.0)
+    assert result.at == arrived
+    store.set_input("pv", result.value, result.at)
+    store.expire(arrived + timedelta(seconds=59))
+    assert store.input_value("pv") == 2000.0
+    store.expire(arrived + timedelta(seconds=61))
+    assert store.input_value("pv") is None

@@ -131,6 +131,9 @@ class MqttInput:
         link.acquire()
         link.subscribe(topic, self.deliver)
 
+    # Its readings carry their arrival time (Sources journals and ages them from then).
+    stamps_arrival = True
+
     @property
     def link(self) -> MqttLink:
         """The broker connection this input listens on (shared by a config's inputs)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from evse_rules.chargers.base import Charger
 from evse_rules.config import Config
 from evse_rules.errors import ConfigError
-from evse_rules.inputs.base import Input
+from evse_rules.inputs.base import Clock, Input
 from evse_rules.inputs.constant import ConstantInput
 
 if TYPE_CHECKING:
@@ -44,8 +44,10 @@ def default_charger_factory(name: str, config: Config) -> Charger:
         raise ConfigError(config.name, str(error), f"chargers.{name}") from None
 
 
-def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, Input]:
-    """The configured inputs, sharing one HTTP client."""
+def build_inputs(config: Config, client: httpx.AsyncClient | None,
+                 clock: Clock | None = None) -> dict[str, Input]:
+    """The configured inputs, sharing one HTTP client. `clock` is the daemon's: an mqtt
+    input stamps each message with it when it arrives (see `Sources`)."""
     from evse_rules.inputs.http import HttpInput
 
     built: dict[str, Input] = {}
@@ -63,7 +65,8 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None) -> dict[str, 
                                   f"inputs.{name}.kind")
             built[name] = MqttInput(name, spec.topic or "", link, path=spec.path,
                                     kind=spec.type, factor=spec.factor(), every=every,
-                                    stale_after=config.input_stale_after(name))
+                                    stale_after=config.input_stale_after(name),
+                                    **({"clock": clock} if clock is not None else {}))
         else:
             try:
                 secret = spec.password()

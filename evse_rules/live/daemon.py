@@ -388,7 +388,7 @@ class Daemon:
             self._client = httpx.AsyncClient()
         every = {name: spec.every or config.tick_seconds
                  for name, spec in config.chargers.items()}
-        self.sources = Sources(build_inputs(config, self._client), chargers, every)
+        self.sources = Sources(build_inputs(config, self._client, self.clock), chargers, every)
         try:
             self.journal = Journal(config.journal_path)
         except (OSError, sqlite3.Error) as error:

@@ -105,7 +105,7 @@ async def _apply(daemon: Daemon, old: Config, new: Config, live: list[str]) -> l
         raise _Refused(f"chargers.{name}: {error}") from None
     client = daemon.http_client(new)
     try:
-        inputs = build_inputs(new, client)
+        inputs = build_inputs(new, client, daemon.clock)
     except (EvseRulesError, OSError, ValueError) as error:
         raise _Refused(str(error)) from None
     # 2. The chargers that go: handed back to their own settings (nothing drives them now).

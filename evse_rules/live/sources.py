@@ -100,7 +100,10 @@ class Sources:
         source = self.inputs[poll.name]
         try:
             reading = await source.read()
-            result = InputResult(poll.name, at, reading.value, None)
+            # A value pushed to us (MQTT) is as old as its arrival, not as the poll: its
+            # staleness counts from then.
+            stamp = reading.at if getattr(source, "stamps_arrival", False) else at
+            result = InputResult(poll.name, stamp, reading.value, None)
         except InputError as error:
             result = InputResult(poll.name, at, None, str(error))
         except Exception as error:   # a bug in an input must not stop the daemon
