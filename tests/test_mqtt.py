@@ -322,7 +322,7 @@ async def test_a_pushed_value_is_as_old_as_its_arrival_and_goes_stale_on_time() 
     from evse_rules.inputs.base import Reading
     from evse_rules.language.program import Kind, ValueType
     from evse_rules.language.units import POWER
-    from evse_rules.live.sources import Sources
+    from evse_rules.live.sources import InputResult, Sources
 
     arrived = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -340,7 +340,7 @@ async def test_a_pushed_value_is_as_old_as_its_arrival_and_goes_stale_on_time() 
     store.declare_input("pv", ValueType(Kind.NUMBER, POWER), 60.0)
     polled = arrived + timedelta(seconds=50)
     [result] = await sources.gather(polled, 1.0)
-    assert result.at == arrived
+    assert isinstance(result, InputResult) and result.at == arrived
     store.set_input("pv", result.value, result.at)
     store.expire(arrived + timedelta(seconds=59))
     assert store.input_value("pv") == 2000.0
