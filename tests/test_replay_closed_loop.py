@@ -219,10 +219,16 @@ def test_manual_at_noon_stops_the_auto_rules(
     assert len(after) == 1
     before = {(row["state"], row["amps"]) for row in rows[:noon]}
     assert len(before) > 1
-    # And fewer commands than the whole day in auto.
+    # Nothing sent after noon: the commands are those of the morning alone.
+    lines = Path(CLOUDY).read_text().splitlines()
+    morning = tmp_path / "morning.csv"
+    morning.write_text("\n".join(line for line in lines if "T12:" > line[10:14]) + "\n")
+    before_noon = figures(capsys, SOLAR, "--data", str(morning))
+    assert before_noon["ticks"] == 720
+    assert result["commands"] == before_noon["commands"]
+    assert sum(result["commands"].values()) > 0
     whole = figures(capsys, SOLAR, "--data", CLOUDY)
-    sent = sum(result["commands"].values())
-    assert sent < sum(whole["commands"].values())
+    assert sum(result["commands"].values()) < sum(whole["commands"].values())
 
 
 def test_a_hand_stop_is_not_held_by_min_on_and_switches_to_manual(tmp_path: Path) -> None:
