@@ -407,8 +407,9 @@ def _hand(engine: Engine, spec: EventSpec, now: datetime, accounts: dict[str, _A
         engine.commit(command, ok=True)
         account.figures.commands[command.kind.value] += 1
     mode = f", mode {plan.mode[0]} -> {plan.mode[1]}" if plan.mode else ""
+    what = spec.action + (f"={spec.value}" if spec.value is not None else "")
     _happen(happened, recorder, ReplayEvent(now, "hand", f"by hand: {charger}: "
-                                                         f"{spec.text()}{mode}"))
+                                                         f"{what}{mode}"))
 
 
 def shown_path(path: str) -> str:
