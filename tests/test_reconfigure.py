@@ -189,3 +189,13 @@ async def test_a_long_rule_reload_leaves_the_event_loop_free(tmp_path: Path) -> 
     await setup.stop()
     assert len(loaded_in) == 2 and loaded_in[1] != threading.main_thread().name
     assert beats >= 5           # the loop ran on during the 0.4 s of loading (blocked: 0)
+
+
+def test_a_simulated_charger_of_the_config_has_its_battery(tmp_path: Path) -> None:
+    from evse_rules.config import parse_config
+
+    config = parse_config('rules = ["x.evr"]\n[chargers.garage]\ndriver = "simulated"\n'
+                          'battery = "40 kWh"\nsoc = "75 %"\n', "x.toml", tmp_path)
+    charger = default_charger_factory("garage", config)
+    assert getattr(charger, "capacity_wh", None) == 40_000.0
+    assert getattr(charger, "soc", None) == 75.0

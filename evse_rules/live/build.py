@@ -26,7 +26,7 @@ def default_charger_factory(name: str, config: Config) -> Charger:
         from evse_rules.chargers.simulated import SimulatedCharger
 
         return SimulatedCharger(name, min_amps=spec.min_amps, max_amps=spec.max_amps,
-                                phases=spec.phases)
+                                phases=spec.phases, capacity_wh=spec.battery, soc=spec.soc)
     from evse_rules.chargers import connect
 
     try:
