@@ -210,3 +210,16 @@ async def test_the_journal_says_which_block_decided(tmp_path: Path) -> None:
         sent = [describe(e) for e in journal.entries() if e.type == "command"]
     assert sent == [f"start sent <- {tmp_path / 'night.evr'}:3 start; in if mode is auto "
                     "(night.evr:1) > between 10:00 and 14:00 (night.evr:2)"]
+
+
+def test_off_peak_after_solar_surplus_full_power_at_night_and_the_sun_by_day(
+        tmp_path: Path) -> None:
+    trace = Trace()
+    simulate([ROOT / "rules" / "solar_surplus.evr", ROOT / "rules" / "off_peak.evr"],
+             day_and_night(tmp_path), recorder=trace)
+    night = [seen["evse"] for now, seen in trace.rows if now.hour >= 22 or now.hour < 6]
+    assert len(night) == 480 and all(seen == (True, 32.0) for seen in night)
+    # By day the solar rules decide: the charge follows the sun below full power.
+    day = [seen["evse"] for now, seen in trace.rows if 9 <= now.hour < 18]
+    assert any(charging for charging, _ in day)
+    assert {amps for charging, amps in day if charging} - {32.0}
