@@ -145,7 +145,10 @@ def _hard(doc_bytes: bytes, key: str) -> float | None:
     value = doc.get(key) if isinstance(doc, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:       # an integer of hundreds of digits: the driver refuses it
+        return None
 
 
 @fuzz(BODIES)
