@@ -161,3 +161,15 @@ def test_a_tick_without_rules_keeps_the_first_rule_file_error(tmp_path: Path) ->
     assert without is not None and without.rules_error == error
     assert without.samples == {"pv": 3000.0}
     assert with_rules is not None and with_rules.rules_error is None
+
+
+def test_fires_and_held_actions_name_the_blocks_of_their_rule(tmp_path: Path) -> None:
+    import dataclasses
+
+    blocked = dataclasses.replace(RULE, block="between 22:00 and 06:00 (rules/solar.evr:3)")
+    step = StepResult(T0, [], [], [], [], [blocked], {}, [], [], [])
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.record(TickRecord(T0, step, [], {}, []))
+        [fired] = [e for e in journal.entries(fires=True) if e.type == "fired"]
+    assert fired.rule_text is not None
+    assert fired.rule_text.endswith("[in between 22:00 and 06:00 (rules/solar.evr:3)]")

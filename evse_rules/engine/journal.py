@@ -276,12 +276,12 @@ class Journal:
                     "rule_text, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(tick_id, at, h.action.charger, h.action.kind.value,
                       _action_value(h.action.kind.value, h.action.value), h.guard.value,
-                      h.why, str(h.action.rule), h.action.rule.text,
+                      h.why, str(h.action.rule), h.action.rule.described,
                       _values_json(h.action.values)) for h in held])
             if step is not None and step.fired:
                 db.executemany(
                     "INSERT INTO fires (tick, at, rule, rule_text) VALUES (?, ?, ?, ?)",
-                    [(tick_id, at, str(r), r.text) for r in step.fired])
+                    [(tick_id, at, str(r), r.described) for r in step.fired])
             if tick.events:
                 db.executemany(
                     "INSERT INTO events (tick, at, level, source, charger, message) "
