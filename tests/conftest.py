@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import settings
 
 # Property tests explore new examples on a developer's machine; in CI (CI=true, or
@@ -15,3 +18,13 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 elif os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole run (tests/browser.py): a second launch of Debian's
+    Chromium in the same process was seen to hang at start on a loaded machine."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

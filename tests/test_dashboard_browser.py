@@ -15,7 +15,7 @@ import pytest
 from evse_rules.api import create_app
 from evse_rules.api.demo import DemoFace
 from evse_rules.live.views import CommandOutcome, CommandRefused, HandCommand
-from tests.browser import Served, chromium
+from tests.browser import Served
 
 
 class RefusingFace(DemoFace):
@@ -26,12 +26,6 @@ class RefusingFace(DemoFace):
             self.commands.append(command)
             raise CommandRefused(f"refused: {command.value:g} A is above the fuse's 20 A", 409)
         return await super().command(command)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -37,6 +37,12 @@ function drawChart(container, series, lines) {
       if (line.axis === "A") rightMax = Math.max(rightMax, y); else leftMax = Math.max(leftMax, y);
     }
   }
+  if (!Number.isFinite(t0) || !Number.isFinite(t1)) {
+    // No sample at all (the engine has just started): nothing to draw. Without this the
+    // hour grid below would count from an infinite time forever.
+    container.textContent = "no samples yet";
+    return;
+  }
   if (!(t1 > t0)) t1 = t0 + 1;
   leftMax = niceMax(leftMax);
   rightMax = niceMax(rightMax || 32);
