@@ -14,7 +14,7 @@ import pytest
 
 from evse_rules.api import create_app
 from evse_rules.api.demo import DemoFace
-from evse_rules.live.views import CommandOutcome, CommandRefused, HandCommand
+from evse_rules.live.views import CommandOutcome, CommandRefused, HandCommand, Series
 from tests.browser import Served
 
 
@@ -329,3 +329,25 @@ def test_light_and_dark_follow_the_system(browser: Any, served: Served, scheme: 
         assert max(channels) < 60 and min(ink) > 180, (colour, text)
     else:
         assert min(channels) > 200 and max(ink) < 80, (colour, text)
+
+
+class NoSamplesFace(DemoFace):
+    """An engine that has just started: its series have no point yet."""
+
+    def series(self, hours: float = 24.0) -> list[Series]:
+        return [Series("pv", "W", []), Series("garage.power", "W", [])]
+
+
+def test_a_chart_without_any_sample_says_so_and_the_page_goes_on(browser: Any) -> None:
+    # Was: the hour grid counted from an infinite time forever and hung the page.
+    from playwright.sync_api import expect
+
+    with Served(create_app(NoSamplesFace(), password=None)) as served:
+        context = browser.new_context()
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto(served.url + "/")
+        tile = page.get_by_test_id("tile-garage")
+        expect(tile.get_by_test_id("chart")).to_contain_text("no samples yet")
+        expect(tile.get_by_test_id("state")).to_have_text(re.compile(r"\w"))
+        context.close()
