@@ -20,10 +20,11 @@ elif os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole run (tests/browser.py): a second launch of Debian's
-    Chromium in the same process was seen to hang at start on a loaded machine."""
+    """One Chromium per test module (tests/browser.py). Not per session: Playwright's sync
+    API keeps an event loop running in the main thread while a browser is open, and the
+    asyncio tests of later modules could not run theirs."""
     from tests.browser import chromium
 
     with chromium() as launched:
