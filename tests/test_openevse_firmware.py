@@ -18,7 +18,7 @@ from evse_rules.chargers import (
 )
 from evse_rules.chargers.states import map_state
 from evse_rules.errors import ChargerProtocolError
-from tests.openevse_fixtures import SPEC_ABSENT, SPEC_DIR
+from tests.openevse_fixtures import SPEC_DIR, need_spec
 
 
 @pytest.mark.parametrize(
@@ -84,8 +84,8 @@ def capture_transport(config: str, status: str) -> httpx.MockTransport:
         200, content=documents[request.url.path], headers={"Content-Type": "application/json"}))
 
 
-@pytest.mark.skipif(not SPEC_DIR.is_dir(), reason=SPEC_ABSENT)
 async def test_real_captures() -> None:
+    need_spec()
     # haoe-status-new: amp 28200 mA, voltage 220, power 6204 W, state 254 (SOURCES.md).
     charger = OpenEvseCharger("c", "http://evse", transport=capture_transport(
         "ohttp-v4-config-new.json", "haoe-status-new.json"))
