@@ -25,6 +25,7 @@ from evse_rules.language.program import (
     ValueType,
     VariableDecl,
 )
+from evse_rules.prices import PriceSeries
 
 _WH = 3600.0            # J per Wh
 _KWH = 3_600_000.0      # J per kWh
@@ -125,6 +126,9 @@ class StateStore:
         self.dirty = False
         self.on_variable_change: Callable[[str, Value], None] | None = None
         self.on_mode_change: Callable[[str, str], None] | None = None
+        # The last price series read per price input (see evse_rules.prices); the input's
+        # value in `values` is the current slot's price.
+        self._prices: dict[str, PriceSeries] = {}
 
     # -- declarations ---------------------------------------------------------------------
 
@@ -257,6 +261,14 @@ class StateStore:
             elif earliest is None or expires < earliest:
                 earliest = expires
         self.stale_deadline = earliest
+
+    def set_prices(self, name: str, series: PriceSeries) -> None:
+        """Keep the price series last read for the price input `name`."""
+        self._prices[name] = series
+
+    def prices(self, name: str) -> PriceSeries | None:
+        """The price series last read for `name`; None before the first read."""
+        return self._prices.get(name)
 
     def input_value(self, name: str) -> Value:
         """The value of an input as rules see it: None when unknown or stale."""
