@@ -128,7 +128,8 @@ def add_commands(subparsers: Any) -> None:
                              "one-minute ticks); a longer replay is refused")
     parser.add_argument("--trace", metavar="OUT.csv",
                         help="write a row per tick and charger: state, amps, power, "
-                             "inputs, let values")
+                             "inputs, let values, events, and the rule and block behind "
+                             "each command")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="draw PV, house and EV power and the current (needs matplotlib)")
     parser.add_argument("--meter", metavar="COLUMN[:export]",

@@ -6,12 +6,14 @@ import csv
 import os
 import tempfile
 from array import array
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
 from evse_rules.chargers.base import ChargerState
 from evse_rules.chargers.simulated import SimulatedCharger
+from evse_rules.engine.results import Command, CommandKind, Guard, HeldBack
 from evse_rules.errors import DataError
 from evse_rules.language.program import Value
 from evse_rules.language.units import DISPLAY_UNITS, Dimension
@@ -61,16 +63,27 @@ class TraceRecorder(Recorder):
         self._writer = csv.writer(handle, lineterminator="\n")
         self._lets: tuple[str, ...] | None = None
         self._events: list[str] = []      # of the present tick
+        self._decided: dict[str | None, list[str]] = {}     # of the present tick, by charger
 
     def event(self, now: datetime, text: str) -> None:
         self._events.append(text)
+
+    def decided(self, now: datetime, commands: Sequence[Command],
+                held: Sequence[HeldBack]) -> None:
+        for command in commands:
+            self._decided.setdefault(command.charger, []).append(decided_command(command))
+        for item in held:
+            # "unchanged" is held back at nearly every tick (the charger does it already):
+            # the command that made it so is on an earlier row.
+            if item.guard is not Guard.UNCHANGED:
+                self._decided.setdefault(item.action.charger, []).append(decided_held(item))
 
     def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
              inputs: list[Value], lets: dict[str, Value]) -> None:
         if self._lets is None:
             self._lets = tuple(lets)
             self._writer.writerow(["time", "charger", "state", "amps", "power_w",
-                                   *self._headers, *self._lets, "events"])
+                                   *self._headers, *self._lets, "events", "decided"])
         shown_inputs = [
             _cell(v / f if isinstance(v, float) else v) for v, f in zip(inputs, self._factors,
                                                                          strict=True)
@@ -81,9 +94,12 @@ class TraceRecorder(Recorder):
         # What happened at this tick (log lines, changes, a person's actions), on each row.
         events = "; ".join(self._events)
         self._events.clear()
+        decided = self._decided
         for name, charger in chargers.items():
             self._writer.writerow([stamp, name, charger.state.value, charger.amps,
-                                   _cell(charger.power), *shown_inputs, *shown_lets, events])
+                                   _cell(charger.power), *shown_inputs, *shown_lets, events,
+                                   "; ".join(decided.get(name, ()))])
+        decided.clear()
 
     def finish(self) -> None:
         self._handle.close()
@@ -102,6 +118,29 @@ class TraceRecorder(Recorder):
         self._handle.close()
         if os.path.exists(self._handle.name):
             os.unlink(self._handle.name)
+
+
+def decided_command(command: Command) -> str:
+    """A command sent, for the trace: what, then the rule that asked with its values, the
+    guards' note and the blocks the rule stands in (`start <- off_peak.evr:13 start; in
+    between 22:00 and 06:00 (off_peak.evr:12)`)."""
+    what = command.kind.value
+    if command.value is not None:
+        unit = "V" if command.kind is CommandKind.SET_VOLTAGE else "A"
+        what += f" {command.value:g} {unit}"
+    return f"{what} <- {command.reason}"
+
+
+def decided_held(held: HeldBack) -> str:
+    """An action a guard held back, for the trace: what, why, and the rule that asked with
+    the blocks it stands in (`start held back (min_off 5 min not reached ...) <- FILE:LINE
+    TEXT [in BLOCKS]`)."""
+    action = held.action
+    what = action.kind.value
+    if isinstance(action.value, float):
+        what += f" {action.value:g} A"
+    rule = action.rule
+    return f"{what} held back ({held.why}) <- {rule} {rule.described}"
 
 
 def _display(name: str, dimension: Dimension | None) -> tuple[str, float]:

@@ -27,7 +27,7 @@ from evse_rules.chargers.base import ChargerState
 from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.engine import CommandKind, Engine
 from evse_rules.engine.hand import HandRefused, variable_value
-from evse_rules.engine.results import HeldBack, StepResult
+from evse_rules.engine.results import Command, HeldBack, StepResult
 from evse_rules.errors import ChargerError
 from evse_rules.inputs.csv_replay import Column
 from evse_rules.language.program import ActionKind, RuleRef, Value
@@ -58,6 +58,12 @@ class Recorder:
         """Something happened at this tick (a log line, a mode or variable change, a
         person's action); called before the tick's `tick`."""
 
+    def decided(self, now: datetime, commands: Sequence[Command],
+                held: Sequence[HeldBack]) -> None:
+        """The commands sent at this tick and the actions its guards held back (each with
+        the rule that asked, and the blocks it stands in); called, only when there are
+        some, before the tick's `tick`."""
+
     def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
              inputs: list[Value], lets: dict[str, Value]) -> None:
         """Called once per tick, after the commands were applied."""
@@ -77,6 +83,11 @@ class Recorders(Recorder):
     def event(self, now: datetime, text: str) -> None:
         for recorder in self.recorders:
             recorder.event(now, text)
+
+    def decided(self, now: datetime, commands: Sequence[Command],
+                held: Sequence[HeldBack]) -> None:
+        for recorder in self.recorders:
+            recorder.decided(now, commands, held)
 
 
 class _Account:
@@ -266,6 +277,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
                     account.tried["sent"] = account.tried.get("sent", 0) + 1
         if uncharged and held_back:
             uncharged = _tried(held_back, by_name)
+        if recorder is not None and (commands or held_back):
+            recorder.decided(now, commands, held_back)
         if logs or modes or variables:
             _changes(result, happened, recorder)
         # The rules that fired, counted per run of ticks with the same list (a rule fires
