@@ -51,6 +51,9 @@ class TraceRecorder(Recorder):
             header, factor = _display(name, quantity.dimension)
             self._headers.append(header)
             self._constants.append(_cell(quantity.value / factor))
+        for name, value in setup.other_constants.items():
+            self._headers.append(name)
+            self._constants.append(_cell(value))
         try:
             handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in finish/abort)
                 "w", newline="", encoding="utf-8", dir=self.path.parent or Path("."),

@@ -77,13 +77,15 @@ class Setup:
     settings: list[ChargerSettings]
     tick: float
     inputs: list[Column]                          # the columns the store receives
-    constants: dict[str, Quantity]                # config inputs of kind constant
+    constants: dict[str, Quantity]                # config constant inputs of type number
     chargers: dict[str, SimulatedCharger]
     drivers: list[tuple[Column, SimulatedCharger, str]]   # (column, charger, "vehicle"/...)
     stale_after: dict[str, float] = field(default_factory=dict)   # s, set in the config
     meter: Meter | None = None
     events: list[Event] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)             # said before the replay
+    # Config constant inputs of type text or boolean: given to the rules as they are.
+    other_constants: dict[str, str | bool] = field(default_factory=dict)
 
 
 def column_type(column: Column) -> ValueType:
@@ -131,6 +133,10 @@ def prepare(
         env_inputs = dict(config.environment().inputs)
         constants = {name: spec.constant() for name, spec in config.inputs.items()
                      if spec.kind == "constant" and spec.type == "number"}
+        # Text and boolean constants reach the rules as they do live (ConstantInput).
+        others = {name: _text_or_boolean(spec.constant_value())
+                  for name, spec in config.inputs.items()
+                  if spec.kind == "constant" and spec.type != "number"}
         # Only an explicit stale_after: the default follows the polling interval, which
         # says nothing about how often a recorded file has rows.
         stale_after = {name: spec.stale_after for name, spec in config.inputs.items()
@@ -148,6 +154,7 @@ def prepare(
         tick = 60.0
         env_inputs = {}
         constants = {}
+        others = {}
         stale_after = {}
         vehicles = {}
     if not paths:
@@ -187,7 +194,8 @@ def prepare(
     by_name = {column.name: column for column in inputs}
     declared_units: dict[str, str] = getattr(program, "input_units", {})
     for external in program.externals:
-        if external.kind is not ExternalKind.INPUT or external.name in constants:
+        if external.kind is not ExternalKind.INPUT or external.name in constants \
+                or external.name in others:
             continue
         read = by_name.get(external.name)
         if read is None:
@@ -228,7 +236,14 @@ def prepare(
                             f"{event.spec.once} is outside the data ({data.start().isoformat()} "
                             f"to {data.end().isoformat()}): it never happens")
     return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
-                 stale_after, site_meter, placed, warnings)
+                 stale_after, site_meter, placed, warnings, others)
+
+
+def _text_or_boolean(value: float | str | bool) -> str | bool:
+    """A constant of type text or boolean (the config checked its value against its type)."""
+    if isinstance(value, float):
+        raise TypeError(f"a constant of type text or boolean gave the number {value!r}")
+    return value
 
 
 def _meter(data: ReplayData, inputs: list[Column], given: str | None) -> Meter | None:
