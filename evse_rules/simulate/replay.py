@@ -121,8 +121,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
     first = data.start()
     for name, constant in setup.constants.items():
         store.set_input(name, constant.value, first)
-    for name, value in setup.other_constants.items():
-        store.set_input(name, value, first)
+    for name, given in setup.other_constants.items():
+        store.set_input(name, given, first)
 
     # Row columns as (position, name, numbers or texts, every reading counts); `held` is
     # what the store has. An input that can go stale needs every reading, even unchanged.
