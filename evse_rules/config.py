@@ -62,6 +62,7 @@ from evse_rules.language.units import (
     parse_quantity,
 )
 from evse_rules.redact import redact, redact_url
+from evse_rules.simulate_config import SimulateConfig
 
 if TYPE_CHECKING:
     from evse_rules.engine.settings import ChargerSettings
@@ -784,6 +785,7 @@ class Config(BaseModel):
         return ZoneInfo(self.timezone)
     chargers: dict[str, ChargerConfig] = Field(min_length=1)
     inputs: dict[str, InputConfig] = Field(default_factory=dict)
+    simulate: SimulateConfig | None = None      # `evse-rules simulate` only
     source: Path | None = Field(default=None, exclude=True)   # set by load_config
 
     @field_validator("journal", "state", mode="before")

@@ -133,8 +133,9 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--plot", metavar="OUT.png",
                         help="draw PV, house and EV power and the current (needs matplotlib)")
     parser.add_argument("--meter", metavar="COLUMN[:export]",
-                        help="the site meter column recorded without the car (default: a "
-                             "grid[W] column, import positive; 'none': replay it as it is)")
+                        help="the site meter column recorded without the car (default: "
+                             "the config's [simulate] meter, else a grid[W] column, import "
+                             "positive; 'none': replay it as it is)")
     parser.add_argument("--battery", type=_battery, metavar="ENERGY",
                         help="every simulated vehicle's battery, e.g. 40kWh (default: the "
                              "config's, or a car that never fills)")

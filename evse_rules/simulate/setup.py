@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.engine import ChargerSettings
+from evse_rules.engine.site import SiteSettings
 from evse_rules.errors import DataError
 from evse_rules.inputs.csv_replay import (
     Column,
@@ -86,6 +87,7 @@ class Setup:
     warnings: list[str] = field(default_factory=list)             # said before the replay
     # Config constant inputs of type text or boolean: given to the rules as they are.
     other_constants: dict[str, str | bool] = field(default_factory=dict)
+    site: SiteSettings | None = None              # the config's [site] limit
 
 
 def column_type(column: Column) -> ValueType:
@@ -117,11 +119,14 @@ def prepare(
     """Load the data, the config and the rules; check that the data gives what rules read.
 
     `meter` names the site meter column recorded without the car ("grid", import positive;
-    "NAME:export" for export positive; "none" for none; default: a `grid` power column).
+    "NAME:export" for export positive; "none" for none; default: the config's `[simulate]`
+    meter, else a `grid` power column).
     `vehicle` gives every charger that battery and state of charge (else the config's).
     `events` are a person's actions, placed on the replay's clock."""
     data = load_replay_data(data_path)
     config: Config | None = None
+    meter_label = f"--meter {meter}"
+    meter_required = True       # a meter the command line names must be in the data
     if config_path is not None:
         from evse_rules.config import load_config
 
@@ -143,6 +148,14 @@ def prepare(
                        if spec.stale_after is not None}
         vehicles = {name: Vehicle(spec.battery, spec.soc)
                     for name, spec in config.chargers.items()}
+        table = config.simulate
+        if meter is None and table is not None and table.meter_spec() is not None:
+            # The config's meter, for whatever data is replayed: a file without that
+            # column is replayed without a meter (a warning), as a `grid` column would be.
+            meter = table.meter_spec()
+            meter_label = (f"{config.source or config_path}: [simulate] meter = "
+                           f"{table.meter or 'grid'!r}, meter_sign = {table.meter_sign!r}")
+            meter_required = False
     else:
         # Without a config: one simulated charger `evse`, mode auto (DESIGN.md section 7),
         # or the chargers the files declare (`charger garage, carport`), each alike.
@@ -226,8 +239,10 @@ def prepare(
     # A row that plugs a car in and gives its state of charge: the plug first (a new
     # session starts with the usual charge), then the reading.
     drivers.sort(key=lambda driver: driver[2] != "vehicle")
-    site_meter = _meter(data, inputs, meter)
+    site_meter, meter_warning = _meter(data, inputs, meter, meter_label, meter_required)
     warnings = stale_warnings(data, stale_after)
+    if meter_warning is not None:
+        warnings.append(meter_warning)
     placed = place_events(events, data.times[0], data.times[-1], data.zones[0][1])
     _check_events(data, placed, names, program)
     for event in placed:
@@ -236,7 +251,8 @@ def prepare(
                             f"{event.spec.once} is outside the data ({data.start().isoformat()} "
                             f"to {data.end().isoformat()}): it never happens")
     return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
-                 stale_after, site_meter, placed, warnings, others)
+                 stale_after, site_meter, placed, warnings, others,
+                 config.site_settings() if config is not None else None)
 
 
 def _text_or_boolean(value: float | str | bool) -> str | bool:
@@ -246,30 +262,34 @@ def _text_or_boolean(value: float | str | bool) -> str | bool:
     return value
 
 
-def _meter(data: ReplayData, inputs: list[Column], given: str | None) -> Meter | None:
-    """The site meter column recorded without the car, if any (see `prepare`)."""
+def _meter(data: ReplayData, inputs: list[Column], given: str | None, label: str,
+           required: bool = True) -> tuple[Meter | None, str | None]:
+    """The site meter column recorded without the car, if any (see `prepare`), and a
+    warning when the config's meter is not in the data (`required` False). `label` says
+    where `given` comes from, for errors: `--meter grid` or the config's keys."""
     if given is not None and given.strip().lower() == "none":
-        return None
+        return None, None
     name, _, sign = (given or DEFAULT_METER).partition(":")
     name, sign = name.strip(), sign.strip().lower()
     if sign not in ("", "import", "export"):
         raise DataError(data.file, None, (
-            f"--meter {given}: the sign is import (import positive) or export (export "
+            f"{label}: the sign is import (import positive) or export (export "
             f"positive), not {sign!r}"))
     column = next((c for c in inputs if c.name == name), None)
     if column is None:
         if given is None:
-            return None
-        raise DataError(data.file, None, (
-            f"--meter {given}: the data has no column {name!r} (columns: "
-            f"{', '.join(data.names)})"))
+            return None, None
+        missing = f"the data has no column {name!r} (columns: {', '.join(data.names)})"
+        if not required:
+            return None, f"{data.file}: warning: {label}: {missing}: replayed without a meter"
+        raise DataError(data.file, None, f"{label}: {missing}")
     if column.dimension != POWER:
         if given is None:
-            return None
+            return None, None
         raise DataError(data.file, 1, (
-            f"--meter {given}: column {column.header()!r} is not a power (write its unit, "
+            f"{label}: column {column.header()!r} is not a power (write its unit, "
             f"like {name}[W])"))
-    return Meter(column, -1.0 if sign == "export" else 1.0)
+    return Meter(column, -1.0 if sign == "export" else 1.0), None
 
 
 def _check_events(data: ReplayData, events: list[Event], names: Sequence[str],
