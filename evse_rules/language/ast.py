@@ -274,7 +274,17 @@ class ChargerDecl:
     names: tuple[Ident, ...]
 
 
-Declaration = InputDecl | LetDecl | VarDecl | ChargerDecl
+@dataclass(frozen=True, slots=True)
+class ShareDecl:
+    """`share pv - house among garage, carport`: one power shared by the chargers, in the
+    order listed (the first has first claim); each reads its part as `garage.share`."""
+
+    loc: Location
+    expr: Expr
+    chargers: tuple[Ident, ...]
+
+
+Declaration = InputDecl | LetDecl | VarDecl | ChargerDecl | ShareDecl
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,9 @@ from evse_rules.language.names import (
     TEXT_TYPE,
 )
 from evse_rules.language.program import MODES, ActionKind, Environment, Kind, Value, ValueType
+from evse_rules.language.share import share_lets
 from evse_rules.language.types import HINT_BUDGET, ExpressionChecker
-from evse_rules.language.units import UNITS, UnitError, lookup_unit
+from evse_rules.language.units import POWER, UNITS, UnitError, lookup_unit
 
 __all__ = ["CheckedAction", "CheckedProgram", "Checker", "Symbol", "SymbolKind", "check"]
 
@@ -68,6 +69,8 @@ class Checker(ExpressionChecker):
         self.deep_reported = False
         self.missing_chargers: set[str] = set()     # declared, but not in the config
         self.hint_budget = HINT_BUDGET
+        self.shares: dict[str, ast.Ident] = {}      # charger -> where a share lists it
+        self.share_pools: set[str] = set()          # the lets that hold a share's power
 
     # ---- reporting --------------------------------------------------------------------------
 
@@ -90,6 +93,8 @@ class Checker(ExpressionChecker):
             self.current_let = self.let_order[symbol.name]
             vtype = self.expr(expr)
             self.current_let = None
+            if symbol.name in self.share_pools:
+                vtype = self._share_power(expr, vtype)
             if vtype is None:
                 self.broken.add(symbol.name)
             else:
@@ -185,6 +190,53 @@ class Checker(ExpressionChecker):
                 elif isinstance(item, ast.VarDecl):
                     self.program.declarations += 1
                     self._var(item)
+                elif isinstance(item, ast.ShareDecl):
+                    self.program.declarations += 1
+                    self._share(item)
+
+    def _share(self, item: ast.ShareDecl) -> None:
+        """A `share` declaration: its chargers, then its lets (see `share`), declared in
+        file order among the other lets."""
+        listed: set[str] = set()
+        ok = True
+        for ident in item.chargers:
+            name = ident.name
+            if name in listed:
+                self.error(ident.loc, f"charger {name} is listed twice in this share")
+            elif name in self.missing_chargers:
+                pass                # reported where the file declares it
+            elif name not in self.chargers:
+                self.error(ident.loc, f"share among unknown charger {name} (chargers: "
+                           f"{', '.join(self.chargers)})"
+                           + self.hint(name, lambda: self.chargers, len(self.chargers)))
+            elif name in self.shares:
+                self.error(ident.loc, f"charger {name} already takes part in the share at "
+                           f"{self.shares[name].loc}: a charger is in one share only")
+            else:
+                listed.add(name)
+                continue
+            ok = False
+        if not ok:
+            return
+        for ident in item.chargers:
+            self.shares[ident.name] = ident
+        first = item.chargers[0]
+        self.share_pools.add(f"{first.name}.available")
+        where = {ident.name: ident.loc for ident in item.chargers}
+        for name, expr in share_lets(item):
+            symbol = Symbol(name, SymbolKind.LET, NUMBER_TYPE, where[name.split(".")[0]])
+            self.symbols[name] = symbol
+            self.let_order[name] = len(self.program.lets)
+            self.program.lets.append((symbol, expr))
+
+    def _share_power(self, expr: ast.Expr, vtype: ValueType | None) -> ValueType | None:
+        """The type of a share's expression, which must be a power (None when it is not:
+        the share's lets are then left out without more errors)."""
+        if vtype is not None and vtype != POWER_TYPE:
+            self.error(expr.loc, f"share divides a power (W), like pv - house; found "
+                       f"{type_name(vtype)}" + unit_hint(POWER_TYPE, expr))
+            return None
+        return vtype
 
     def _type_spec(self, spec: ast.TypeSpec) -> ValueType | None:
         text = spec.text
@@ -538,6 +590,7 @@ def _calls(node: object) -> list[ast.Call]:
 
 
 _NOT_LITERAL = object()
+POWER_TYPE = ValueType(Kind.NUMBER, POWER)
 # Blocks nest at most this deep: nobody writes more, and checking recurses once per level.
 MAX_BLOCK_DEPTH = 20
 

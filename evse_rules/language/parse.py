@@ -46,7 +46,8 @@ MAX_INTERPOLATIONS = 1000
 KEYWORDS = frozenset({
     "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
     "log", "every", "at", "on", "cron", "change", "for", "or", "and", "not", "is", "between",
-    "true", "false", "smooth", "rise", "fall", "while", "when", "until", "in",
+    "true", "false", "smooth", "rise", "fall", "while", "when", "until", "in", "share",
+    "among",
 })
 
 
@@ -166,6 +167,9 @@ class _Builder(Transformer[Token, Any]):
 
     def charger_decl(self, c: list[Token]) -> ast.ChargerDecl:
         return ast.ChargerDecl(_span(c[0], c[-1]), tuple(_ident(t) for t in c[1:]))
+
+    def share_decl(self, c: list[Any]) -> ast.ShareDecl:
+        return ast.ShareDecl(_span(c[0], c[-1]), c[1], tuple(_ident(t) for t in c[2:]))
 
     # statements and actions
     def if_stmt(self, c: list[Any]) -> ast.IfStmt:

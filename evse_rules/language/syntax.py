@@ -30,7 +30,7 @@ DESCRIPTIONS = {
 }
 # Tokens that can start an expression: when all are expected, say "an expression".
 _EXPRESSION_START = {"NAME", "NUMBER", "TIME", "STRING"}
-_EXPRESSION_ALSO = {"LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH"}
+_EXPRESSION_ALSO = {"LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH", "SHARE"}
 _ACTIONS = {"LOG", "SET", "START", "STOP"}
 # Tokens that can continue an expression: when several are expected, say "an operator".
 _OPERATORS = {"COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "AND", "OR", "IS", "BETWEEN", "FOR",

@@ -34,6 +34,7 @@ from evse_rules.language.names import (
     WEEKDAYS,
 )
 from evse_rules.language.program import Kind, ValueType
+from evse_rules.language.share import SHARE_PROPERTIES
 from evse_rules.language.units import DURATION, NUMBER, UNITS, Dimension
 
 _ORDERING = ("<", "<=", ">", ">=")
@@ -283,6 +284,8 @@ class ExpressionChecker:
                                + self.hint(name.qualifier, lambda: self.chargers,
                                            len(self.chargers)))
                 return None
+            if name.name in SHARE_PROPERTIES:
+                return self._share_symbol(name, name.qualifier)
             if name.name not in CHARGER_PROPERTIES:
                 self.error(name.loc, f"unknown charger property {name.name} (properties: "
                            f"{', '.join(CHARGER_PROPERTIES)})"
@@ -304,6 +307,8 @@ class ExpressionChecker:
             return symbol
         if name.name in BUILTINS:
             return Symbol(name.name, SymbolKind.BUILTIN, BUILTINS[name.name])
+        if name.name == "share":
+            return self._bare_share(name)
         if name.name in CHARGER_PROPERTIES:
             if len(self.chargers) == 1:
                 return self._charger_property(self.chargers[0], name.name)
@@ -321,6 +326,36 @@ class ExpressionChecker:
             return None
         self.error(name.loc, f"unknown name {name.name}" + self._suggest(name.name))
         return None
+
+    def _bare_share(self, name: ast.Name) -> Symbol | None:
+        """`share` alone: the share of the only charger."""
+        if len(self.chargers) == 1:
+            return self._share_symbol(name, self.chargers[0])
+        if not self.chargers:
+            self.error(name.loc, "share is a charger's part of a share, and no charger is "
+                       "configured")
+            return None
+        self.error(name.loc, "share is ambiguous with several chargers: write "
+                   + choices([f"{c}.share" for c in self.chargers]))
+        return None
+
+    def _share_symbol(self, name: ast.Name, charger: str) -> Symbol | None:
+        """`garage.share`, `garage.available`: lets of the `share` declaration that lists
+        the charger (see `share`), read like lets: only below the declaration in a let."""
+        key = f"{charger}.{name.name}"
+        symbol = self.symbols.get(key)
+        if symbol is None:
+            self.error(name.loc, f"{name.text} means nothing: no share lists {charger} "
+                       f"(declare one, like `share pv - house among {charger}`)")
+            return None
+        if key in self.broken:
+            return None
+        if self.current_let is not None and self.let_order[key] >= self.current_let:
+            self.error(name.loc, f"{name.text} comes from the share at {symbol.decl}, which "
+                       "is computed after this: a let or a share reads only the shares "
+                       "declared above it")
+            return None
+        return symbol
 
     def _suggest(self, word: str) -> str:
         several = len(self.chargers) != 1
