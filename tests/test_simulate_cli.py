@@ -377,3 +377,47 @@ def test_json_never_prints_infinity_when_an_energy_overflows(
                    "solar energy, surplus; the largest value is pv = 1e+308 W at line 2\n")
     code, out, _ = simulate(capsys, rules, "--data", data)
     assert code == 0 and "solar energy       overflow (too large to count)" in out
+
+
+def _svg_texts(path: Path) -> list[str]:
+    """The texts of a plot written as SVG (matplotlib writes each text as a comment)."""
+    import re
+
+    return re.findall(r"<!-- (.*?) -->", path.read_text())
+
+
+def test_a_plot_of_grid_only_data_draws_the_meter_and_the_car(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    data = tmp_path / "grid.csv"
+    data.write_text("time,grid[W]\n" + "".join(
+        f"2026-06-21T12:{minute:02d}:00+00:00,-3000\n" for minute in range(30)))
+    rules = tmp_path / "r.evr"
+    rules.write_text("input grid: W\nset amps to 10 A\nstart\n")
+    plot = tmp_path / "plot.svg"
+    code, _, err = simulate(capsys, str(rules), "--data", str(data), "--plot", str(plot))
+    assert code == 0, err
+    texts = _svg_texts(plot)
+    assert "grid meter with the car" in texts and "grid meter as recorded (import +)" in texts
+    assert "EV" in texts
+    assert "PV" not in texts and "house" not in texts     # the data gives neither
+    # What is drawn: the recording (-3 kW) and the meter with the car's 2.4 kW on it.
+    from evse_rules.simulate import prepare, run
+
+    setup = prepare([rules], data)
+    recorder = PlotRecorder(setup)
+    run(setup, recorder)
+    points = recorder.series()
+    assert set(points.grid[2:]) == {-3000.0 + 2400.0} and points.grid[0] == -3000.0
+    assert set(points.ev[1:]) == {2400.0}
+
+
+def test_a_plot_of_pv_and_house_draws_no_meter(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "plot.svg"
+    code, _, err = simulate(capsys, SOLAR, "--data", CLOUDY, "--plot", str(plot))
+    assert code == 0, err
+    texts = _svg_texts(plot)
+    assert "PV" in texts and "house" in texts and "EV" in texts
+    assert not any("meter" in text for text in texts)

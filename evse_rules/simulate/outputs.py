@@ -16,7 +16,7 @@ from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.engine.results import Command, CommandKind, Guard, HeldBack
 from evse_rules.errors import DataError
 from evse_rules.language.program import Value
-from evse_rules.language.units import DISPLAY_UNITS, Dimension
+from evse_rules.language.units import DISPLAY_UNITS, POWER, Dimension
 from evse_rules.simulate.replay import Recorder, power_of
 from evse_rules.simulate.setup import Setup
 
@@ -123,6 +123,12 @@ class TraceRecorder(Recorder):
             os.unlink(self._handle.name)
 
 
+def _constant_power(setup: Setup, name: str) -> float | None:
+    """The config's constant power input `name` in W, None without one."""
+    constant = setup.constants.get(name)
+    return constant.value if constant is not None and constant.dimension == POWER else None
+
+
 def decided_command(command: Command) -> str:
     """A command sent, for the trace: what, then the rule that asked with its values, the
     guards' note and the blocks the rule stands in (`start <- off_peak.evr:13 start; in
@@ -171,29 +177,45 @@ class PlotSeries(NamedTuple):
     ev: list[float]
     amps: list[float]
     means: str | None        # "1 h": each point is the mean of an hour of ticks
+    grid: list[float]        # the site meter as the rules saw it (with the car); [] without
 
 
 class PlotRecorder(Recorder):
-    """`--plot OUT.png`: PV, house and EV power, and the charging current, over time."""
+    """`--plot OUT.png`: PV, house and EV power, and the charging current, over time. With a
+    site meter recorded without the car (grid-only data) the meter is drawn too: as the
+    rules saw it, with the car, and as recorded."""
 
     def __init__(self, setup: Setup) -> None:
         self._pv = next((i for i, c in enumerate(setup.inputs) if c.name == "pv"), -1)
         self._house = next((i for i, c in enumerate(setup.inputs) if c.name == "house"), -1)
+        # Without a column, the config's constant stands for it, as in the accounting.
+        self._pv_w, self._house_w = (_constant_power(setup, name) for name in ("pv", "house"))
+        # Which of PV and house the data (or the config) gives: only those are drawn.
+        self.has_pv = self._pv >= 0 or self._pv_w is not None
+        self.has_house = self._house >= 0 or self._house_w is not None
+        meter = setup.meter
+        self._grid = setup.inputs.index(meter.column) if meter is not None else -1
+        self.grid_name = meter.column.name if meter is not None else None
+        self.grid_sign = meter.sign if meter is not None else 1.0
         self.tick_seconds = setup.tick
         self.times: list[datetime] = []
         self.pv: array[float] = array("d")
         self.house: array[float] = array("d")
         self.ev: array[float] = array("d")
         self.amps: array[float] = array("d")
+        self.grid: array[float] = array("d")
 
     def tick(self, now: datetime, chargers: dict[str, SimulatedCharger],
              inputs: list[Value], lets: dict[str, Value]) -> None:
         self.times.append(now)
-        self.pv.append(power_of(inputs[self._pv]) if self._pv >= 0 else 0.0)
-        self.house.append(power_of(inputs[self._house]) if self._house >= 0 else 0.0)
+        self.pv.append(power_of(inputs[self._pv]) if self._pv >= 0 else self._pv_w or 0.0)
+        self.house.append(power_of(inputs[self._house]) if self._house >= 0
+                          else self._house_w or 0.0)
         self.ev.append(sum(c.power for c in chargers.values()))
         self.amps.append(sum(float(c.amps) if c.state is ChargerState.CHARGING else 0.0
                              for c in chargers.values()))
+        if self._grid >= 0:
+            self.grid.append(power_of(inputs[self._grid]))
 
     def series(self, max_points: int = MAX_PLOT_POINTS) -> PlotSeries:
         """The points to draw: every tick, or the means over the shortest bucket (5 min,
@@ -202,7 +224,7 @@ class PlotRecorder(Recorder):
         count = len(self.times)
         if count <= max_points:
             return PlotSeries(self.times, list(self.pv), list(self.house), list(self.ev),
-                              list(self.amps), None)
+                              list(self.amps), None, list(self.grid))
         span = count * self.tick_seconds
         seconds, label = next(((s, name) for s, name in _BUCKETS if span / s <= max_points),
                               _BUCKETS[-1])
@@ -213,7 +235,8 @@ class PlotRecorder(Recorder):
             return [sum(bucket) / len(bucket) for bucket in (values[i:i + size] for i in starts)]
 
         return PlotSeries([self.times[i] for i in starts], means(self.pv), means(self.house),
-                          means(self.ev), means(self.amps), label)
+                          means(self.ev), means(self.amps), label,
+                          means(self.grid) if self.grid else [])
 
     def save(self, path: str | Path, title: str) -> None:
         if Path(path).is_dir():
@@ -227,8 +250,22 @@ class PlotRecorder(Recorder):
         means = f", {points.means} means" if points.means else ""
         figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 6),
                                              height_ratios=(3, 1))
-        top.plot(points.times, points.pv, label="PV", color="#f0a000", linewidth=0.8)
-        top.plot(points.times, points.house, label="house", color="#707070", linewidth=0.8)
+        if self.has_pv:
+            top.plot(points.times, points.pv, label="PV", color="#f0a000", linewidth=0.8)
+        if self.has_house:
+            top.plot(points.times, points.house, label="house", color="#707070",
+                     linewidth=0.8)
+        if points.grid:
+            # The meter as recorded is what the rules saw less the chargers' power (in the
+            # meter's sign); a mean over a bucket is linear, so the same holds for means.
+            recorded = [g - self.grid_sign * ev for g, ev in zip(points.grid, points.ev,
+                                                                  strict=True)]
+            sign = "import" if self.grid_sign > 0 else "export"
+            top.plot(points.times, recorded, label=f"{self.grid_name} meter as recorded "
+                     f"({sign} +)", color="#8a5cc2", linewidth=0.8, linestyle="--")
+            top.plot(points.times, points.grid, label=f"{self.grid_name} meter with the car",
+                     color="#c0392b", linewidth=0.8)
+            top.axhline(0.0, color="#b0b0b0", linewidth=0.5)
         top.fill_between(points.times, points.ev, step="post", label="EV", color="#2a7ab0",
                          alpha=0.6)
         top.set_ylabel(f"power (W{means})")
