@@ -53,6 +53,7 @@ from evse_rules.language.units import (
     ENERGY,
     NUMBER,
     PERCENTAGE,
+    POWER,
     VOLTAGE,
     Dimension,
     Quantity,
@@ -66,6 +67,7 @@ from evse_rules.simulate_config import SimulateConfig
 
 if TYPE_CHECKING:
     from evse_rules.engine.settings import ChargerSettings
+    from evse_rules.engine.site import SiteSettings
     from evse_rules.language.program import Environment, ValueType
 
 DEFAULT_CONFIG_NAME = "evse-rules.toml"
@@ -321,6 +323,10 @@ class ChargerConfig(BaseModel):
     # its battery ("40 kWh"; None: it never fills) and its state of charge at the start.
     battery: float | None = None       # Wh
     soc: float = 50.0                  # %
+    # Its place under a `[site]` limit: a higher priority keeps its current longer; a
+    # single-phase charger's supply phase (1..3) on a three-phase site.
+    priority: int = Field(default=0, ge=-100, le=100)
+    phase: Literal[1, 2, 3] = 1
 
     @field_validator("battery", mode="before")
     @classmethod
@@ -406,6 +412,70 @@ class ChargerConfig(BaseModel):
         restart and the secret never sits in the config object.
         """
         return _read_password(self.password_env, self.password_file)
+
+
+def _site_power(value: Any) -> float:
+    """A site's power limit written with its unit ('17 kW') in W: 100 W .. 10 MW."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"write the power with its unit, like '17 kW', got {_show(value)}")
+    try:
+        quantity = parse_quantity(value)
+    except UnitError as error:
+        raise ValueError(str(error)) from None
+    if quantity.dimension != POWER:
+        raise ValueError(f"{value!r} is not a power (write it like '17 kW')")
+    if not 100.0 <= quantity.value <= 1e7:
+        raise ValueError(f"a site's power limit is 100 W to 10 MW, got {value!r}")
+    return quantity.value
+
+
+class SiteConfig(BaseModel):
+    """The `[site]` table: the supply every charger shares (docs/site.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_amps: float | None = Field(default=None, gt=0, le=2000)   # A per phase
+    max_power: float | None = None                               # W in all
+    phases: Literal[1, 3] = 1
+    # What the supply carries besides the chargers, from one input: `meter` measures the
+    # whole site (import positive, the chargers included), `house` the consumption
+    # without the chargers.
+    meter: str | None = None
+    house: str | None = None
+    voltage: float = Field(default=230.0, ge=100, le=500)
+    # The meter silent or stale for this long: the chargers together get `fallback_amps`
+    # per phase (0: every charger paused), like the firmware's current shaper after its
+    # data interval.
+    fallback_after: GuardDuration = 120.0
+    fallback_amps: float = Field(default=0.0, ge=0, le=2000)
+
+    @field_validator("max_power", mode="before")
+    @classmethod
+    def _power(cls, value: Any) -> Any:
+        return None if value is None else _site_power(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteConfig:
+        if self.max_amps is None and self.max_power is None:
+            raise ValueError("give the supply's limit: max_amps (per phase) and/or max_power")
+        if (self.meter is None) == (self.house is None):
+            raise ValueError("give one input the limit is measured by: meter (the whole "
+                             "site, chargers included) or house (without the chargers)")
+        return self
+
+    @property
+    def measured_by(self) -> str:
+        """The input that measures the site."""
+        return self.meter if self.meter is not None else str(self.house)
+
+    def settings(self) -> SiteSettings:
+        from evse_rules.engine.site import SiteSettings
+
+        return SiteSettings(
+            max_amps=self.max_amps, max_power=self.max_power, phases=self.phases,
+            input=self.measured_by, includes_chargers=self.meter is not None,
+            voltage=self.voltage, fallback_after=self.fallback_after,
+            fallback_amps=self.fallback_amps)
 
 
 class HttpConfig(BaseModel):
@@ -752,6 +822,7 @@ class Config(BaseModel):
     timezone: str | None = None     # IANA name for the rules' local time; None: the system's
     http: HttpConfig = Field(default_factory=HttpConfig)
     mqtt: MqttConfig | None = None
+    site: SiteConfig | None = None
 
     @field_validator("journal_days", mode="before")
     @classmethod
@@ -840,6 +911,7 @@ class Config(BaseModel):
             elif (dimension := self.inputs[ref].dimension) != VOLTAGE:
                 problems.append(f"chargers.{name}.voltage: input {ref!r} is not a voltage "
                                 f"(it is {dimension.name})")
+        problems += _site_problems(self)
         mqtt_inputs = [name for name, spec in self.inputs.items() if spec.kind == "mqtt"]
         if mqtt_inputs and self.mqtt is None:
             problems.append(f"inputs.{mqtt_inputs[0]}.kind: kind 'mqtt' needs an [mqtt] table "
@@ -913,6 +985,10 @@ class Config(BaseModel):
             origins={n: f"[inputs.{n}] of the config" for n in self.inputs},
         )
 
+    def site_settings(self) -> SiteSettings | None:
+        """The supply the chargers share (`[site]`); None without one."""
+        return None if self.site is None else self.site.settings()
+
     def charger_settings(self) -> list[ChargerSettings]:
         """The engine's view of each charger: limits, guards, initial mode."""
         from evse_rules.engine.settings import ChargerSettings
@@ -923,9 +999,34 @@ class Config(BaseModel):
                 min_on=spec.min_on, min_off=spec.min_off,
                 start_without_vehicle=spec.start_without_vehicle, initial_mode=spec.mode,
                 voltage=spec.voltage_input or spec.voltage_volts,
+                priority=spec.priority, phase=spec.phase,
             )
             for name, spec in self.chargers.items()
         ]
+
+
+def _site_problems(config: Config) -> list[str]:
+    """Cross-checks of `[site]` against the inputs and chargers ("KEY: message" each)."""
+    site = config.site
+    if site is None:
+        return []
+    key = "site.meter" if site.meter is not None else "site.house"
+    name = site.measured_by
+    problems = []
+    if name not in config.inputs:
+        choices = difflib.get_close_matches(name, list(config.inputs), 1)
+        hint = f" (did you mean {choices[0]!r}?)" if choices else ""
+        problems.append(f"{key}: no input named {name!r}{hint}")
+    elif (dimension := config.inputs[name].dimension) != POWER:
+        problems.append(f"{key}: input {name!r} is not a power (it is {dimension.name})")
+    for charger, spec in config.chargers.items():
+        if spec.phases == 3 and site.phases == 1:
+            problems.append(f"chargers.{charger}.phases: a three-phase charger on a "
+                            "single-phase site (site.phases = 1)")
+        if spec.phase > site.phases:
+            problems.append(f"chargers.{charger}.phase: phase {spec.phase} on a "
+                            f"single-phase site (site.phases = 1)")
+    return problems
 
 
 # --- the files the daemon writes ---------------------------------------------------------

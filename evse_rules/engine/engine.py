@@ -31,7 +31,9 @@ from evse_rules.engine.results import (
     StepResult,
     VarChange,
 )
+from evse_rules.engine.plan_book import PLAN_ACTIONS, PlanBook
 from evse_rules.engine.settings import ChargerSettings
+from evse_rules.engine.site import Proposals, SiteLimit, SiteSettings
 from evse_rules.engine.store import ChargerRecord, StateStore
 from evse_rules.language.program import ActionKind, Program, ProposedAction, TimedProgram
 
@@ -67,6 +69,7 @@ class Engine:
         program: Program,
         chargers: Sequence[ChargerSettings],
         store: StateStore | None = None,
+        site: SiteSettings | None = None,
     ) -> None:
         names = [settings.name for settings in chargers]
         if len(set(names)) != len(names):
@@ -87,8 +90,12 @@ class Engine:
         # The guards that watch their charger's statuses after a command (see
         # `ChargerGuard.watch`); empty while nothing is sent, so a step costs one test.
         self._watching: list[tuple[ChargerGuard, ChargerRecord]] = []
+        # The supply the chargers share: it has the last word on every step's commands.
+        self.site = None if site is None else SiteLimit(site, chargers)
         self.program = program
         self._bind(program)
+        # Charge plans ("20 kWh by 07:00"): their proposals join the rules' in `step`.
+        self.plans = PlanBook(self.store, self.settings)
 
     def _bind(self, program: Program) -> None:
         self.store.declare_variables(program.variables)
@@ -117,13 +124,18 @@ class Engine:
         else:
             tick = self._tick_at(now, timestamp, store.values)
         actions = tick.actions
+        if store.plans:
+            # Charge plans propose around the rules (engine/plan_book.py): a slot's start and
+            # current after them (they win), a slot's end stop before them (rules may go on).
+            actions = self.plans.around(now, actions)
         commands: list[Command] = []
         if not actions:
             # The common tick of a long replay: nothing proposed, nothing to allocate.
             for settings in self._voltage:
                 self._reference_voltage(settings, now, commands)
-            return _new(StepResult, (now, commands, _NONE, _NONE, _NONE, tick.fired,
-                              tick, _NONE, _NONE, _NONE))
+            site_held = self._limit(now, commands, {}, [])
+            return _new(StepResult, (now, commands, site_held or _NONE, _NONE, _NONE,
+                                     tick.fired, tick, _NONE, _NONE, _NONE))
         held: list[HeldBack] = []
         adjusted: list[HeldBack] = []
         # The common step: one charger, at most one start or stop and one current, nothing
@@ -147,6 +159,8 @@ class Engine:
                 self._guard(single[1], single[2], run, amps, now, commands, held, adjusted)
                 for settings in self._voltage:
                     self._reference_voltage(settings, now, commands)
+                if self.site is not None:
+                    self._limit(now, commands, {name: (run, amps)}, held)
                 return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, _NONE,
                                   tick.fired, tick, _NONE, _NONE, _NONE))
         plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
@@ -156,9 +170,29 @@ class Engine:
             held += unknown
         for settings in self._voltage:
             self._reference_voltage(settings, now, commands)
+        if self.site is not None:
+            self._limit(now, commands, {record.settings.name: (run, amps)
+                                        for _, record, run, amps in plan}, held)
         return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, lost or _NONE,
                           tick.fired, tick, logs or _NONE, modes or _NONE,
                           variables or _NONE))
+
+    def _limit(self, now: datetime, commands: list[Command], proposals: Proposals,
+               held: list[HeldBack]) -> list[HeldBack]:
+        """The site limit's last word on `commands` (in place); returns `held`."""
+        if self.site is not None:
+            self.site.apply(now, self.store, self._guards, commands, proposals, held)
+        return held
+
+    def limit_only(self, now: datetime) -> StepResult:
+        """A step without rules (the rule files have errors): only the site limit acts, so
+        that the supply is kept even while nothing else is decided."""
+        if self._watching:
+            self._watch()
+        commands: list[Command] = []
+        held = self._limit(now, commands, {}, [])
+        return _new(StepResult, (now, commands, held or _NONE, _NONE, _NONE, _NONE, {},
+                                 _NONE, _NONE, _NONE))
 
     @staticmethod
     def _guard(guard: ChargerGuard, record: ChargerRecord, run: ProposedAction | None,
@@ -263,6 +297,13 @@ class Engine:
             raise HandRefused(HandProblem.UNKNOWN,
                               f"no charger named {charger!r} (chargers: {known})")
         plan = HandPlan()
+        if action in PLAN_ACTIONS:
+            # A charge plan is kept and acted on at the ticks; setting one hands the
+            # charger to the engine (auto), where the plan runs.
+            plan.notes.append(self.plans.hand(charger, action, value, source, now))
+            if action == "plan":
+                self._hand_mode(charger, "auto", plan)
+            return plan
         if action == "mode":
             self._hand_mode(charger, check_mode(value), plan)
             return plan
@@ -287,8 +328,27 @@ class Engine:
                 plan.commands.append(hand_command(_START_CMD, settings, None, source, now))
         else:
             raise HandRefused(HandProblem.INVALID, f"unknown hand command {action!r}")
+        if self.site is not None:
+            self._site_hand(charger, action, plan, now)
         self._hand_mode(charger, "manual", plan)
         return plan
+
+    def _site_hand(self, charger: str, action: str, plan: HandPlan, now: datetime) -> None:
+        """A person's command within the site limit: a stop is never touched (and the site
+        does not start the charger again); a current is lowered to the room left by the
+        other chargers; a start with no room for the minimum is refused."""
+        assert self.site is not None
+        if action == "stop":
+            self.site.forget(charger)
+            return
+        asked = list(plan.commands)
+        self.site.apply(now, self.store, self._guards, plan.commands, {}, [], only=charger)
+        if any(c.kind is _START_CMD for c in asked) and \
+                not any(c.kind is _START_CMD for c in plan.commands):
+            self.site.paused.discard(charger)     # refused: nothing changes, not even later
+            raise HandRefused(HandProblem.CONFLICT, (
+                f"{charger}: not started: its minimum current does not fit the "
+                f"{self.site.last_why}"))
 
     def carry_over(self, old: Engine) -> None:
         """Take what `old` knew of the chargers both engines drive (a config applied while
@@ -301,6 +361,8 @@ class Engine:
             guard.run_sent, guard.run_at = before.run_sent, before.run_at
             guard.amps_sent, guard.amps_at = before.amps_sent, before.amps_at
             guard.volts_sent, guard.volts_at = before.volts_sent, before.volts_at
+        if self.site is not None and old.site is not None:
+            self.site.paused = {name for name in old.site.paused if name in self._guards}
 
     def guard(self, charger: str) -> ChargerGuard:
         """The guard of `charger` (what was sent to it last, and when), for the faces."""

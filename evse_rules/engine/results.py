@@ -68,8 +68,9 @@ class Reason(_ReasonFields):
         return shown_values(self.shown, self.reads, self.raw)
 
     def __str__(self) -> str:
-        if self.rule is None and self.note is not None and self.note.startswith("by hand"):
-            return self.note     # a person's command: its source is all there is to say
+        if self.rule is None and self.note is not None:
+            # A person's command or the site limit: the note says all there is to say.
+            return self.note
         where = f"{self.rule} {self.rule.text}" if self.rule else "reference voltage"
         values = self.values
         if values:
@@ -114,6 +115,8 @@ class Guard(StrEnum):
     # The charger's limits leave no current to send (empty, NaN or infinite): no current and
     # no start is sent until they change; a stop still is.
     FAULT = "fault"
+    # The site's supply has no room for it (`[site]`, see evse_rules.engine.site).
+    SITE = "site"
 
 
 def clamp_note(asked: float, clamped: int) -> str:

@@ -35,6 +35,12 @@ class ChargerSettings:
     start_without_vehicle: bool = False
     initial_mode: str = "manual"
     voltage: float | str | None = None
+    priority: int = 0                # under a site limit: higher keeps its current longer
+    phase: int = 1                   # a single-phase charger's supply phase (1..3)
+    # Charge plans (engine/plan_book.py): the price input whose series they schedule over,
+    # and the input whose series is the expected solar power (W); None: not used.
+    plan_price: str | None = None
+    plan_solar: str | None = None
 
     def __post_init__(self) -> None:
         where = f"charger {self.name!r}"

@@ -364,7 +364,7 @@ class Daemon:
             stale = config.input_stale_after(name)
             store.declare_input(name, spec.value_type(),
                                 None if stale == float("inf") else stale)
-        self.engine = Engine(program, config.charger_settings(), store)
+        self.engine = Engine(program, config.charger_settings(), store, config.site_settings())
         loaded = self.state_file.load()
         events: list[Event] = []
         if outcome.error is not None:
@@ -501,8 +501,12 @@ class Daemon:
             sent = await self._send_all(step.commands)
             self._after_step(step, events)
         else:
-            # No rules: nothing is decided, nothing is sent (not even the reference voltage).
+            # No rules: nothing is decided, nothing is sent (not even the reference voltage),
+            # except what the site limit needs to keep the supply.
             step, sent = _idle(now), []
+            if engine.site is not None:
+                step = engine.limit_only(now)
+                sent = await self._send_all(step.commands)
         saved = self._save(now)
         if saved is not None:
             events.append(saved)

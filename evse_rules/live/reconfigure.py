@@ -127,7 +127,7 @@ async def _apply(daemon: Daemon, old: Config, new: Config, live: list[str]) -> l
         store.declare_input(name, spec.value_type(),
                             None if stale == float("inf") else stale)
     program = loaded.program if loaded.program is not None else engine.program
-    fresh = Engine(program, new.charger_settings(), store)
+    fresh = Engine(program, new.charger_settings(), store, new.site_settings())
     kept = snapshot(engine.store, engine.contactor_times())
     restore(store, kept)
     fresh.carry_over(engine)
