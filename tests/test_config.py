@@ -14,6 +14,7 @@ from evse_rules.config import (
     HttpConfig,
     InputConfig,
     MqttConfig,
+    SiteConfig,
     load_config,
     parse_config,
 )
@@ -247,7 +248,8 @@ def _documented_keys() -> dict[str, set[str]]:
         if line.startswith("### "):
             section = {"### Top level": "top", "### `[chargers.NAME]`": "chargers",
                        "### `[inputs.NAME]`": "inputs", "### `[http]`": "http",
-                       "### `[mqtt]`": "mqtt"}[line]
+                       "### `[mqtt]`": "mqtt",
+                       "### `[site]`": "site"}[line]
         elif line.startswith("| `"):
             keys.setdefault(section, set()).update(
                 re.findall(r"`(\w+)`", line.split("|")[1]))
@@ -257,7 +259,7 @@ def _documented_keys() -> dict[str, set[str]]:
 def test_running_guide_describes_every_config_key_and_no_other() -> None:
     models: dict[str, type[BaseModel]] = {"top": Config, "chargers": ChargerConfig,
                                           "inputs": InputConfig, "http": HttpConfig,
-                                          "mqtt": MqttConfig}
+                                          "mqtt": MqttConfig, "site": SiteConfig}
     in_code = {section: set(model.model_fields) - {"source", "chargers", "inputs"}
                for section, model in models.items()}
     assert _documented_keys() == in_code
