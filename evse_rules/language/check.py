@@ -206,7 +206,7 @@ class Checker(ExpressionChecker):
             elif name in self.missing_chargers:
                 pass                # reported where the file declares it
             elif name not in self.chargers:
-                self.error(ident.loc, f"share among unknown charger {name} (chargers: "
+                self.error(ident.loc, f"unknown charger {name} (chargers: "
                            f"{', '.join(self.chargers)})"
                            + self.hint(name, lambda: self.chargers, len(self.chargers)))
             elif name in self.shares:

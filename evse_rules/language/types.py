@@ -289,7 +289,7 @@ class ExpressionChecker:
             if name.name not in CHARGER_PROPERTIES:
                 self.error(name.loc, f"unknown charger property {name.name} (properties: "
                            f"{', '.join(CHARGER_PROPERTIES)})"
-                           + did_you_mean(name.name, CHARGER_PROPERTIES))
+                           + did_you_mean(name.name, (*CHARGER_PROPERTIES, *SHARE_PROPERTIES)))
                 return None
             return self._charger_property(name.qualifier, name.name)
         symbol = self.symbols.get(name.name)
@@ -529,6 +529,10 @@ class ExpressionChecker:
             for arg in e.args:
                 self.expr(arg)
             return None
+        if name in ("cheapest", "offpeak"):
+            from evse_rules.language.tariffs import check_call
+
+            return check_call(self, e)
         args = e.args
         if name in ("min", "max", "avg") and len(args) == 2 \
                 and isinstance(args[1], ast.NumberLit) and args[1].dimension == DURATION:
