@@ -4,6 +4,7 @@ one charger starts only the first."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +25,7 @@ IDLE: dict[str, Value] = {"voltage": 230.0, "phases": 1.0, "min_amps": 6.0, "max
                           "charging": False, "vehicle": True, "mode": "auto"}
 
 
-def lets(source: str, pv: Value, **chargers: dict[str, Value]) -> dict[str, Value]:
+def lets(source: str, pv: Value, **chargers: Mapping[str, Value]) -> dict[str, Value]:
     """The let values of one tick of `source` with input pv and each charger's properties
     (IDLE, changed by what is given)."""
     program = load_program_text(source, "t.evr")
@@ -36,7 +37,7 @@ def lets(source: str, pv: Value, **chargers: dict[str, Value]) -> dict[str, Valu
     return program.tick(NOW, row).lets
 
 
-def shares(source: str, pv: Value, **chargers: dict[str, Value]) -> tuple[Value, ...]:
+def shares(source: str, pv: Value, **chargers: Mapping[str, Value]) -> tuple[Value, ...]:
     found = lets(source, pv, **chargers)
     return tuple(found[f"{name}.share"] for name in ("garage", "carport"))
 
