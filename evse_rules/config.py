@@ -62,6 +62,7 @@ from evse_rules.language.units import (
     parse_duration,
     parse_quantity,
 )
+from evse_rules.price_config import PriceFields, price_problems
 from evse_rules.redact import redact, redact_url
 from evse_rules.simulate_config import SimulateConfig
 
@@ -631,12 +632,12 @@ class MqttConfig(BaseModel):
         return _read_password(self.password_env, self.password_file)
 
 
-class InputConfig(BaseModel):
-    """One `[inputs.NAME]` table."""
+class InputConfig(PriceFields):
+    """One `[inputs.NAME]` table (the tariff keys of kind "prices": `price_config`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["http", "constant", "mqtt"]
+    kind: Literal["http", "constant", "mqtt", "prices"]
     url: str | None = None
     path: str | None = None
     unit: str | None = None
@@ -699,6 +700,12 @@ class InputConfig(BaseModel):
             raise ValueError("topic is only for kind 'mqtt'")
         if self.type != "number" and self.unit is not None:
             raise ValueError(f"unit is only for numbers (type = {self.type!r})")
+        problem = price_problems(self.kind, given, self.url, self.file, self.offpeak,
+                                 self.offpeak_price, self.peak_price, self.unit, self.type)
+        if problem is not None:
+            raise ValueError(problem)
+        if self.kind == "prices":
+            return self
         if self.kind == "mqtt":
             _mqtt_input(self, given)
         elif self.kind == "http":
@@ -968,7 +975,8 @@ class Config(BaseModel):
     def input_stale_after(self, name: str) -> float:
         """Seconds after which input `name`'s last value no longer counts."""
         spec = self.inputs[name]
-        if spec.kind == "constant":
+        if spec.kind in ("constant", "prices"):
+            # A price input is unknown where its series has no slot, never by age.
             return float("inf")
         return spec.stale_after if spec.stale_after is not None else 3 * self.input_every(name)
 
@@ -983,6 +991,7 @@ class Config(BaseModel):
             limits={n: (float(c.min_amps), float(c.max_amps))
                     for n, c in self.chargers.items()},
             origins={n: f"[inputs.{n}] of the config" for n in self.inputs},
+            prices=frozenset(n for n, spec in self.inputs.items() if spec.kind == "prices"),
         )
 
     def site_settings(self) -> SiteSettings | None:

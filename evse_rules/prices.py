@@ -20,6 +20,9 @@ class PriceSlot:
     start: datetime
     end: datetime
     price: float     # per kWh
+    # What the tariff calls this slot, where it says ("offpeak" / "peak" for the windows of
+    # a fixed tariff); None for a market price.
+    label: str | None = None
 
     @property
     def hours(self) -> float:
@@ -65,8 +68,26 @@ class PriceSeries:
                 break
             if slot.end <= start:
                 continue
-            out.append(PriceSlot(max(slot.start, start), min(slot.end, end), slot.price))
+            out.append(PriceSlot(max(slot.start, start), min(slot.end, end), slot.price,
+                                 slot.label))
         return tuple(out)
+
+    def merged(self, newer: PriceSeries, keep_from: datetime | None = None) -> PriceSeries:
+        """`newer`, with the slots of this series that end before its first start (and
+        after `keep_from`) kept: a refresh that gives today and tomorrow does not forget
+        the hours already past, which a period that began earlier still counts."""
+        if not newer.slots:
+            return self
+        first = newer.slots[0].start
+        kept = tuple(slot for slot in self.slots if slot.end <= first
+                     and (keep_from is None or slot.end > keep_from))
+        return PriceSeries(kept + newer.slots) if kept else newer
+
+    def __str__(self) -> str:
+        if not self.slots:
+            return "no prices"
+        return (f"{len(self.slots)} prices from {self.slots[0].start.isoformat()} to "
+                f"{self.slots[-1].end.isoformat()}")
 
     @property
     def end(self) -> datetime | None:

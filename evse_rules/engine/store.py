@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine.settings import ChargerSettings
@@ -127,8 +128,10 @@ class StateStore:
         self.on_variable_change: Callable[[str, Value], None] | None = None
         self.on_mode_change: Callable[[str, str], None] | None = None
         # The last price series read per price input (see evse_rules.prices); the input's
-        # value in `values` is the current slot's price.
+        # value in `values` is the current slot's price, moved on at each slot boundary.
         self._prices: dict[str, PriceSeries] = {}
+        self._price_indices: dict[str, tuple[int, ...]] = {}
+        self._price_due: dict[str, datetime] = {}      # the next boundary per price input
 
     # -- declarations ---------------------------------------------------------------------
 
@@ -172,8 +175,11 @@ class StateStore:
         getters: dict[str, list[tuple[int, Callable[[ChargerStatus], Value]]]] = {}
         modes: dict[str, list[int]] = {}
         limits: dict[str, list[tuple[int, str]]] = {}
+        series: dict[str, list[int]] = {}
         for index, external in enumerate(self.externals):
-            if external.kind is ExternalKind.INPUT:
+            if external.kind is ExternalKind.PRICES:
+                series.setdefault(external.name, []).append(index)
+            elif external.kind is ExternalKind.INPUT:
                 if external.name not in self._inputs:
                     self.declare_input(external.name, external.type)
                 elif self._inputs[external.name].type is None:
@@ -212,11 +218,19 @@ class StateStore:
             charger_slot.limit_indices = tuple(limits.get(name, ()))
             self._write(charger_slot.mode_indices, charger_slot.mode)
             self._write_status(charger_slot)
+        self._price_indices = {name: tuple(indices) for name, indices in series.items()}
+        for name, indices in self._price_indices.items():
+            self._write(indices, cast(Value, self._prices.get(name)))
 
     # -- inputs ---------------------------------------------------------------------------
 
     def set_input(self, name: str, value: Value, at: datetime) -> None:
-        """A source gave `value` (canonical units) for input `name` at `at`."""
+        """A source gave `value` (canonical units) for input `name` at `at`; a price input
+        gives its whole series (see `set_prices`)."""
+        # A series travels as a Value (a Reading holds numbers; inputs carry what they read).
+        if cast(object, value).__class__ is PriceSeries:
+            self.set_prices(name, cast(PriceSeries, value), at)
+            return
         slot = self._inputs.get(name)
         if slot is None:
             slot = self._inputs[name] = _Input(name, None, None)
@@ -249,7 +263,7 @@ class StateStore:
         deadline = self.stale_deadline
         if deadline is None or now < deadline:
             return
-        earliest: datetime | None = None
+        earliest: datetime | None = self._advance_prices(now) if self._price_due else None
         for slot in self._inputs.values():
             if slot.stale_after is None or slot.updated is None:
                 continue
@@ -262,9 +276,49 @@ class StateStore:
                 earliest = expires
         self.stale_deadline = earliest
 
-    def set_prices(self, name: str, series: PriceSeries) -> None:
-        """Keep the price series last read for the price input `name`."""
+    def set_prices(self, name: str, series: PriceSeries, at: datetime | None = None) -> None:
+        """Keep the price series last read for the price input `name`.
+
+        The input's value becomes the price of the slot that holds the time (None, unknown,
+        where the series has none) and follows the series at each slot boundary (`expire`,
+        which the engine calls at the store's deadline). With `at` the value is set at
+        once; without, at the next `expire`."""
         self._prices[name] = series
+        if name not in self._inputs:
+            self.declare_input(name)
+        self._write(self._price_indices.get(name, ()), cast(Value, series))
+        if at is None:
+            self._price_due[name] = _DAWN
+            self.stale_deadline = _DAWN
+            return
+        due = self._price_at(name, series, at)
+        self._price_due[name] = due
+        self._fresh_until(due)
+
+    def _price_at(self, name: str, series: PriceSeries, now: datetime) -> datetime:
+        """Give input `name` the price of `series` at `now`; the next time it may change."""
+        slot = series.slot_at(now)
+        if slot is None:
+            record = self._inputs[name]
+            if not record.stale:
+                record.stale = True
+                self._write(record.indices, None)
+            later = [s.start for s in series.slots if s.start > now]
+            return later[0] if later else _NEVER
+        self.set_input(name, slot.price, now)
+        return slot.end
+
+    def _advance_prices(self, now: datetime) -> datetime | None:
+        """Move each price input whose slot ended on to the slot of `now`; the earliest
+        next boundary (None: none to come)."""
+        earliest: datetime | None = None
+        for name, due in self._price_due.items():
+            if now >= due:
+                due = self._price_at(name, self._prices[name], now)
+                self._price_due[name] = due
+            if due is not _NEVER and (earliest is None or due < earliest):
+                earliest = due
+        return earliest
 
     def prices(self, name: str) -> PriceSeries | None:
         """The price series last read for `name`; None before the first read."""
@@ -410,6 +464,11 @@ class StateStore:
         values = self.values
         for index in indices:
             values[index] = value
+
+
+# Before any tick (a series given without a time is applied at the next step) and after any.
+_DAWN = datetime.min.replace(tzinfo=UTC)
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def _window(stale_after: float | None) -> timedelta | None:

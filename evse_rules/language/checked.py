@@ -102,6 +102,8 @@ class CheckedProgram:
     types: dict[int, ValueType] = field(default_factory=dict)
     symbols: dict[int, Symbol] = field(default_factory=dict)
     windows: dict[int, str] = field(default_factory=dict)   # id(Call) -> avg / min / max
+    # id(Call) of cheapest / offpeak -> the price input whose series it reads (tariffs.py)
+    price_calls: dict[int, str] = field(default_factory=dict)
     charger_symbols: list[Symbol] = field(default_factory=list)
     declarations: int = 0
 

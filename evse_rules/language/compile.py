@@ -300,6 +300,10 @@ class _FunctionBuilder:
             obj = gen.state(runtime.Window(window, duration.value))
             return self._computed_once(e, self._hoist(f"{self.bind(obj)}(n, {code})"), True)
         name = e.function
+        if name in ("cheapest", "offpeak"):
+            from evse_rules.language.tariffs import call_code
+
+            return call_code(self, e)
         if name == "today":
             code, _ = self.value(e.args[0])
             day = ast.Name(e.loc, "date")
@@ -327,7 +331,7 @@ class _FunctionBuilder:
     def _boolean_value(self, e: ast.Expr) -> tuple[str, bool]:
         if isinstance(e, (ast.Name, ast.BoolLit)):
             return self.value(e)
-        if isinstance(e, ast.Call) and e.function == "known":
+        if isinstance(e, ast.Call) and e.function in ("known", "cheapest", "offpeak"):
             return self._call(e)
         # Computed once, before the statement: written in place, its two forms (true, false)
         # would each hold the code of its operands, and `p == (q == (r == ...))` would double

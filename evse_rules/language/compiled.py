@@ -45,6 +45,7 @@ from evse_rules.language.program import (
     VariableDecl,
     Waiting,
 )
+from evse_rules.language.tariffs import external_name, is_series, series_symbols
 
 _EXTERNAL_KIND = {
     SymbolKind.INPUT: ExternalKind.INPUT,
@@ -95,9 +96,11 @@ class CompiledProgram:
         self._files = tuple(f.path for f in checked.files)
         self._chargers = checked.chargers
         externals: list[Symbol] = [*checked.inputs, *checked.charger_symbols,
-                                   *(s for s, _ in checked.variables)]
-        self._externals = tuple(External(s.name, _EXTERNAL_KIND[s.kind], s.type)
-                                for s in externals)
+                                   *(s for s, _ in checked.variables),
+                                   *series_symbols(checked)]
+        self._externals = tuple(
+            External(external_name(s), ExternalKind.PRICES, s.type) if is_series(s)
+            else External(s.name, _EXTERNAL_KIND[s.kind], s.type) for s in externals)
         self._variables = tuple(VariableDecl(s.name, s.type, default)
                                 for s, default in checked.variables)
         slots = {s.name: i for i, s in enumerate(externals)}

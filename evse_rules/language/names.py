@@ -73,4 +73,7 @@ FUNCTIONS: dict[str, str] = {
     "known": "known(x)",
     "today": "today(x), like today(total_energy)",
     "smooth": "smooth(x, rise DURATION, fall DURATION)",
+    # The tariff functions (language/tariffs.py).
+    "cheapest": "cheapest(price, DURATION, UNTIL), like cheapest(price, 3 h, 07:00)",
+    "offpeak": "offpeak(price)",
 }

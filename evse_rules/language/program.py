@@ -76,12 +76,19 @@ class Environment:
     # Inputs whose type the files may give (`input pv: W`, `input cheap: boolean`): a CSV
     # column without a unit, whose numbers take the unit the file declares.
     open_types: frozenset[str] = frozenset()
+    # The inputs that carry a price series (`[inputs.NAME] kind = "prices"`, a replay's
+    # price column), which `cheapest` and `offpeak` read; None: not known (no config), any
+    # number input may.
+    prices: frozenset[str] | None = None
 
 
 class ExternalKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enum)
     INPUT = "input"          # an external input (config, `input` declaration, CSV column)
     CHARGER = "charger"      # a charger property, name is "CHARGER.PROPERTY"
     VARIABLE = "variable"    # a user variable (`var`), owned and persisted by the engine
+    # The price series of a price input (name: the input's); its value is a
+    # `evse_rules.prices.PriceSeries`, read only by the price functions (cheapest, offpeak).
+    PRICES = "prices"
 
 
 @dataclass(frozen=True, slots=True)
