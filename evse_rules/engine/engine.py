@@ -21,6 +21,7 @@ from evse_rules.engine.hand import (
     offline_refusal,
     whole_amps,
 )
+from evse_rules.engine.plan_book import PLAN_ACTIONS, PlanBook
 from evse_rules.engine.results import (
     Command,
     CommandKind,
@@ -93,6 +94,8 @@ class Engine:
         self.site = None if site is None else SiteLimit(site, chargers)
         self.program = program
         self._bind(program)
+        # Charge plans ("20 kWh by 07:00"): their proposals join the rules' in `step`.
+        self.plans = PlanBook(self.store, self.settings)
 
     def _bind(self, program: Program) -> None:
         self.store.declare_variables(program.variables)
@@ -121,6 +124,10 @@ class Engine:
         else:
             tick = self._tick_at(now, timestamp, store.values)
         actions = tick.actions
+        if store.plans or self.plans.stopping:
+            # Charge plans propose around the rules (engine/plan_book.py): a slot's start and
+            # current after them (they win), a slot's end stop before them (rules may go on).
+            actions = self.plans.around(now, actions)
         commands: list[Command] = []
         if not actions:
             # The common tick of a long replay: nothing proposed, nothing to allocate.
@@ -290,6 +297,13 @@ class Engine:
             raise HandRefused(HandProblem.UNKNOWN,
                               f"no charger named {charger!r} (chargers: {known})")
         plan = HandPlan()
+        if action in PLAN_ACTIONS:
+            # A charge plan is kept and acted on at the ticks; setting one hands the
+            # charger to the engine (auto), where the plan runs.
+            plan.notes.append(self.plans.hand(charger, action, value, source, now))
+            if action == "plan":
+                self._hand_mode(charger, "auto", plan)
+            return plan
         if action == "mode":
             self._hand_mode(charger, check_mode(value), plan)
             return plan

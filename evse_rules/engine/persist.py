@@ -9,6 +9,7 @@ was last started and stopped (the minimum on and off times count from them), in 
 
 Values are canonical (J, W, A, s...), as the engine holds them; times are ISO 8601 with
 their offset. A file without "contactor" (written before it existed) is read as no times.
+Charge plans are kept under "plans" (engine/plan_store.py), only while one is set.
 
 A write is atomic: a temporary file in the same folder (mode 0600), flushed and fsynced,
 then renamed over the old one, so a power cut or a kill -9 leaves either the old file or the
@@ -34,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from evse_rules.engine.engine import ContactorTimes, Engine
+from evse_rules.engine.plan_store import PlanRecord, decode_plans, encode_plans
 from evse_rules.engine.store import StateStore
 from evse_rules.errors import EvseRulesError
 from evse_rules.language.program import MODES, Value
@@ -68,6 +70,7 @@ class SavedState:
     modes: dict[str, str] = field(default_factory=dict)
     variables: dict[str, Value] = field(default_factory=dict)
     contactor: dict[str, ContactorTimes] = field(default_factory=dict)
+    plans: dict[str, PlanRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,8 @@ class StateFile:
             "contactor": {name: _encode_times(times)
                           for name, times in sorted(state.contactor.items())},
         }
+        if state.plans:
+            document["plans"] = encode_plans(state.plans)
         write_atomic(self.path, json.dumps(document, indent=2) + "\n")
         self._last = state
         return True
@@ -192,6 +197,7 @@ def _decode(document: object) -> SavedState:
         {str(k): (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
          for k, v in variables.items()},
         _decode_contactor(document.get("contactor", {})),
+        decode_plans(document.get("plans", {})),
     )
 
 
@@ -235,7 +241,7 @@ def snapshot(store: StateStore, contactor: dict[str, ContactorTimes] | None = No
     A charger never started nor stopped is left out."""
     kept = {name: times for name, times in (contactor or {}).items()
             if times.last_start is not None or times.last_stop is not None}
-    return SavedState(store.modes(), store.variables(), kept)
+    return SavedState(store.modes(), store.variables(), kept, dict(store.plans))
 
 
 def restore(store: StateStore, state: SavedState) -> list[str]:
@@ -256,6 +262,12 @@ def restore(store: StateStore, state: SavedState) -> list[str]:
             store.set_variable(name, value)
         except ValueError as error:
             problems.append(f"saved value of variable {name!r} ignored: {error}")
+    for charger, plan in state.plans.items():
+        if charger not in chargers:
+            problems.append(f"saved charge plan of charger {charger!r} ignored: no such "
+                            "charger")
+            continue
+        store.plans[charger] = plan
     store.dirty = False
     return problems
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine.settings import ChargerSettings
@@ -27,6 +27,9 @@ from evse_rules.language.program import (
     VariableDecl,
 )
 from evse_rules.prices import PriceSeries
+
+if TYPE_CHECKING:
+    from evse_rules.engine.plan_store import PlanRecord
 
 _WH = 3600.0            # J per Wh
 _KWH = 3_600_000.0      # J per kWh
@@ -132,6 +135,9 @@ class StateStore:
         self._prices: dict[str, PriceSeries] = {}
         self._price_indices: dict[str, tuple[int, ...]] = {}
         self._price_due: dict[str, datetime] = {}      # the next boundary per price input
+        # The charge plan of each charger that has one (engine/plan_book.py): kept here
+        # because it persists with the modes and variables.
+        self.plans: dict[str, PlanRecord] = {}
 
     # -- declarations ---------------------------------------------------------------------
 
