@@ -133,7 +133,7 @@ class Engine:
             # The common tick of a long replay: nothing proposed, nothing to allocate.
             for settings in self._voltage:
                 self._reference_voltage(settings, now, commands)
-            site_held = self._limit(now, commands, {}, [])
+            site_held = None if self.site is None else self._limit(now, commands, {}, [])
             return _new(StepResult, (now, commands, site_held or _NONE, _NONE, _NONE,
                                      tick.fired, tick, _NONE, _NONE, _NONE))
         held: list[HeldBack] = []

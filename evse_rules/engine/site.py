@@ -104,14 +104,17 @@ class SiteLimit:
         value = store.input_value(site.input)
         if isinstance(value, int | float) and not isinstance(value, bool) \
                 and math.isfinite(value):
-            house = float(value)
-            if site.includes_chargers:
-                for settings in self.chargers:
-                    status = store.charger_status(settings.name)
-                    if status is not None and status.state is not ChargerState.OFFLINE:
-                        house -= status.power
-            self._house_w, self._known_at = max(house, 0.0), now
-            return self._house_w, f"{site.input} {value:.0f} W"
+            if not site.includes_chargers:
+                self._house_w, self._known_at = max(float(value), 0.0), now
+                return self._house_w, ""
+            chargers = 0.0
+            for settings in self.chargers:
+                status = store.charger_status(settings.name)
+                if status is not None and status.state is not ChargerState.OFFLINE:
+                    chargers += status.power
+            self._house_w, self._known_at = max(float(value) - chargers, 0.0), now
+            return self._house_w, (f"{site.input} {value:.0f} W less the chargers' "
+                                   f"{chargers:.0f} W")
         since = self._known_at or self._first
         silent = (now - since).total_seconds()
         if self._house_w is not None and silent < site.fallback_after:
@@ -222,8 +225,9 @@ class SiteLimit:
             limits.append(f"{site.max_power / 1000:g} kW")
         if house is None:
             return f"site limit {' and '.join(limits)}: {measured}"
+        measured = f", {measured}" if measured else ""
         return (f"site limit {' and '.join(limits)}: house {house:.0f} W "
-                f"({house / site.voltage:.1f} A) from {measured}")
+                f"({house / site.voltage:.1f} A{measured})")
 
     # -- the commands ---------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ EVENTS_SHOWN = 20
 @dataclass(frozen=True, slots=True)
 class ReplayEvent:
     """Something that happened in a replay besides commands: a rule's log line (`log`), a
-    mode or variable set by a rule (`mode`, `variable`), a person's action (`hand`)."""
+    mode or variable set by a rule (`mode`, `variable`), a person's action (`hand`), what
+    the site limit did (`site`)."""
 
     at: datetime
     kind: str

@@ -113,7 +113,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     reaches them, and only the inputs whose value changed reach the store.
     """
     data = setup.data
-    engine = Engine(setup.program, setup.settings)
+    engine = Engine(setup.program, setup.settings, site=setup.site)
     store = engine.store
     for column in setup.inputs:
         store.declare_input(column.name, column_type(column),
@@ -267,6 +267,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
         _, commands, held_back, _, _, fired, _, logs, modes, variables = result
         if commands:
             for command in commands:
+                if engine.site is not None:
+                    _site_event(command, happened, recorder)
                 account = by_name[command.charger]
                 try:
                     apply_command(account.charger, command.kind, command.value)
@@ -370,6 +372,15 @@ def _changes(result: StepResult, happened: list[ReplayEvent],
         _happen(happened, recorder, ReplayEvent(
             now, "variable", f"{var.name} = {show(var.new)} "
                              f"({shown_path(var.rule.file)}:{var.rule.line})"))
+
+
+def _site_event(command: Command, happened: list[ReplayEvent],
+                recorder: Recorder | None) -> None:
+    """A command of the site limit (a current lowered, a charger paused or started again):
+    in the replay's outputs with its figures, as the journal has it live."""
+    note = command.reason.note
+    if note is not None and "site limit" in note:
+        _happen(happened, recorder, ReplayEvent(command.at, "site", str(command)))
 
 
 def _happen(happened: list[ReplayEvent], recorder: Recorder | None,
