@@ -395,6 +395,32 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
     ("let x = 2000000000000000 W\n", Environment(),
      "the number 2000000000000000 is too large: numbers are at most 1,000,000,000,000,000 "
      "(1e15)", 1, 9),
+    # share EXPR among CHARGERS (tests/test_share_language.py has the rest)
+    ("charger garage, carport\ninput pv: W\nshare pv among garage, shed\n", Environment(),
+     "unknown charger shed (chargers: garage, carport)", 3, 24),
+    ("charger garage, carport\ninput pv: W\nshare pv among garage, garage\n", Environment(),
+     "charger garage is listed twice in this share", 3, 24),
+    ("charger garage, carport\ninput pv: W\nshare pv among garage\n"
+     "share pv among carport, garage\n", Environment(),
+     "charger garage already takes part in the share at t.evr:3:16: a charger is in one "
+     "share only", 4, 25),
+    ("charger garage, carport\ninput pv: W\nshare pv / 230 V among garage, carport\n",
+     Environment(), "share divides a power (W), like pv - house; found current (A)", 3, 7),
+    ("charger garage, carport\nshare 3000 among garage, carport\n", Environment(),
+     "share divides a power (W), like pv - house; found number; write 3000 W", 2, 7),
+    ("charger garage, carport\ninput pv: W\nshare pv among garage, carport\n"
+     "if share > 6 A then start garage\n", Environment(),
+     "share is ambiguous with several chargers: write garage.share or carport.share", 4, 4),
+    ("charger garage, carport\ninput pv: W\nshare pv among garage\n"
+     "if carport.share > 6 A then start carport\n", Environment(),
+     "carport.share means nothing: no share lists carport (declare one, like "
+     "`share pv - house among carport`)", 4, 4),
+    ("charger garage, carport\ninput pv: W\nlet early = garage.share\n"
+     "share pv among garage, carport\n", Environment(),
+     "garage.share comes from the share at t.evr:4:16, which is computed after this: a let "
+     "or a share reads only the shares declared above it", 3, 13),
+    ("input pv: W\nlet spare = share\n", Environment(chargers=()),
+     "share is a charger's part of a share, and no charger is configured", 2, 13),
 ]
 
 
