@@ -328,6 +328,11 @@ class ChargerConfig(BaseModel):
     # single-phase charger's supply phase (1..3) on a three-phase site.
     priority: int = Field(default=0, ge=-100, le=100)
     phase: Literal[1, 2, 3] = 1
+    # Charge plans (docs/plans.md): the price input (kind "prices") whose slots a plan
+    # chooses the cheapest of, and an optional one whose series is the expected solar
+    # power (W) per slot; without plan_price a plan takes the latest hours before its time.
+    plan_price: str | None = None
+    plan_solar: str | None = None
 
     @field_validator("battery", mode="before")
     @classmethod
@@ -919,6 +924,7 @@ class Config(BaseModel):
                 problems.append(f"chargers.{name}.voltage: input {ref!r} is not a voltage "
                                 f"(it is {dimension.name})")
         problems += _site_problems(self)
+        problems += _plan_problems(self)
         mqtt_inputs = [name for name, spec in self.inputs.items() if spec.kind == "mqtt"]
         if mqtt_inputs and self.mqtt is None:
             problems.append(f"inputs.{mqtt_inputs[0]}.kind: kind 'mqtt' needs an [mqtt] table "
@@ -1009,9 +1015,29 @@ class Config(BaseModel):
                 start_without_vehicle=spec.start_without_vehicle, initial_mode=spec.mode,
                 voltage=spec.voltage_input or spec.voltage_volts,
                 priority=spec.priority, phase=spec.phase,
+                plan_price=spec.plan_price, plan_solar=spec.plan_solar,
             )
             for name, spec in self.chargers.items()
         ]
+
+
+def _plan_problems(config: Config) -> list[str]:
+    """Each charger's plan_price and plan_solar name a price input ("KEY: message" each)."""
+    problems = []
+    for name, charger in config.chargers.items():
+        for key in ("plan_price", "plan_solar"):
+            ref = getattr(charger, key)
+            if ref is None:
+                continue
+            spec = config.inputs.get(ref)
+            if spec is None:
+                choices = difflib.get_close_matches(ref, list(config.inputs), 1)
+                hint = f" (did you mean {choices[0]!r}?)" if choices else ""
+                problems.append(f"chargers.{name}.{key}: no input named {ref!r}{hint}")
+            elif spec.kind != "prices":
+                problems.append(f"chargers.{name}.{key}: input {ref!r} is of kind "
+                                f"{spec.kind!r}; a plan reads a series: kind \"prices\"")
+    return problems
 
 
 def _site_problems(config: Config) -> list[str]:

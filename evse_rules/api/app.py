@@ -23,6 +23,7 @@ from evse_rules.api.bodies import (
     JournalBody,
     ModeBody,
     OutcomeBody,
+    PlanBody,
     SeriesBody,
     TextBody,
     VariableBody,
@@ -139,6 +140,22 @@ def create_app(face: EngineFace, *, password: str | None,
         """Man./Auto.: "auto" hands the charger back to the rules."""
         charger(name)
         return await command("mode", name, body.mode, x_evse_source)
+
+    @app.post(f"{PREFIX}/chargers/{{name}}/plan", response_model=OutcomeBody,
+              tags=["commands"])
+    async def set_plan(name: str, body: PlanBody,
+                       x_evse_source: SourceHeader = None) -> JSONResponse:
+        """A charge plan: this energy by this time, in the cheapest slots of the charger's
+        `plan_price` input (the charger goes to auto; it replaces a plan already set)."""
+        charger(name)
+        return await command("plan", name, f"{body.energy} by {body.by}", x_evse_source)
+
+    @app.delete(f"{PREFIX}/chargers/{{name}}/plan", response_model=OutcomeBody,
+                tags=["commands"])
+    async def cancel_plan(name: str, x_evse_source: SourceHeader = None) -> JSONResponse:
+        """Cancel the charger's charge plan (the rules drive it again)."""
+        charger(name)
+        return await command("cancel_plan", name, None, x_evse_source)
 
     @app.post(f"{PREFIX}/variables/{{name}}", response_model=OutcomeBody, tags=["commands"])
     async def variable(name: str, body: VariableBody,

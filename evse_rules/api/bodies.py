@@ -74,6 +74,32 @@ class VariableBody(BaseModel):
     value: Annotated[float | str | bool, BeforeValidator(_variable)]
 
 
+def _plan_energy(value: Any) -> str:
+    """20 (kWh), 20.5 or "20 kWh" -> the text the plan parser reads."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{float(value):g}"
+    if isinstance(value, str) and value.strip() and len(value) <= 40:
+        return value.strip()
+    raise PydanticCustomError("energy", 'expected an energy like 20 or "20 kWh", got {got}',
+                              {"got": _shown(value)})
+
+
+def _plan_time(value: Any) -> str:
+    if isinstance(value, str) and value.strip() and len(value) <= 40:
+        return value.strip()
+    raise PydanticCustomError("by", 'expected a time like "07:00" or "2026-06-02T07:00", '
+                              "got {got}", {"got": _shown(value)})
+
+
+class PlanBody(BaseModel):
+    """A charge plan: `energy` (kWh, or a text with its unit) by `by` (a time of day, the
+    next one, or a date and time)."""
+
+    model_config = ConfigDict(extra="forbid")
+    energy: Annotated[str, BeforeValidator(_plan_energy)]
+    by: Annotated[str, BeforeValidator(_plan_time)]
+
+
 class EmptyBody(BaseModel):
     """start, stop and release take no value: `{}` or no body at all."""
 

@@ -80,6 +80,8 @@ class CommandPath:
             message = f"{who}: not done: {failed[0].error}"
         elif done:
             message = f"{who}: sent " + ", ".join(done)
+        elif plan.notes:
+            message = f"{who}: " + "; ".join(plan.notes)   # a charge plan: what it will do
         else:
             message = f"{who}: done" + ("" if plan.mode is not None else " (unchanged)")
         if plan.mode is not None and command.action != "mode":

@@ -18,6 +18,7 @@ from evse_rules.engine.hand import PERSON_UNITS
 from evse_rules.engine.journal import Entry
 from evse_rules.language.program import Kind, Value, VariableDecl
 from evse_rules.language.units import format_quantity
+from evse_rules.live.plan_view import plan_view
 from evse_rules.live.report import describe
 from evse_rules.live.views import (
     ChargerView,
@@ -133,7 +134,8 @@ class DaemonFace:
             temp=fresh.temp if fresh else None,
             min_amps=low, max_amps=high,
             error=status.error if status is not None else "not read yet",
-            why=why, countdown=countdown, block=block, updated=read_at)
+            why=why, countdown=countdown, block=block, updated=read_at,
+            plan=plan_view(engine.plans.status(name, now), now))
 
     def _why(self, name: str, status: ChargerStatus | None,
              now: datetime) -> tuple[str, Countdown | None, str | None]:
@@ -282,6 +284,8 @@ class DaemonFace:
         lines = [f"{charger}: {view.state_text}; mode {view.mode}", view.why]
         if view.countdown is not None:
             lines.append(view.countdown.text)
+        if view.plan is not None:
+            lines.extend(view.plan.text.splitlines())
         stale = [i for i in self._inputs(self._daemon.now()) if i.stale]
         for item in stale:
             age = f", {_seconds(item.age_seconds)} old" if item.age_seconds is not None else ""

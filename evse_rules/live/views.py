@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-HandAction = Literal["start", "stop", "amps", "mode", "set", "release"]
+HandAction = Literal["start", "stop", "amps", "mode", "set", "release", "plan", "cancel_plan"]
 Source = Literal["dashboard", "api", "cli", "mqtt", "replay"]
 
 
@@ -22,6 +22,33 @@ class Countdown:
     action: Literal["start", "stop"]
     seconds: float
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSlotView:
+    """A stretch of a charge plan at full power."""
+
+    start: datetime
+    end: datetime
+    price: float | None            # per kWh; None where no price is known
+    energy_kwh: float              # expected into the car
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    """A charger's charge plan ("20 kWh by 07:00"), as `why` and the tile show it."""
+
+    energy_kwh: float              # wanted since the plan began
+    deadline: datetime
+    began: datetime
+    source: str                    # who set it: dashboard, api, cli, mqtt, replay
+    charged_kwh: float             # since it began
+    slots: list[PlanSlotView]      # still ahead (or running), in time order
+    expected_kwh: float | None     # what the slots are expected to deliver (None: not planned)
+    cost: float | None             # of the grid energy, in the prices' currency
+    can_meet: bool | None          # False: it cannot be met, it charges at full power
+    state: str                     # "waiting: next slot 02:00-03:00, 0.21/kWh; ..."
+    text: str                      # the plan in a few lines, as `why` says it
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +77,7 @@ class ChargerView:
     countdown: Countdown | None
     block: str | None              # the trigger block that decided last ("at 22:00"), if any
     updated: datetime | None       # when the status was read
+    plan: PlanView | None = None   # its charge plan, if one is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +142,8 @@ class HandCommand:
 
     `value`: amps -> a number of amperes; mode -> "auto" | "manual"; set -> the variable's
     value (a number in its display unit, a text with a unit such as "20 kWh", a boolean or a
-    text); start, stop, release -> None. `target` is the charger, or the variable for `set`.
+    text); start, stop, release, cancel_plan -> None; plan -> "20 kWh by 07:00". `target` is
+    the charger, or the variable for `set`.
     """
 
     action: HandAction
