@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from evse_rules.cli import main
 from evse_rules.config import load_config
 from evse_rules.errors import EvseRulesError
 from evse_rules.testing.emulator import OpenEvseEmulator
@@ -106,3 +108,28 @@ def test_plan_price_must_name_a_price_input(tmp_path: Path) -> None:
         with pytest.raises(EvseRulesError, match="plan_solar: error: input 'house' is of kind "
                                                  "'constant'"):
             load_config(path)
+
+
+async def test_the_plan_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with OpenEvseEmulator("v5.1.2") as emu:
+        path = _config(tmp_path, emu)
+        config = ["--config", str(path)]
+        assert main(["plan", "garage", "20kWh", "07:00", *config]) == 1   # no engine runs
+        assert "no engine is running" in capsys.readouterr().err
+        engine = Engine(path)
+        client = await engine.ready()
+        async with client:
+            assert await asyncio.to_thread(main, ["plan", "garage", "20kWh", "07:00",
+                                                  *config]) == 0
+            out = capsys.readouterr().out
+            assert "plan garage 20kWh by 07:00: plan 20.0 kWh by" in out and "slots" in out
+            assert (await client.get("/api/v1/chargers/garage")).json()["plan"]["source"] \
+                == "cli"
+            assert await asyncio.to_thread(main, ["plan", "garage", "20 W", "07:00",
+                                                  *config]) == 1
+            assert "not an energy" in capsys.readouterr().err
+            assert await asyncio.to_thread(main, ["plan", "garage", "--cancel", *config]) == 0
+            assert "cancelled" in capsys.readouterr().out
+            assert await asyncio.to_thread(main, ["plan", "garage", *config]) == 1
+            assert "give an energy and a time" in capsys.readouterr().err
+        await engine.stop()

@@ -1,5 +1,5 @@
 """Hand commands by charger name, through the running engine: start, stop, amps, mode, set,
-release, status.
+release, plan, status.
 
 The running engine is the only writer of its chargers, so these commands never talk to a
 charger: they ask the engine that runs with the same config file. With its API on
@@ -55,6 +55,15 @@ def add_commands(subparsers: Any) -> None:
     set_parser.add_argument("variable", metavar="VAR")
     set_parser.add_argument("value", metavar="VALUE")
     common(set_parser)
+
+    plan_parser = add_command(subparsers, "plan", plan)
+    plan_parser.add_argument("charger", metavar="CHARGER")
+    plan_parser.add_argument("energy", nargs="?", metavar="ENERGY",
+                             help="the energy to charge, e.g. 20kWh (a bare number is kWh)")
+    plan_parser.add_argument("by", nargs="?", metavar="TIME",
+                             help="by when: 07:00 (the next one) or 2026-06-02T07:00")
+    plan_parser.add_argument("--cancel", action="store_true", help="cancel the plan")
+    common(plan_parser)
 
     status_parser = add_command(subparsers, "status", status)
     status_parser.add_argument("charger", nargs="?", metavar="CHARGER",
@@ -131,6 +140,29 @@ def set_variable(args: argparse.Namespace) -> int:
     return _hand(args, "set", args.variable, args.value, args.value)
 
 
+def plan(args: argparse.Namespace) -> int:
+    """A charge plan: this energy by this time, in the cheapest hours (docs/plans.md).
+
+    evse-rules plan CHARGER 20kWh 07:00 --config evse-rules.toml
+    evse-rules plan CHARGER --cancel --config evse-rules.toml
+
+    The running engine chooses the cheapest slots of the charger's `plan_price` input
+    before the time (the latest hours when it has none), charges at full power in them and
+    lets the rules run outside them. The charger goes to auto; a person's ON, OFF or current
+    pauses the plan (manual) until Auto. It says at once which slots it chose, what they
+    cost and whether the energy can be had in time; `evse-rules why CHARGER` shows it.
+    """
+    if args.cancel:
+        if args.energy is not None:
+            raise EvseRulesError("plan: --cancel takes no energy or time")
+        return _hand(args, "cancel_plan", args.charger, None, "")
+    if args.energy is None or args.by is None:
+        raise EvseRulesError("plan: give an energy and a time, like "
+                             f"`evse-rules plan {args.charger} 20kWh 07:00`, or --cancel")
+    text = f"{args.energy} by {args.by}"
+    return _hand(args, "plan", args.charger, text, text)
+
+
 def release(args: argparse.Namespace) -> int:
     """Hand a charger back to its own settings: the engine deletes its claim.
 
@@ -196,7 +228,8 @@ def _hand(args: argparse.Namespace, action: str, target: str, value: Value,
     running = engine_running(config)
     api = _api(config) if running else None
     if api is not None:
-        answer = _call(config, api, "POST", _path(action, target), _body(action, value))
+        method = "DELETE" if action == "cancel_plan" else "POST"
+        answer = _call(config, api, method, _path(action, target), _body(action, value))
         if answer is not None:
             code, body = answer
             if code == 200:
@@ -205,7 +238,7 @@ def _hand(args: argparse.Namespace, action: str, target: str, value: Value,
                 return 0
             print(f"{what}: {_detail(body)}", file=sys.stderr)
             return 1
-    if action in ("start", "stop", "amps", "release") and not running:
+    if action in ("start", "stop", "amps", "release", "plan", "cancel_plan") and not running:
         raise EvseRulesError(_not_reachable(config, what))
     request_value = value
     if action == "set":
@@ -294,6 +327,8 @@ def _call(config: Config, api: str, method: str, path: str,
 def _path(action: str, target: str) -> str:
     if action == "set":
         return f"/api/v1/variables/{target}"
+    if action == "cancel_plan":
+        return f"/api/v1/chargers/{target}/plan"
     return f"/api/v1/chargers/{target}/{action}"
 
 
@@ -304,6 +339,9 @@ def _body(action: str, value: Value) -> dict[str, Any] | None:
         return {"mode": value}
     if action == "set":
         return {"value": value}
+    if action == "plan":
+        energy, _, by = str(value).partition(" by ")
+        return {"energy": energy, "by": by}
     return None
 
 
