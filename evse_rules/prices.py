@@ -26,7 +26,9 @@ class PriceSlot:
 
     @property
     def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600
+        # By the POSIX times: two datetimes of one time zone subtract as wall clocks, and
+        # the night the clocks go forward, 22:00 to 06:00 is 7 hours, not 8.
+        return (self.end.timestamp() - self.start.timestamp()) / 3600
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -140,6 +141,10 @@ def _series(points: Sequence[tuple[datetime, datetime | None, float]],
         raise PriceError(where[MAX_SLOTS], f"more than {MAX_SLOTS} prices (a month of "
                                            "quarter hours)")
     order = sorted(range(len(points)), key=lambda i: points[i][0])
+    for before, after in itertools.pairwise(order):
+        if points[before][0] == points[after][0]:
+            raise PriceError(where[max(before, after)],
+                             f"a second price for {points[after][0].isoformat()}")
     slots: list[PriceSlot] = []
     for rank, i in enumerate(order):
         start, end, price = points[i]
@@ -147,15 +152,13 @@ def _series(points: Sequence[tuple[datetime, datetime | None, float]],
             if rank + 1 < len(order):
                 end = points[order[rank + 1]][0]
             elif slots:
-                end = start + (slots[-1].end - slots[-1].start)
+                end = start + timedelta(hours=slots[-1].hours)
             else:
                 end = start + DEFAULT_SLOT
         if not end > start:
             raise PriceError(where[i], f"the slot ends ({end.isoformat()}) before it starts "
                                        f"({start.isoformat()})")
         if slots and start < slots[-1].end:
-            if start == slots[-1].start:
-                raise PriceError(where[i], f"a second price for {start.isoformat()}")
             raise PriceError(where[i], f"the slot from {start.isoformat()} overlaps the one "
                                        f"from {slots[-1].start.isoformat()}")
         slots.append(PriceSlot(start, end, price))

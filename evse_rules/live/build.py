@@ -56,6 +56,10 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None,
         every = config.input_every(name)
         if spec.kind == "constant":
             built[name] = ConstantInput(name, spec.constant_value(), every)
+        elif spec.kind == "prices":
+            from evse_rules.inputs.price_build import price_input
+
+            built[name] = price_input(config, name, client)
         elif spec.kind == "mqtt":
             from evse_rules.inputs.mqtt import MqttInput
 
