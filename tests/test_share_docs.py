@@ -58,3 +58,13 @@ def test_the_chapters_command_runs(capsys: pytest.CaptureFixture[str],
     assert main(command.split()[1:]) == 0
     shown = capsys.readouterr().out
     assert "garage" in shown and "carport" in shown
+
+
+def test_the_share_benchmark_prints_both_figures() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_share.py"),
+                          "--ticks", "50", "--repeat", "1"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "with share:" in out and "hand-made lets" in out and "share costs" in out
