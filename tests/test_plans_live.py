@@ -125,6 +125,9 @@ async def test_the_plan_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
             assert "plan garage 20kWh by 07:00: plan 20.0 kWh by" in out and "slots" in out
             assert (await client.get("/api/v1/chargers/garage")).json()["plan"]["source"] \
                 == "cli"
+            assert await asyncio.to_thread(main, ["why", "garage", *config]) == 0
+            why = capsys.readouterr().out
+            assert "  plan: 20.0 kWh by" in why and "can be met" in why, why
             assert await asyncio.to_thread(main, ["plan", "garage", "20 W", "07:00",
                                                   *config]) == 1
             assert "not an energy" in capsys.readouterr().err
@@ -132,4 +135,9 @@ async def test_the_plan_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
             assert "cancelled" in capsys.readouterr().out
             assert await asyncio.to_thread(main, ["plan", "garage", *config]) == 1
             assert "give an energy and a time" in capsys.readouterr().err
+            assert await asyncio.to_thread(main, ["plan", "garage", "5kWh", "06:00",
+                                                  *config]) == 0
         await engine.stop()
+        capsys.readouterr()
+        assert main(["why", "garage", *config]) == 0     # no engine: the state file's plan
+        assert "  plan: 5.0 kWh by" in capsys.readouterr().out

@@ -281,6 +281,10 @@ def why(args: argparse.Namespace) -> int:
             print()
             print(_explain(journal, name, config, last.id, last.samples, last.stale,
                            declarations))
+            from evse_rules.cli.plan_lines import plan_lines
+
+            for line in plan_lines(config, name):       # its charge plan, if any
+                print(line)
     return 0
 
 
