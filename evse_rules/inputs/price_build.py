@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from evse_rules.errors import ConfigError
+from evse_rules.inputs.base import Clock, utc_now
 from evse_rules.inputs.prices import PriceInput
 
 if TYPE_CHECKING:
@@ -13,8 +14,10 @@ if TYPE_CHECKING:
     from evse_rules.config import Config
 
 
-def price_input(config: Config, name: str, client: httpx.AsyncClient | None) -> PriceInput:
-    """The price input `name` of `config`; the password (HTTP Basic) is read here."""
+def price_input(config: Config, name: str, client: httpx.AsyncClient | None,
+                clock: Clock | None = None) -> PriceInput:
+    """The price input `name` of `config`; the password (HTTP Basic) is read here. `clock`
+    is the daemon's: off-peak windows are laid out around its day."""
     spec = config.inputs[name]
     try:
         secret = spec.password()
@@ -29,4 +32,4 @@ def price_input(config: Config, name: str, client: httpx.AsyncClient | None) -> 
         peak_price=spec.peak_price or 0.0, scale=spec.scale, zone=config.tzinfo(),
         # Prices change by the hour at most: without `every`, read them hourly.
         every=spec.every if spec.every is not None else 3600.0, timeout=spec.timeout,
-        client=client, auth=auth)
+        client=client, auth=auth, clock=clock or utc_now)

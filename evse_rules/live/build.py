@@ -59,7 +59,7 @@ def build_inputs(config: Config, client: httpx.AsyncClient | None,
         elif spec.kind == "prices":
             from evse_rules.inputs.price_build import price_input
 
-            built[name] = price_input(config, name, client)
+            built[name] = price_input(config, name, client, clock)
         elif spec.kind == "mqtt":
             from evse_rules.inputs.mqtt import MqttInput
 

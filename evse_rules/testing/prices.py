@@ -23,18 +23,21 @@ class _QuietServer(ThreadingHTTPServer):
 
 class PriceServer:
     """Serves `document` as JSON on GET /prices; `mode` "500" answers an error, "garbage"
-    a body that is not JSON. `requests` counts the GETs."""
+    a body that is not JSON; past `fail_after` requests, every answer is an error (a feed
+    that breaks while a daemon runs). `requests` counts the GETs."""
 
     def __init__(self, document: Any) -> None:
         self.document = document
         self.mode = "ok"
+        self.fail_after: int | None = None
         self.requests = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests += 1
-                if server.mode == "500":
+                broken = server.fail_after is not None and server.requests > server.fail_after
+                if server.mode == "500" or broken:
                     self._send(500, b'{"error": "market closed"}')
                 elif server.mode == "garbage":
                     self._send(200, b"<html>maintenance</html>")
