@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -38,7 +38,9 @@ async def test_the_input_reads_the_series_and_a_failure_names_the_url() -> None:
         prices = PriceInput("price", url=server.url, shape=AWATTAR, clock=lambda: START)
         try:
             reading = await prices.read()
-            series = reading.value
+            assert reading.at == START
+            assert cast(object, reading.value).__class__ is PriceSeries   # carried whole
+            series = await prices.series()
             assert isinstance(series, PriceSeries)
             assert series.at(START) == pytest.approx(0.095)
             server.mode = "500"
