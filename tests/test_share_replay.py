@@ -6,7 +6,7 @@ reading the whole surplus, do both (what `share` is for)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -121,3 +121,24 @@ def test_without_share_both_start_on_a_surplus_that_fits_one(tmp_path: Path) -> 
         on_the_garages += carport_on_the_garages_part(rows)
     assert together
     assert len(on_the_garages) >= len(together)
+
+
+async def test_the_daemon_runs_the_same_share(tmp_path: Path) -> None:
+    """Live, a surplus that fits one charger (2 kW, constant) starts the garage alone."""
+    from evse_rules.config import parse_config
+    from evse_rules.engine.journal import Journal
+    from evse_rules.live import Daemon, FakeTime
+
+    config = parse_config(
+        f'tick = "20 s"\nrules = ["{ROOT / "rules" / "two_chargers.evr"}"]\n'
+        '[chargers.garage]\ndriver = "simulated"\nmode = "auto"\n'
+        '[chargers.carport]\ndriver = "simulated"\nmode = "auto"\n'
+        '[inputs.pv]\nkind = "constant"\nvalue = "2 kW"\n'
+        '[inputs.house]\nkind = "constant"\nvalue = "0 W"\n', "evse-rules.toml", tmp_path)
+    time = FakeTime(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    await Daemon(config, clock=time.clock, sleep=time.sleep, max_ticks=30).run()
+    with Journal(config.journal_path) as journal:
+        starts = [e for e in journal.entries() if e.type == "command" and e.kind == "start"]
+    assert [e.charger for e in starts] == ["garage"]
+    # Its reason shows the share it started on.
+    assert ("garage.share", "8.33333 A") in starts[0].values
