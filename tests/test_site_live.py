@@ -60,6 +60,11 @@ def _current(emu: OpenEvseEmulator) -> tuple[str, int] | None:
     return claims[-1].get("state", ""), int(claims[-1].get("charge_current", 0))
 
 
+def _state(emu: OpenEvseEmulator) -> str | None:
+    current = _current(emu)
+    return None if current is None else current[0]
+
+
 async def test_two_live_chargers_share_the_supply_and_stop_on_a_dead_meter(
     tmp_path: Path,
 ) -> None:
@@ -77,15 +82,15 @@ async def test_two_live_chargers_share_the_supply_and_stop_on_a_dead_meter(
         meter.power = 3500.0
         await run.ticks(4)
         assert _current(garage) == ("active", 9)
-        assert _current(carport) is not None and _current(carport)[0] == "disabled"
+        assert _state(carport) == "disabled"
         # The meter dies: its last reading counts for fallback_after (1 s), then every
         # charger is paused (fallback_amps 0) in the first tick past it.
         meter.mode = "dead"
         for _ in range(40):
             await run.ticks(1)
-            if _current(garage) is not None and _current(garage)[0] == "disabled":
+            if _state(garage) == "disabled":
                 break
-        assert _current(garage) is not None and _current(garage)[0] == "disabled"
+        assert _state(garage) == "disabled"
         assert [c["state"] for c in claims_posted(garage.requests)][-1] == "disabled"
         await run.stop()
     with Journal(config.journal_path) as journal:

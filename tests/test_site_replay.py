@@ -42,10 +42,10 @@ value = "0 W"
 def _evening(path: Path) -> list[float]:
     """Three hours at a minute a row: the house rises to a 7 kW peak and falls back."""
     start = datetime.fromisoformat("2026-01-15T17:00:00+01:00")
-    loads = []
+    loads: list[float] = []
     for minute in range(180):
         peak = max(0.0, 1.0 - abs(minute - 90) / 60)      # 0..1..0 over two hours
-        loads.append(round(400.0 + 6600.0 * peak))
+        loads.append(float(round(400.0 + 6600.0 * peak)))
     lines = ["time,house[W]"] + [
         f"{(start + timedelta(minutes=m)).isoformat()},{load}" for m, load in enumerate(loads)]
     path.write_text("\n".join(lines) + "\n")

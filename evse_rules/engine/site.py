@@ -64,6 +64,20 @@ class SiteSettings:
             raise ValueError("a site needs max_amps and/or max_power")
 
 
+@dataclass(frozen=True, slots=True)
+class SiteState:
+    """What the last allocation saw, for the faces: the house load (None: the meter has been
+    silent too long and the fallback applies), the room the chargers had together (A on the
+    tightest phase, W; inf where no limit is set), the chargers the site paused, and the
+    figures in words."""
+
+    house_w: float | None
+    room_amps: float
+    room_w: float
+    paused: tuple[str, ...]
+    text: str
+
+
 @dataclass(slots=True)
 class _Draw:
     """One charger's part in a step's allocation."""
@@ -92,6 +106,7 @@ class SiteLimit:
         self._known_at: datetime | None = None   # when the meter last gave a value
         self._first: datetime | None = None
         self.last_why = ""                       # the figures of the last allocation
+        self.state: SiteState | None = None      # what the last allocation saw
 
     # -- the house load -------------------------------------------------------------------
 
@@ -136,6 +151,7 @@ class SiteLimit:
         house, measured = self.house(store, now)
         draws = self._draws(now, store, guards, commands, proposals)
         room = self._room(house)
+        seen = (house, min(room[1:1 + self.settings.phases]), room[0])
         if only is not None:
             # A hand command: the others keep what they draw; it gets what is left.
             for draw in draws:
@@ -156,6 +172,8 @@ class SiteLimit:
         why = self.last_why = self._why(house, measured)
         for draw in draws:
             self._enforce(draw, now, guards[draw.name], commands, proposals, held, why)
+        if only is None:
+            self.state = SiteState(*seen, tuple(sorted(self.paused)), why)
 
     def _draws(
         self, now: datetime, store: StateStore, guards: Mapping[str, ChargerGuard],

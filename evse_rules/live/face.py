@@ -30,6 +30,7 @@ from evse_rules.live.views import (
     JournalLine,
     RulesView,
     Series,
+    SiteView,
     VariableView,
 )
 
@@ -101,7 +102,20 @@ class DaemonFace:
             last_tick=daemon.last_tick, next_tick=daemon.next_tick,
             rules=RulesView(files, daemon.rules_error),
             chargers=[self._charger(name, now) for name in daemon.config.chargers],
-            inputs=self._inputs(now), variables=self._variables())
+            inputs=self._inputs(now), variables=self._variables(), site=self._site())
+
+    def _site(self) -> SiteView | None:
+        engine = self._daemon.engine
+        site = engine.site if engine is not None else None
+        if site is None:
+            return None
+        state, limits = site.state, site.settings
+        if state is None:
+            return SiteView(limits.max_amps, limits.max_power, None, None, None, False, [],
+                            "site limit: no tick yet")
+        return SiteView(limits.max_amps, limits.max_power, state.house_w,
+                        _finite(state.room_amps), _finite(state.room_w),
+                        state.house_w is None, list(state.paused), state.text)
 
     def _charger(self, name: str, now: datetime) -> ChargerView:
         daemon = self._daemon
@@ -361,3 +375,8 @@ def _line(entry: Entry) -> JournalLine:
     source = entry.rule or (entry.detail if entry.detail and
                             entry.detail.startswith("by hand") else None)
     return JournalLine(entry.at, kind, entry.charger, describe(entry), source)
+
+
+def _finite(value: float) -> float | None:
+    """A room without a limit (inf) is shown as none: JSON has no infinity."""
+    return value if value != float("inf") else None

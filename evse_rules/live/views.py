@@ -118,6 +118,21 @@ class EngineView:
     chargers: list[ChargerView]
     inputs: list[InputView]
     variables: list[VariableView]
+    site: SiteView | None = None   # the supply the chargers share, with a [site] table
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    """The site limit at the last tick (docs/site.md)."""
+
+    max_amps: float | None         # per phase
+    max_power: float | None        # W
+    house_w: float | None          # the load besides the chargers; None: meter silent
+    room_amps: float | None        # what the chargers had together (tightest phase)
+    room_w: float | None
+    fallback: bool                 # the meter has been silent too long: fallback_amps apply
+    paused: list[str]              # chargers the site stopped, started again when they fit
+    text: str                      # the figures in words
 
 
 @dataclass(frozen=True, slots=True)
