@@ -346,7 +346,8 @@ async def test_openapi_document_is_valid_and_describes_the_answers(
     assert paths == {f"/api/v1/{p}" for p in (
         "state", "chargers/{name}", "chargers/{name}/start", "chargers/{name}/stop",
         "chargers/{name}/release", "chargers/{name}/amps", "chargers/{name}/mode",
-        "variables/{name}", "journal", "series", "why/{name}", "stream")}
+        "chargers/{name}/plan", "variables/{name}", "journal", "series", "why/{name}",
+        "stream")}
     exchanges = [("GET", "/api/v1/state", None), ("GET", "/api/v1/chargers/garage", None),
                  ("GET", "/api/v1/journal", None), ("GET", "/api/v1/series", None),
                  ("GET", "/api/v1/why/garage", None), ("GET", "/api/v1/chargers/nope", None),

@@ -351,3 +351,23 @@ def test_a_chart_without_any_sample_says_so_and_the_page_goes_on(browser: Any) -
         expect(tile.get_by_test_id("chart")).to_contain_text("no samples yet")
         expect(tile.get_by_test_id("state")).to_have_text(re.compile(r"\w"))
         context.close()
+
+
+def test_a_plan_set_shown_and_cancelled_on_the_tile(page: Any, face: DemoFace) -> None:
+    from playwright.sync_api import expect
+
+    tile = _tile(page)
+    expect(tile.get_by_test_id("plan")).to_have_text("No plan: the rules decide.")
+    expect(tile.get_by_test_id("plan-cancel")).to_be_hidden()
+    tile.get_by_test_id("plan-energy").fill("20")
+    tile.get_by_test_id("plan-by").fill("07:00")
+    tile.get_by_test_id("plan-set").click()
+    expect(tile.get_by_test_id("msg-plan")).to_contain_text("plan 20 kWh by 07:00")
+    expect(tile.get_by_test_id("plan")).to_contain_text("20 kWh by")
+    expect(tile.get_by_test_id("plan")).to_contain_text("cost 3.6 · can be met")
+    expect(tile.get_by_test_id("plan-slots").locator("li")).to_have_count(1)
+    expect(tile.get_by_test_id("plan-slots")).to_contain_text("0.18/kWh · 20 kWh")
+    tile.get_by_test_id("plan-cancel").click()
+    expect(tile.get_by_test_id("plan")).to_have_text("No plan: the rules decide.")
+    assert face.commands[-2:] == [HandCommand("plan", "garage", "20 by 07:00", "dashboard"),
+                                  HandCommand("cancel_plan", "garage", None, "dashboard")]

@@ -24,6 +24,8 @@ from evse_rules.live.views import (
     HandCommand,
     InputView,
     JournalLine,
+    PlanSlotView,
+    PlanView,
     RulesView,
     Series,
     VariableView,
@@ -162,11 +164,40 @@ class DemoFace:
             mode: Literal["auto", "manual"] = "auto" if command.value == "auto" else "manual"
             self.charger = replace(c, mode=mode)
             message, sent = f"mode {command.value}", []
+        elif command.action in ("plan", "cancel_plan"):
+            message = self._plan(command)
+            sent = []
         else:
             self.charger = replace(c, mode="auto")
             message, sent = "garage handed back to its own settings", ["release"]
         self._journal(command, message)
         return CommandOutcome(True, message, 200, sent)
+
+    def _plan(self, command: HandCommand) -> str:
+        """A demo plan: the energy asked, in the two hours before its time at 0.18/kWh."""
+        c = self.charger
+        if command.action == "cancel_plan":
+            if c.plan is None:
+                raise CommandRefused("garage has no plan to cancel", 409)
+            self.charger = replace(c, plan=None)
+            return "plan cancelled"
+        energy_text, _, by = str(command.value).partition(" by ")
+        try:
+            energy = float(energy_text.lower().removesuffix("kwh").strip())
+            hour, minute = (int(part) for part in by.split(":"))
+        except ValueError:
+            raise CommandRefused(f"a plan is an energy and a time, like '20 kWh by 07:00', "
+                                 f"not {command.value!r}") from None
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        deadline = now.replace(hour=hour, minute=minute)
+        if deadline <= now:
+            deadline += timedelta(days=1)
+        slot = PlanSlotView(deadline - timedelta(hours=2), deadline, 0.18, energy)
+        self.charger = replace(c, mode="auto", plan=PlanView(
+            energy, deadline, now, command.source, 0.0, [slot], energy,
+            round(energy * 0.18, 4), True, f"waiting: next slot {slot.start:%H:%M}-"
+            f"{slot.end:%H:%M}, 0.18/kWh", f"plan: {energy:g} kWh by {by}"))
+        return f"plan {energy:g} kWh by {by}: slots {slot.start:%H:%M}-{slot.end:%H:%M}"
 
     def _set(self, command: HandCommand) -> CommandOutcome:
         for i, variable in enumerate(self.variables):

@@ -70,15 +70,15 @@ function say(element, text, kind) {
   element.setAttribute("role", kind === "bad" ? "alert" : "status");
 }
 
-async function send(path, body, message) {
+async function send(path, body, message, method = "POST") {
   say(message, "sending…", "pending");
   let response;
   try {
     response = await fetch(API + path, {
-      method: "POST",
+      method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-Evse-Source": "dashboard" },
-      body: JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
     say(message, `no answer from evse-rules (${error.message})`, "bad");
@@ -111,6 +111,16 @@ function makeTile(name) {
   q("manual").addEventListener("click", () => send(path + "mode", { mode: "manual" }, buttons));
   q("auto").addEventListener("click", () => send(path + "mode", { mode: "auto" }, buttons));
   q("release").addEventListener("click", () => send(path + "release", {}, buttons));
+  // A charge plan: "20 kWh by 07:00" (a bare number is kWh), or cancelled.
+  q("plan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const energyText = q("plan-energy").value.trim();
+    const energyValue = /^[0-9]+([.,][0-9]+)?$/.test(energyText)
+      ? Number(energyText.replace(",", ".")) : energyText;
+    send(path + "plan", { energy: energyValue, by: q("plan-by").value }, q("msg-plan"));
+  });
+  q("plan-cancel").addEventListener("click",
+    () => send(path + "plan", undefined, q("msg-plan"), "DELETE"));
   const slider = q("amps-slider");
   // The value shows while dragging; the command goes once, on release.
   slider.addEventListener("input", () => {
@@ -171,12 +181,42 @@ function renderTile(tile, charger, view) {
     : null;
   tile.why = charger.why;
   renderWhy(tile);
+  renderPlan(tile, charger.plan);
   renderVariables(tile, view.variables);
   const stale = view.inputs.filter((input) => input.stale);
   const staleLine = q("stale");
   staleLine.hidden = !stale.length;
   setText(staleLine, stale.map((input) => `${input.name}: stale, ${age(input.age_seconds)}`)
     .join(" · "));
+}
+
+function kwh(v) { return `${num(v, 1)} kWh`; }
+
+function renderPlan(tile, plan) {
+  const { q } = tile;
+  q("plan-cancel").hidden = !plan;
+  const list = q("plan-slots");
+  if (!plan) {
+    setText(q("plan"), "No plan: the rules decide.");
+    list.replaceChildren();
+    return;
+  }
+  const cost = plan.cost == null ? "" : ` · cost ${num(plan.cost, 2)}`;
+  const verdict = plan.can_meet === false ? "CANNOT be met: full power until then"
+    : plan.can_meet ? "can be met" : "being planned";
+  setText(q("plan"), `${kwh(plan.energy_kwh)} by ${clock(plan.deadline)} · charged `
+    + `${kwh(plan.charged_kwh)}${cost} · ${verdict}. ${plan.state}`);
+  q("plan").classList.toggle("bad", plan.can_meet === false);
+  const key = JSON.stringify(plan.slots);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...plan.slots.map((slot) => {
+    const item = document.createElement("li");
+    const price = slot.price == null ? "no price" : `${num(slot.price, 3)}/kWh`;
+    item.textContent = `${clock(slot.start)}–${clock(slot.end)} · ${price} · `
+      + kwh(slot.energy_kwh);
+    return item;
+  }));
 }
 
 function renderWhy(tile) {
@@ -291,6 +331,7 @@ function render(view) {
     renderTile(tile, charger, view);
   });
   if (offsetChanged) for (const tile of tiles.values()) drawTileChart(tile);
+  renderSite(view.site);
   const banner = document.querySelector('[data-testid="rules-error"]');
   banner.hidden = !view.rules.error;
   setText(banner, view.rules.error ? `Rules not running: ${view.rules.error}` : "");
@@ -299,6 +340,27 @@ function render(view) {
     `evse-rules ${view.version} · ${last} · every ${duration(view.tick_seconds)} · rules: `
     + (view.rules.files.join(", ") || "none"));
   loadJournals();
+}
+
+// The supply the chargers share ([site]): its limit, the house's load, the room left.
+function renderSite(site) {
+  const line = document.querySelector('[data-testid="site"]');
+  line.hidden = !site;
+  if (!site) return;
+  const limit = [site.max_amps != null ? amps(site.max_amps) : null,
+    site.max_power != null ? watts(site.max_power) : null].filter(Boolean).join(" and ");
+  const parts = [`Supply ${limit}`];
+  if (site.fallback) {
+    parts.push("meter silent: the chargers get the fallback");
+  } else if (site.house_w != null) {
+    parts.push(`house ${watts(site.house_w)}`);
+    if (site.room_amps != null) parts.push(`${amps(Math.max(site.room_amps, 0))} left for the chargers`);
+    else if (site.room_w != null) parts.push(`${watts(Math.max(site.room_w, 0))} left for the chargers`);
+  }
+  if (site.paused.length) parts.push(`paused by the supply: ${site.paused.join(", ")}`);
+  setText(line, parts.join(" · "));
+  line.title = site.text;
+  line.classList.toggle("tight", site.fallback || site.paused.length > 0);
 }
 
 let journalTimer = null;
