@@ -84,3 +84,9 @@ def test_control_benchmark_prints_the_three_controllers_per_day_and_in_total() -
         assert re.search(rf"^{label} {figures}", out, re.M), label
     assert re.search(r"bundled days: solar_surplus.evr solar [\d.]+ kWh", out)
 
+
+
+def test_site_benchmark_prints_the_cost_of_the_site_limit_per_step() -> None:
+    out = bench("bench_site.py", "--chargers", "2,4", "--steps", "100", "--repeat", "1")
+    for chargers in (2, 4):
+        assert re.search(rf"^ +{chargers} +[\d.]+ +[\d.]+ +[\d.]+x$", out, re.M), out

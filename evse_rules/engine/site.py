@@ -107,6 +107,11 @@ class SiteLimit:
         self._first: datetime | None = None
         self.last_why = ""                       # the figures of the last allocation
         self.state: SiteState | None = None      # what the last allocation saw
+        # Per charger (config order): the supply phases it draws on; its limits for the
+        # hard limits last reported (they change far less often than a tick comes).
+        self._phases = tuple((1, 2, 3)[:s.phases] if s.phases > 1 else (s.phase,)
+                             for s in self.chargers)
+        self._limits_of: dict[str, tuple[tuple[float, float] | None, int, int]] = {}
 
     # -- the house load -------------------------------------------------------------------
 
@@ -181,11 +186,15 @@ class SiteLimit:
     ) -> list[_Draw]:
         site = self.settings
         draws = []
+        by_charger: dict[str, dict[CommandKind, Command]] = {}
+        for command in commands:
+            by_charger.setdefault(command.charger, {})[command.kind] = command
+        none: dict[CommandKind, Command] = {}
         for index, settings in enumerate(self.chargers):
             name = settings.name
             status, read_at = store.charger_reading(name)
             guard = guards[name]
-            kinds = {c.kind: c for c in commands if c.charger == name}
+            kinds = by_charger.get(name, none)
             running = guard.enabled(status, read_at) is True
             plugged = status is not None and status.state is not ChargerState.OFFLINE and (
                 status.vehicle or status.state is ChargerState.CHARGING)
@@ -194,7 +203,7 @@ class SiteLimit:
                 self.paused.discard(name)
             will_run = _START in kinds or (running and _STOP not in kinds) or (
                 name in self.paused and plugged)
-            low, high = settings.limits(status)
+            low, high = self._limits(settings, status)
             prior = _setpoint(guard, status, read_at)
             setpoint = kinds[_SET_CURRENT].value if _SET_CURRENT in kinds else prior
             asked = 0
@@ -202,7 +211,7 @@ class SiteLimit:
                 asked = int(min(max(setpoint if setpoint is not None else high, low), high))
             volts = status.voltage if status is not None and 100 <= status.voltage <= 500 \
                 else site.voltage
-            phases = (1, 2, 3)[:settings.phases] if settings.phases > 1 else (settings.phase,)
+            phases = self._phases[index]
             started = guard.last_start if running else now
             draws.append((_Draw(name, settings, phases, volts * len(phases), low, asked,
                                 prior, running, started), index))
@@ -211,6 +220,17 @@ class SiteLimit:
         draws.sort(key=lambda pair: (-pair[0].settings.priority,
                                      pair[0].started or far, pair[1]))
         return [draw for draw, _ in draws]
+
+    def _limits(self, settings: ChargerSettings,
+                status: ChargerStatus | None) -> tuple[int, int]:
+        # Keyed by the hard limits the status reports: every read is a new status object.
+        key = None if status is None else (status.min_amps, status.max_amps)
+        known = self._limits_of.get(settings.name)
+        if known is not None and known[0] == key:
+            return known[1], known[2]
+        low, high = settings.limits(status)
+        self._limits_of[settings.name] = (key, low, high)
+        return low, high
 
     def _room(self, house: float | None) -> list[float]:
         """[power W, phase 1 A, phase 2 A, phase 3 A] the chargers may draw together."""
