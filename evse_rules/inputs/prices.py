@@ -286,11 +286,12 @@ def read_json(document: Any, shape: JsonShape, zone: tzinfo | None = None) -> Pr
 # ---- off-peak windows --------------------------------------------------------------------
 
 def window_series(windows: Sequence[Window], offpeak: float, peak: float, around: date,
-                  zone: tzinfo | None) -> PriceSeries:
-    """The fixed tariff as slots from the day before `around` to two days after it: the
-    windows at `offpeak` (labelled "offpeak"), the rest of each day at `peak` ("peak")."""
+                  zone: tzinfo | None, until: date | None = None) -> PriceSeries:
+    """The fixed tariff as slots from the day before `around` to two days after it (or
+    after `until`, for a replay of several days): the windows at `offpeak` (labelled
+    "offpeak"), the rest of each day at `peak` ("peak")."""
     first = around + timedelta(days=_WINDOW_DAYS[0])
-    last = around + timedelta(days=_WINDOW_DAYS[1])
+    last = max(around, until or around) + timedelta(days=_WINDOW_DAYS[1])
 
     def at(day: date, moment: time) -> datetime:
         local = datetime.combine(day, moment)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evse_rules.engine import ChargerSettings, CommandKind
 from evse_rules.language.program import Value
+
+if TYPE_CHECKING:
+    from evse_rules.simulate.cost import CostMeter
 
 _KWH = 3_600_000.0
 COMMAND_KINDS = tuple(kind.value for kind in CommandKind)
@@ -80,6 +83,8 @@ class SimulationResult:
     # Per charger that never charged: the starts the rules asked for, by what became of
     # them (a guard's name, or "sent").
     tried: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The cost of the charging at the replay's prices (simulate/cost.py); None without.
+    cost: CostMeter | None = None
 
     def warnings(self) -> list[str]:
         """What makes the figures surprising: a charger that never charged although the
@@ -153,6 +158,7 @@ class SimulationResult:
             "logs": sum(1 for event in self.events if event.kind == "log"),
             "events": [event.to_json() for event in self.events],
             "warnings": self.warnings(),
+            **({"cost": self.cost.to_json()} if self.cost is not None else {}),
         }
 
 
@@ -248,6 +254,8 @@ def render_table(result: SimulationResult, title: str) -> str:
         if len(result.events) > EVENTS_SHOWN:
             lines.append(f"  ... {len(result.events) - EVENTS_SHOWN} more (--json or "
                          "--trace has them all)")
+    if result.cost is not None:
+        lines += result.cost.table()
     if any(result.hand.values()):
         counts = ", ".join(f"{kind} {n}" for kind, n in result.hand.items() if n)
         lines.append(f"  by hand           {counts}")

@@ -32,6 +32,7 @@ from evse_rules.errors import ChargerError
 from evse_rules.inputs.csv_replay import Column
 from evse_rules.language.program import ActionKind, RuleRef, Value
 from evse_rules.language.units import POWER
+from evse_rules.simulate.cost import cost_meter, settle
 from evse_rules.simulate.events import CHARGER_ACTIONS, EventSpec
 from evse_rules.simulate.figures import (
     HAND_KINDS,
@@ -123,6 +124,11 @@ def run(setup: Setup, recorder: Recorder | None = None,
         store.set_input(name, constant.value, first)
     for name, given in setup.other_constants.items():
         store.set_input(name, given, first)
+    # Price series: the store moves each price input on at its slot boundaries, as live;
+    # the charging is priced at one of them (simulate/cost.py).
+    for name, series in setup.prices.items():
+        store.set_prices(name, series, first)
+    costs = cost_meter(setup)
 
     # Row columns as (position, name, numbers or texts, every reading counts); `held` is
     # what the store has. An input that can go stale needs every reading, even unchanged.
@@ -320,6 +326,8 @@ def run(setup: Setup, recorder: Recorder | None = None,
                 figures = account.figures
                 figures.ev += joules
                 figures.from_solar += share
+                if costs is not None:
+                    costs.add(account.name, joules - share, clock_us)
         if watched:
             if recorder is not None:
                 recorder.tick(now, setup.chargers, held, result.lets)
@@ -342,7 +350,9 @@ def run(setup: Setup, recorder: Recorder | None = None,
     tried = {a.name: a.tried for a in accounts if not a.figures.charges and a.tried}
     return SimulationResult(ticks, first, end, solar, surplus,
                             {a.name: a.figures for a in accounts}, rules,
-                            tuple(setup.settings), dt, happened, hand_counts, tried)
+                            tuple(setup.settings), dt, happened, hand_counts, tried,
+                            cost=costs and settle(costs, setup, {a.name: a.figures.ev
+                                                                 for a in accounts}))
 
 
 def _tried(held: Sequence[HeldBack], by_name: dict[str, _Account]) -> bool:

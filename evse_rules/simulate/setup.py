@@ -37,8 +37,10 @@ from evse_rules.language.units import (
     Quantity,
     lookup_unit,
 )
+from evse_rules.prices import PriceSeries
 from evse_rules.simulate.bounds import stale_warnings
-from evse_rules.simulate.events import Event, EventSpec, place_events
+from evse_rules.simulate.events import CHARGER_ACTIONS, Event, EventSpec, place_events
+from evse_rules.simulate.tariff import config_prices, price_names, replay_prices
 
 if TYPE_CHECKING:
     from evse_rules.config import Config
@@ -88,6 +90,8 @@ class Setup:
     # Config constant inputs of type text or boolean: given to the rules as they are.
     other_constants: dict[str, str | bool] = field(default_factory=dict)
     site: SiteSettings | None = None              # the config's [site] limit
+    # The price series fed to the store, by price input (simulate/tariff.py).
+    prices: dict[str, PriceSeries] = field(default_factory=dict)
 
 
 def column_type(column: Column) -> ValueType:
@@ -203,12 +207,14 @@ def prepare(
     program = load(paths, Environment(
         inputs=env_inputs, chargers=names, chargers_from_config=config is not None,
         limits={s.name: (float(s.min_amps), float(s.max_amps)) for s in settings},
-        origins=origins, open_types=open_types))
+        origins=origins, open_types=open_types, prices=price_names(data, config)))
     by_name = {column.name: column for column in inputs}
+    # A price input of the config without a column: its file or windows give the series.
+    from_config = config_prices(data, config)
     declared_units: dict[str, str] = getattr(program, "input_units", {})
     for external in program.externals:
         if external.kind is not ExternalKind.INPUT or external.name in constants \
-                or external.name in others:
+                or external.name in others or external.name in from_config:
             continue
         read = by_name.get(external.name)
         if read is None:
@@ -252,7 +258,8 @@ def prepare(
                             f"to {data.end().isoformat()}): it never happens")
     return Setup(data, program, settings, tick, inputs, constants, chargers, drivers,
                  stale_after, site_meter, placed, warnings, others,
-                 config.site_settings() if config is not None else None)
+                 config.site_settings() if config is not None else None,
+                 prices=replay_prices(data, config, program, from_config))
 
 
 def _text_or_boolean(value: float | str | bool) -> str | bool:
@@ -298,7 +305,7 @@ def _check_events(data: ReplayData, events: list[Event], names: Sequence[str],
     variables = {decl.name for decl in program.variables}
     for event in events:
         spec = event.spec
-        if spec.action in ("start", "stop", "amps", "mode"):
+        if spec.action in CHARGER_ACTIONS:
             if spec.charger is None and len(names) > 1:
                 raise DataError(spec.where, None, (
                     f"{spec.text()}: name the charger, like {names[0]}.{spec.action} "
