@@ -6,6 +6,7 @@
                                     `amps=16`, `mode=auto`; the charger may be left out
                                     when there is only one
     --at 19:30 boost=true           a user variable the rules declare (`var boost: ...`)
+    --at 19:00 plan=20kWh@07:00     a charge plan (docs/plans.md); `plan=cancel` cancels it
 
 An events file holds one event a line, `TIME ACTION`, with `#` comments. The replay carries
 them out through the same path as a person's commands live (`Engine.hand`, and the same
@@ -24,7 +25,7 @@ from pathlib import Path
 from evse_rules.errors import DataError
 
 # The actions of a person on a charger, as `Engine.hand` names them.
-CHARGER_ACTIONS = ("start", "stop", "amps", "mode")
+CHARGER_ACTIONS = ("start", "stop", "amps", "mode", "plan")
 _ACTION = re.compile(r"^\s*(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([A-Za-z_][A-Za-z0-9_]*)"
                      r"\s*(?:=\s*(.*?))?\s*$")
 _DAILY = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
@@ -80,9 +81,9 @@ def parse_event(when: str, what: str, where: str) -> EventSpec:
     charger, action, value = match.group(1), match.group(2), match.group(3)
     if action in ("start", "stop") and value is not None:
         raise DataError(where, None, f"{action} takes no value (write {action!r})")
-    if action in ("amps", "mode") and not value:
-        raise DataError(where, None, f"{action} needs a value (like {action}="
-                                     f"{'16' if action == 'amps' else 'manual'})")
+    if action in ("amps", "mode", "plan") and not value:
+        example = {"amps": "16", "mode": "manual", "plan": "20kWh@07:00"}[action]
+        raise DataError(where, None, f"{action} needs a value (like {action}={example})")
     if action not in CHARGER_ACTIONS:
         if charger is not None:
             raise DataError(where, None, (

@@ -27,6 +27,7 @@ from evse_rules.chargers.base import ChargerState
 from evse_rules.chargers.simulated import SimulatedCharger
 from evse_rules.engine import CommandKind, Engine
 from evse_rules.engine.hand import HandRefused, variable_value
+from evse_rules.engine.plan_book import PlanRef
 from evse_rules.engine.results import Command, HeldBack, StepResult
 from evse_rules.errors import ChargerError
 from evse_rules.inputs.csv_replay import Column
@@ -163,9 +164,11 @@ def run(setup: Setup, recorder: Recorder | None = None,
     drivers = setup.drivers
     accounts = [_Account(name, charger) for name, charger in setup.chargers.items()]
     read = {external.name for external in setup.program.externals}
+    # A charge plan counts its energy from the session energy: its status must carry it.
+    plans = any(event.spec.action == "plan" for event in events)
     for name, charger in setup.chargers.items():
-        charger.energy_in_status = bool({f"{name}.session_energy", f"{name}.total_energy",
-                                         f"{name}.soc"} & read)
+        charger.energy_in_status = plans or bool({f"{name}.session_energy",
+                                                  f"{name}.total_energy", f"{name}.soc"} & read)
     fired_counts = [0] * (max((r.index for r in setup.program.rules), default=-1) + 1)
     last_fired: Sequence[RuleRef] = ()
     same_fired = 0
@@ -372,7 +375,8 @@ def _changes(result: StepResult, happened: list[ReplayEvent],
     """The log lines, mode and variable changes of a step, for the replay's outputs."""
     now = result.now
     for action in result.logs:
-        where = f"{shown_path(action.rule.file)}:{action.rule.line}"
+        where = str(action.rule) if isinstance(action.rule, PlanRef) else \
+            f"{shown_path(action.rule.file)}:{action.rule.line}"
         _happen(happened, recorder, ReplayEvent(now, "log", f"{where}: {action.value}"))
     for mode in result.mode_changes:
         _happen(happened, recorder, ReplayEvent(
@@ -421,18 +425,21 @@ def _hand(engine: Engine, spec: EventSpec, now: datetime, accounts: dict[str, _A
         return
     charger = spec.charger or next(iter(engine.settings))
     value: object = spec.value
+    action = spec.action
     if spec.action == "amps":
         try:
             value = float(str(spec.value).strip().rstrip("Aa").strip())
         except ValueError:
             value = spec.value
+    elif spec.action == "plan" and str(spec.value).strip() == "cancel":
+        action, value = "cancel_plan", None          # a charge plan (engine/plan_book.py)
     try:
-        plan = engine.hand(charger, spec.action, value, source, now)
+        plan = engine.hand(charger, action, value, source, now)
     except HandRefused as error:
         _happen(happened, recorder, ReplayEvent(now, "hand", f"{spec.text()} refused: "
                                                              f"{error.message}"))
         return
-    counts[spec.action] += 1
+    counts[spec.action] = counts.get(spec.action, 0) + 1
     for command in plan.commands:
         account = accounts[command.charger]
         try:
@@ -443,6 +450,7 @@ def _hand(engine: Engine, spec: EventSpec, now: datetime, accounts: dict[str, _A
         engine.commit(command, ok=True)
         account.figures.commands[command.kind.value] += 1
     mode = f", mode {plan.mode[0]} -> {plan.mode[1]}" if plan.mode else ""
+    mode += "".join(f"; {note}" for note in plan.notes)     # a charge plan's schedule
     what = spec.action + (f"={spec.value}" if spec.value is not None else "")
     _happen(happened, recorder, ReplayEvent(now, "hand", f"by hand: {charger}: "
                                                          f"{what}{mode}"))
