@@ -50,3 +50,18 @@ def test_a_plan_event_needs_its_value(tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*_night(tmp_path), "--at", "19:00", "plan"]) != 0
     assert "plan needs a value (like plan=20kWh@07:00)" in capsys.readouterr().err
+
+
+def test_the_documented_example_chooses_the_cheapest_night_hours(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # docs/plans.md: 20 kWh by 07:00 over the bundled day-ahead prices at 7.68 kW. By hand:
+    # 04:00 (0.079) and 03:00 (0.081) whole, 4.64 kWh of 02:00 (0.087) in its last 37 min;
+    # 7.68 x 0.079 + 7.68 x 0.081 + 4.64 x 0.087 = 1.63.
+    assert main(["simulate", "--config", str(REPO / "data" / "plan.toml"),
+                 "--data", str(REPO / "data" / "winter-day.csv"),
+                 "--at", "2025-12-18T00:00", "plan=20kWh@07:00"]) == 0
+    out = capsys.readouterr().out
+    assert ("plan 20.0 kWh by Thu 07:00: slots 02:23-03:00 (0.087), 03:00-04:00 (0.081), "
+            "04:00-05:00 (0.079); expected 20.0 kWh, cost 1.63") in out
+    assert "2025-12-18T05:00:00-05:00  log       plan: plan 20.0 kWh by Thu 07:00 met: " \
+        "20.1 kWh charged" in out
