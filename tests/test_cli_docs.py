@@ -14,7 +14,7 @@ from evse_rules.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {"check", "simulate", "charger", "run", "history", "why", "mode", "set", "start",
-            "stop", "amps", "release", "status", "demo"}
+            "stop", "amps", "release", "status", "demo", "plan"}
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
