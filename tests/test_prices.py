@@ -8,6 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evse_rules.config import parse_config
 from evse_rules.engine import ChargerSettings, Engine, StateStore
@@ -312,3 +314,33 @@ def test_a_gap_in_the_series_is_unknown_until_the_next_slot() -> None:
     assert store.stale_deadline == T0 + timedelta(hours=2)
     store.expire(T0 + timedelta(hours=2))
     assert store.values == [0.1]
+
+
+# ---- anything at all ---------------------------------------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
+                    | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(["start", "end", "price", "data", "x"]),
+                                      inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_a_price_csv_or_a_price_error(text: str) -> None:
+    try:
+        series = read_csv(text, "p.csv")
+    except PriceError as error:
+        assert str(error).startswith("p.csv")
+        return
+    assert all(abs(slot.price) <= 1e4 and slot.end > slot.start for slot in series.slots)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON, st.sampled_from([None, "data"]))
+def test_any_json_is_a_price_list_or_a_price_error(document: object, path: str | None) -> None:
+    try:
+        series = read_json(document, JsonShape(path))
+    except PriceError:
+        return
+    assert series.slots and all(abs(slot.price) <= 1e4 for slot in series.slots)

@@ -171,6 +171,13 @@ def read_csv(text: str, file: str, zone: tzinfo | None = None,
              scale: float = 1.0) -> PriceSeries:
     """A price CSV: `time,price` (an optional header; an optional `end` column between
     them). PriceError names the file and line."""
+    try:
+        return _read_csv(text, file, zone, scale)
+    except csv.Error as error:          # a NUL byte, an unclosed quote at the end
+        raise PriceError(file, f"not a CSV file ({error})") from None
+
+
+def _read_csv(text: str, file: str, zone: tzinfo | None, scale: float) -> PriceSeries:
     rows = csv.reader(io.StringIO(text))
     points: list[tuple[datetime, datetime | None, float]] = []
     where: list[str] = []
