@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evse_rules.engine import ChargerSettings, Engine  # noqa: E402
-from evse_rules.language import load_program_text  # noqa: E402
-from evse_rules.language.program import Environment, Kind, ValueType  # noqa: E402
-from evse_rules.prices import PriceSeries, PriceSlot  # noqa: E402
+from evse_rules.engine import ChargerSettings, Engine
+from evse_rules.language import load_program_text
+from evse_rules.language.program import Environment, Kind, ValueType
+from evse_rules.prices import PriceSeries, PriceSlot
 
 START = datetime(2026, 1, 1, 7, 0, tzinfo=UTC)
 ENV = Environment(inputs={"price": ValueType(Kind.NUMBER)}, prices=frozenset({"price"}))
