@@ -65,3 +65,15 @@ def test_the_documented_example_chooses_the_cheapest_night_hours(
             "04:00-05:00 (0.079); expected 20.0 kWh, cost 1.63") in out
     assert "2025-12-18T05:00:00-05:00  log       plan: plan 20.0 kWh by Thu 07:00 met: " \
         "20.1 kWh charged" in out
+
+
+def test_the_plans_benchmark_runs() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_plans.py"),
+                           "--steps", "300", "--repeat", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "672 slots of 15 min over 7 day(s)" in done.stdout
+    assert "with a plan" in done.stdout
