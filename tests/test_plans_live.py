@@ -141,3 +141,27 @@ async def test_the_plan_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys.readouterr()
         assert main(["why", "garage", *config]) == 0     # no engine: the state file's plan
         assert "  plan: 5.0 kWh by" in capsys.readouterr().out
+
+
+async def test_with_the_api_off_a_plan_waits_in_the_journal_for_the_next_tick(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evse_rules.cli.live import services
+    from evse_rules.live import Daemon
+
+    with OpenEvseEmulator("v5.1.2") as emu:
+        path = _config(tmp_path, emu)
+        path.write_text(path.read_text().replace('listen = "127.0.0.1:0"', "enabled = false"))
+        config = load_config(path)
+        daemon = Daemon(config)
+        task = asyncio.create_task(daemon.run(services(config, daemon)))
+        for _ in range(500):
+            if daemon.ticks >= 2:
+                break
+            await asyncio.sleep(0.01)
+        argv = ["plan", "garage", "20kWh", "07:00", "--wait", "--config", str(path)]
+        assert await asyncio.to_thread(main, argv) == 0
+        assert "plan garage 20kWh by 07:00: done (taken at" in capsys.readouterr().out
+        assert daemon.store.plans["garage"].wanted_wh == 20_000.0
+        assert daemon.store.plans["garage"].source == "cli"
+        daemon.stop()
+        await asyncio.wait_for(task, timeout=5)
