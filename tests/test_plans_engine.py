@@ -281,3 +281,17 @@ def test_a_corrupt_plan_in_the_state_file_is_set_aside(tmp_path: Path) -> None:
     path.write_text(json.dumps({"format": 1, "plans": {"garage": {"wanted_wh": "lots"}}}))
     loaded = StateFile(path).load()
     assert loaded.problem is not None and "'plans' of charger 'garage'" in loaded.problem
+
+
+def test_a_config_applied_mid_slot_still_stops_when_the_slot_ends() -> None:
+    engine = engine_for()
+    engine.hand("garage", "plan", "5 kWh by 07:00", "api", at(19))
+    step(engine, at(2, 30))                              # in the slot 02:19-03:00
+    fresh = Engine(Rules().program, [ChargerSettings("garage", plan_price="price", min_on=0,
+                                                     min_off=0, max_amps=20)])
+    restore(fresh.store, snapshot(engine.store))
+    fresh.store.set_prices("price", hourly(NIGHT))
+    fresh.carry_over(engine)
+    # The new engine's first step comes after the slot: the stop it owes is still sent.
+    charging = reading(ChargerState.CHARGING, power=4600.0, session=3500.0, amps=20.0)
+    assert sent(step(fresh, at(3), charging)) == [("stop", None)]

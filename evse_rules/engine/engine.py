@@ -363,6 +363,7 @@ class Engine:
             guard.volts_sent, guard.volts_at = before.volts_sent, before.volts_at
         if self.site is not None and old.site is not None:
             self.site.paused = {name for name in old.site.paused if name in self._guards}
+        self.plans.carry_over(old.plans)       # a slot running, a stop owed
 
     def guard(self, charger: str) -> ChargerGuard:
         """The guard of `charger` (what was sent to it last, and when), for the faces."""

@@ -286,6 +286,14 @@ class PlanBook:
             run.schedule, run.prices, run.solar, run.vehicle = schedule, prices, solar, vehicle
         return schedule
 
+    def carry_over(self, old: PlanBook) -> None:
+        """Take what `old` knew between steps (a config applied while running): the running
+        plans of chargers both know, and the stops still owed."""
+        self._runs.update({name: run for name, run in old._runs.items()
+                           if name in self._settings})
+        self.stopping.update({name: why for name, why in old.stopping.items()
+                              if name in self._settings})
+
     # -- the faces --------------------------------------------------------------------------
 
     def status(self, name: str, now: datetime) -> PlanStatus | None:
