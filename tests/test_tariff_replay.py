@@ -180,3 +180,13 @@ def test_rules_that_read_prices_the_data_lacks_are_refused(
     err = capsys.readouterr().err
     assert code != 0
     assert "the rules read input 'price' but the data has no column 'price'" in err
+
+
+def test_a_price_column_prices_the_charging_with_a_config_that_has_no_price_input(
+        tmp_path: Path) -> None:
+    (tmp_path / "r.evr").write_text("if between 01:00 and 02:00 then start, set amps to 10 A "
+                                    "else stop\n")
+    (tmp_path / "c.toml").write_text(CONFIG.split("[inputs.price]")[0])
+    result = run(prepare([], _minutes_with_prices(tmp_path), tmp_path / "c.toml"))
+    assert result.cost is not None
+    assert result.cost.to_json()["average_price"] == 0.1

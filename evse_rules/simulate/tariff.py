@@ -76,8 +76,10 @@ def replay_prices(data: ReplayData, config: Config | None, program: Program,
     read (a `cheapest` or an `offpeak` of it, or the price input of the config)."""
     wanted = {e.name for e in program.externals if e.kind is ExternalKind.PRICES}
     if config is not None:
+        # Every input of the config reaches the rules (as an http input needs a column, a
+        # price input read from a url needs one, or a file).
         wanted |= {n for n, spec in config.inputs.items() if spec.kind == "prices"}
-    elif data.column(PRICE_COLUMN) is not None:
+    if data.column(PRICE_COLUMN) is not None:
         wanted.add(PRICE_COLUMN)
     found: dict[str, PriceSeries] = {}
     for name in sorted(wanted):
