@@ -234,7 +234,7 @@ class StateStore:
         """A source gave `value` (canonical units) for input `name` at `at`; a price input
         gives its whole series (see `set_prices`)."""
         # A series travels as a Value (a Reading holds numbers; inputs carry what they read).
-        if cast(object, value).__class__ is PriceSeries:
+        if value.__class__ is _SERIES:
             self.set_prices(name, cast(PriceSeries, value), at)
             return
         slot = self._inputs.get(name)
@@ -472,6 +472,9 @@ class StateStore:
             values[index] = value
 
 
+# The class of a price series, as `set_input` compares a value's class with it (typed `type`:
+# a Value is never a series to the type checker, only at run time).
+_SERIES: type = PriceSeries
 # Before any tick (a series given without a time is applied at the next step) and after any.
 _DAWN = datetime.min.replace(tzinfo=UTC)
 _NEVER = datetime.max.replace(tzinfo=UTC)
