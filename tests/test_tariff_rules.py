@@ -155,6 +155,12 @@ def test_without_a_config_any_number_input_may_carry_prices() -> None:
     assert [e.kind for e in program.externals][-1] is ExternalKind.PRICES
 
 
+def test_a_price_is_a_plain_number_not_a_quantity() -> None:
+    _, errors = check_texts([("t.evr", "input pv: W\nlet x = cheapest(pv, 1 h, 07:00)\n")])
+    assert [e.message for e in errors] == [
+        "a price is a plain number (per kWh), pv is power (W)"]
+
+
 def test_a_function_name_is_not_an_input_name() -> None:
     with pytest.raises(RuleFileErrors, match="would hide the function cheapest"):
         load_program_text("input cheapest: number\n")

@@ -29,6 +29,7 @@ from evse_rules.language import ast
 from evse_rules.language.checked import Symbol, SymbolKind, type_name
 from evse_rules.language.names import BOOLEAN_TYPE, NUMBER_TYPE
 from evse_rules.language.program import Kind, ValueType
+from evse_rules.language.units import NUMBER
 from evse_rules.prices import PriceSeries
 
 if TYPE_CHECKING:
@@ -129,8 +130,9 @@ def _price_input(checker: ExpressionChecker, arg: ast.Expr, function: str) -> bo
         known = ", ".join(sorted(prices)) or "none; add [inputs.price] kind = \"prices\""
         checker.error(arg.loc, f"{symbol.name} is not a price input (price inputs: {known})")
         return False
-    if vtype.kind is not Kind.NUMBER:
-        checker.error(arg.loc, f"a price is a number, {symbol.name} is {type_name(vtype)}")
+    if vtype.kind is not Kind.NUMBER or vtype.dimension != NUMBER:
+        checker.error(arg.loc, f"a price is a plain number (per kWh), {symbol.name} is "
+                      f"{type_name(vtype)}")
         return False
     return True
 
