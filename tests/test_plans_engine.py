@@ -105,7 +105,7 @@ def test_the_plan_ends_when_met_and_stops_the_charge() -> None:
     step(engine, at(2))                                   # the slot began
     result = step(engine, at(2, 30), reading(ChargerState.CHARGING, session=10_000.0,
                                              power=7360.0))
-    assert logs(result) == ["plan 10.0 kWh by Tue 07:00 met: 10.0 kWh charged"]
+    assert logs(result) == ["10.0 kWh by Tue 07:00 met: 10.0 kWh charged"]
     assert sent(result) == [("stop", None)]
     assert engine.store.plans == {}
     assert engine.plans.status("garage", at(2, 30)) is None
@@ -117,7 +117,7 @@ def test_the_plan_ends_at_its_deadline_saying_what_was_charged() -> None:
     step(engine, at(19), reading(ChargerState.CHARGING, session=0.0, power=7360.0))
     result = step(engine, at(3), reading(ChargerState.CHARGING, session=30_000.0,
                                          power=7360.0))
-    assert logs(result) == ["plan 60.0 kWh by Tue 03:00 ended at its deadline: 30.0 kWh of "
+    assert logs(result) == ["60.0 kWh by Tue 03:00 ended at its deadline: 30.0 kWh of "
                             "60.0 kWh charged"]
     assert sent(result) == [("stop", None)]
 
@@ -189,7 +189,7 @@ def test_new_prices_make_a_new_plan() -> None:
     cheaper[3] = 0.01                                        # 22:00 becomes the cheapest
     engine.store.set_prices("price", hourly(cheaper))
     result = step(engine, at(19, 1))
-    assert logs(result) == ["plan re-planned (new prices, vehicle or progress): slots "
+    assert logs(result) == ["re-planned (new prices, vehicle or progress): slots "
                             "22:00-23:00 (0.01); expected 7.4 kWh, cost 0.07"]
     assert sent(step(engine, at(22))) == [("set_current", 32.0), ("start", None)]
 
@@ -272,7 +272,7 @@ def test_a_plan_survives_a_restart(tmp_path: Path) -> None:
                                             power=7360.0))
     status = again.plans.status("garage", at(1, 31))
     assert status is not None and status.charged_wh == pytest.approx(4700.0)
-    assert logs(result)[0].startswith("plan 20.0 kWh by Tue 07:00: slots 01:31-02:00")
+    assert logs(result)[0].startswith("20.0 kWh by Tue 07:00: slots 01:31-02:00")
     assert sent(result) == [("set_current", 32.0)]         # it charges already: no start
 
 

@@ -32,7 +32,7 @@ def test_a_replayed_plan_charges_late_and_is_met(tmp_path: Path,
     # rounded up to whole minutes, from 05:41).
     assert ("by hand: evse: plan=10kWh@07:00; plan 10.0 kWh by Tue 07:00: slots "
             "05:41-06:00, 06:00-07:00; expected 10.0 kWh") in out
-    assert "plan: plan 10.0 kWh by Tue 07:00 met: 10.1 kWh charged" in out
+    assert "plan: 10.0 kWh by Tue 07:00 met: 10.1 kWh charged" in out
     assert "charges                   1  (shortest 1 h 19 min" in out
 
 
@@ -63,7 +63,7 @@ def test_the_documented_example_chooses_the_cheapest_night_hours(
     out = capsys.readouterr().out
     assert ("plan 20.0 kWh by Thu 07:00: slots 02:23-03:00 (0.087), 03:00-04:00 (0.081), "
             "04:00-05:00 (0.079); expected 20.0 kWh, cost 1.63") in out
-    assert "2025-12-18T05:00:00-05:00  log       plan: plan 20.0 kWh by Thu 07:00 met: " \
+    assert "2025-12-18T05:00:00-05:00  log       plan: 20.0 kWh by Thu 07:00 met: " \
         "20.1 kWh charged" in out
 
 

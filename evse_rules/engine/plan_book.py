@@ -415,7 +415,8 @@ def _why_again(old: Schedule, new: Schedule, now: datetime) -> str:
 
 
 def _log(charger: str, text: str) -> ProposedAction:
-    return ProposedAction(ActionKind.LOG, _log_ref(), charger, value=text)
+    """A line for the journal, shown after 'plan: ' (so said without its own 'plan ')."""
+    return ProposedAction(ActionKind.LOG, _log_ref(), charger, value=text.removeprefix("plan "))
 
 
 def _stop(charger: str, why: str) -> ProposedAction:
