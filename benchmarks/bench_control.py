@@ -3,6 +3,7 @@ rules/solar_surplus.evr on the same days, in closed loop, with the same accounti
 
     .venv/bin/python benchmarks/bench_control.py              # the bundled days and a year
     .venv/bin/python benchmarks/bench_control.py --days 30    # a shorter "year"
+    .venv/bin/python benchmarks/bench_control.py --foresight  # and the bound with foresight
 
 The site: one phase, 240 V, a charger of 6..32 A, a car that never fills and is plugged in
 all day; a grid meter (import positive) that sees the house, the roof AND the car, as it
@@ -271,9 +272,46 @@ def row(label: str, figures: list[Figures]) -> str:
     return f"{label:<14}{cells}"
 
 
+def foresight(day: Day, grid_weight: float = 5.0, charge_weight_kwh: float = 0.2,
+              round_up: float = 0.25, min_on: int = 10, min_off: int = 5) -> Figures:
+    """A bound, not a controller: the best a controller could do on `day` knowing every
+    minute ahead. A dynamic program over every start and stop the contactor times allow
+    (minute rows; the current is the minute's surplus plus `round_up`, rounded down, within
+    6..32 A, as the rules set it), maximising solar kWh - `grid_weight` x grid kWh -
+    `charge_weight_kwh` per charge. States: charging or not, minutes since the last
+    switch (capped); each keeps its best value and its figures."""
+    span = max(min_on, min_off)
+    best: dict[tuple[bool, int], tuple[float, float, float, int]] = {
+        (False, span): (0.0, 0.0, 0.0, 0)}
+    for pv, house in zip(day.pv, day.house, strict=True):
+        surplus = pv - house
+        amps = min(max(math.floor(surplus / VOLTS + round_up), MIN_AMPS), MAX_AMPS)
+        solar = min(max(surplus, 0.0), amps * VOLTS) / 60_000     # kWh in the minute
+        grid = amps * VOLTS / 60_000 - solar
+        after: dict[tuple[bool, int], tuple[float, float, float, int]] = {}
+        for (on, since), (value, sun, bought, charges) in best.items():
+            moves = [(on, min(since + 1, span))]
+            if since >= (min_on if on else min_off):
+                moves.append((not on, 1))
+            for charging, elapsed in moves:
+                started = charging and not on
+                figures = ((value + solar - grid_weight * grid, sun + solar, bought + grid,
+                            charges) if charging else (value, sun, bought, charges))
+                if started:
+                    figures = (figures[0] - charge_weight_kwh, *figures[1:3], charges + 1)
+                if (charging, elapsed) not in after or after[charging, elapsed][0] < figures[0]:
+                    after[charging, elapsed] = figures
+        best = after
+    _, sun, bought, charges = max(best.values())
+    return Figures(sun, bought, charges)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365, help="days in the year (365)")
+    parser.add_argument("--foresight", action="store_true",
+                        help="also print the bound a controller knowing every minute ahead "
+                             "reaches (a dynamic program; slower)")
     args = parser.parse_args()
     names = ("OpenEVSE firmware", "evcc PV mode", "solar_surplus.evr")
     width = 28
@@ -300,14 +338,30 @@ def main() -> int:
         found = [closed_loop(year, Firmware()), closed_loop(year, Evcc()),
                  ours(rules, grid_data(year_path, directory / "year-grid.csv"), args.days)]
         print(row(f"{args.days} days", found))
-    firmware, evcc, mine = total
-    verdict = (mine.solar_kwh >= firmware.solar_kwh and mine.grid_kwh <= evcc.grid_kwh
-               and mine.charges <= firmware.charges)
-    print(f"bundled days: solar_surplus.evr solar {mine.solar_kwh:.2f} kWh (firmware "
-          f"{firmware.solar_kwh:.2f}), grid {mine.grid_kwh:.2f} kWh (evcc {evcc.grid_kwh:.2f}), "
-          f"charges {mine.charges} (firmware {firmware.charges}): "
-          f"{'beats both' if verdict else 'does not beat both'}")
+        if args.foresight:
+            print("A bound, knowing every minute ahead (solar - 5 x grid - 0.2 kWh a charge, "
+                  "the rules' rounding, the contactor times):")
+            bound = Figures()
+            for name, path in DAYS.items():
+                one = foresight(read_day(path))
+                bound.add(one)
+                print(row(f"{name} day", [one]))
+            print(row("the 3 days", [bound]))
+            print(row(f"{args.days} days", [foresight(year)]))
+    print(verdict("bundled days", *total))
+    print(verdict(f"{args.days} days", *found))
     return 0
+
+
+def verdict(label: str, firmware: Figures, evcc: Figures, mine: Figures) -> str:
+    """The goal: at least the firmware's solar energy, at most evcc's grid energy, at most
+    the firmware's charges; each figure says which side of it the rules are."""
+    beats = (mine.solar_kwh >= firmware.solar_kwh and mine.grid_kwh <= evcc.grid_kwh
+             and mine.charges <= firmware.charges)
+    return (f"{label}: solar_surplus.evr solar {mine.solar_kwh:.2f} kWh (firmware "
+            f"{firmware.solar_kwh:.2f}), grid {mine.grid_kwh:.2f} kWh (evcc {evcc.grid_kwh:.2f}), "
+            f"charges {mine.charges} (firmware {firmware.charges}): "
+            f"{'beats both' if beats else 'does not beat both'}")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,31 @@ def test_closed_loop_counts_solar_and_grid_as_the_replay_does() -> None:
     assert figures.charges == 1 and figures.grid_kwh == 0.0
     # The first minute waits, then half a minute at 6 A, then 8 A to the end of the hour.
     assert abs(figures.solar_kwh - (1440 * 0.5 + 1920 * 58.5) / 60000) < 1e-9
+
+
+def _minutes(surplus_amps: list[float]) -> Day:
+    """A day of minute rows whose surplus is the given current at 240 V (no house load)."""
+    return Day([60.0 * k for k in range(len(surplus_amps))],
+               [amps * VOLTS for amps in surplus_amps], [0.0] * len(surplus_amps))
+
+
+def test_the_foresight_bound_rides_a_short_dark_dip_and_stops_for_a_long_one() -> None:
+    foresight = bench_control.foresight
+    # 30 min of 10 A, a 2-minute dark dip (1 A), 30 min of 10 A: a stop would keep the car
+    # off for min_off (5 min) of sun, so the bound rides the dip at 6 A.
+    short = foresight(_minutes([10.0] * 30 + [1.0] * 2 + [10.0] * 30))
+    assert short.charges == 1
+    assert abs(short.grid_kwh - 2 * 5 * VOLTS / 60_000) < 1e-9
+    # The same with an hour of dark: stopping costs less than an hour of 5 A from the grid.
+    long = foresight(_minutes([10.0] * 30 + [1.0] * 60 + [10.0] * 30))
+    assert long.charges == 2 and long.grid_kwh < 0.05
+    # Nothing is charged with no sun at all.
+    assert foresight(_minutes([0.0] * 60)).charges == 0
+
+
+def test_the_verdict_says_which_goal_fails() -> None:
+    verdict, Figures = bench_control.verdict, bench_control.Figures
+    firmware, evcc = Figures(44.87, 2.53, 13), Figures(43.23, 0.91, 19)
+    assert verdict("days", firmware, evcc, Figures(44.99, 0.86, 11)).endswith(": beats both")
+    assert verdict("year", firmware, evcc, Figures(44.99, 0.92, 11)).endswith(
+        ": does not beat both")

@@ -86,7 +86,7 @@ def test_trace_has_a_row_per_tick_and_charger(tmp_path: Path,
     with trace.open() as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["time", "charger", "state", "amps", "power_w", "pv[W]", "house[W]",
-                       "surplus", "surplus_amps", "events", "decided"]
+                       "surplus", "surplus_amps", "sun", "events", "decided"]
     assert len(rows) == 1 + 1440
     assert rows[1][:2] == ["2025-06-08T00:00:00-05:00", "evse"]
 
