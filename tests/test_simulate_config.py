@@ -145,3 +145,16 @@ def test_a_bad_simulate_table_is_an_error_naming_the_key(
         load_config(config)
     text = str(caught.value)
     assert key in text and says in text, text
+
+
+def test_the_configs_meter_none_replays_a_grid_column_as_it_is(tmp_path: Path) -> None:
+    data = tmp_path / "grid.csv"
+    data.write_text("time,grid[W]\n2026-06-21T12:00:00+00:00,-2000\n"
+                    "2026-06-21T12:10:00+00:00,-2000\n")
+    rules = tmp_path / "r.evr"
+    rules.write_text("input grid: W\nset amps to 10 A\nstart\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'rules = ["{rules}"]\n[chargers.evse]\ndriver = "simulated"\n'
+                      'mode = "auto"\n[simulate]\nmeter = "none"\n')
+    assert prepare([rules], data).meter is not None     # a grid column is the meter...
+    assert prepare([], data, config).meter is None      # ...unless the config says none
