@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 # Loaded from its path: benchmarks/ is a folder of scripts, not a package.
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_control.py"
@@ -72,7 +73,7 @@ def test_closed_loop_counts_solar_and_grid_as_the_replay_does() -> None:
     assert abs(figures.solar_kwh - (1440 * 0.5 + 1920 * 58.5) / 60000) < 1e-9
 
 
-def _minutes(surplus_amps: list[float]) -> Day:
+def _minutes(surplus_amps: list[float]) -> Any:
     """A day of minute rows whose surplus is the given current at 240 V (no house load)."""
     return Day([60.0 * k for k in range(len(surplus_amps))],
                [amps * VOLTS for amps in surplus_amps], [0.0] * len(surplus_amps))
