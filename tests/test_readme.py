@@ -67,3 +67,34 @@ def test_the_readme_check_summary_is_what_check_prints(
     assert main(["check", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("rules/*.evr"))]) == 0
     assert capsys.readouterr().out.strip() == shown.group(1).strip()
 
+
+
+def _replay_commands() -> list[str]:
+    """Every `evse-rules simulate` line of the README's shell blocks (a loop's body for one
+    of its days), without its comment."""
+    text = (ROOT / "README.md").read_text()
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S)[1:]:
+        for line in block.splitlines():
+            line = line.split("#", 1)[0].strip().replace("$day", "cloudy")
+            if line.startswith("evse-rules simulate"):
+                lines.append(line)
+    return lines
+
+
+def test_every_replay_the_readme_shows_runs_as_written(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # In a folder of its own (the commands write t.csv and p.png), with the repository's
+    # rules and data where the README's relative paths expect them.
+    for folder in ("rules", "data"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    commands = _replay_commands()
+    assert len(commands) >= 8
+    for command in commands:
+        done = subprocess.run([sys.executable, "-m", "evse_rules", *command.split()[1:]],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{command}:\n{done.stderr}"
+        assert done.stdout.strip(), command
+    assert (tmp_path / "t.csv").exists() and (tmp_path / "p.png").exists()
