@@ -332,7 +332,7 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
      "unknown function avgg; did you mean avg?", 2, 9),
     ("let x = xyz(1)\n", Environment(),
      "unknown function xyz (functions: min, max, avg, clamp, round, floor, ceil, abs, known, "
-     "today, smooth)", 1, 9),
+     "today, smooth, cheapest, offpeak)", 1, 9),
     ("let x = avg(charging, 5 min)\n", Environment(),
      "avg over a time window takes a number, found boolean", 1, 13),
     ("input pv: W\nlet x = avg(pv, pv)\n", Environment(),
