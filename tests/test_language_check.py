@@ -475,7 +475,8 @@ def test_an_error_in_a_let_is_not_repeated_where_the_let_is_used() -> None:
 SYNTAX_CATALOGUE: list[tuple[str, str, int, int]] = [
     ("input pv: W\nif pv > then stop\n", "expected an expression, found 'then'", 2, 9),
     ("input pv W\n", "expected ':', found 'W'", 1, 10),
-    ("if x then\n", "expected an action (start, stop, set or log), found end of line", 1, 10),
+    ("if x then\n", "expected an action (start, stop, set, log, plan or cancel), found end "
+     "of line", 1, 10),
     ("if x ! 3 then stop\n", "unexpected character '!'", 1, 6),
     ("every 5 min:\n        start\n    stop\n",
      "this line's indentation matches no enclosing block", 3, 1),
@@ -493,8 +494,9 @@ SYNTAX_CATALOGUE: list[tuple[str, str, int, int]] = [
      1, 13),
     ("input pv: W\nif mode = auto then stop\n", "expected an operator, ':' or 'then', found "
      "'='; to compare, write is for a choice (mode is auto) or == for numbers", 2, 9),
-    ("set amps to 6,5 A\n", "expected an action (start, stop, set or log), found '5'; write "
-     "decimals with a point (6.5): a comma separates actions and arguments", 1, 15),
+    ("set amps to 6,5 A\n", "expected an action (start, stop, set, log, plan or cancel), "
+     "found '5'; write decimals with a point (6.5): a comma separates actions and arguments",
+     1, 15),
     ("input pv: W\nif pv > 1 kW for 3 min and mode is auto then start\n",
      "expected ':' or 'then', found 'and'; for applies to the whole condition before it: put "
      "it in parentheses, like (pv > 1 kW for 3 min) and ...", 2, 24),

@@ -286,8 +286,8 @@ def test_every_syntax_error_of_a_file_is_reported() -> None:
     errors = syntax_errors("input pv W\nif pv > 3 kW then\nstart\nlet = 4\n")
     assert [e.location.line for e in errors] == [1, 2, 4]
     assert errors[0].message == "expected ':', found 'W'"
-    assert errors[1].message == ("expected an action (start, stop, set or log), found end of "
-                                 "line")
+    assert errors[1].message == ("expected an action (start, stop, set, log, plan or "
+                                 "cancel), found end of line")
     assert errors[2].message == "expected a name, found '='"
 
 

@@ -41,7 +41,7 @@ _NONE: tuple[()] = ()
 # Enum members as module constants: on Python 3.11 `ActionKind.STOP` goes through the enum
 # machinery (about 70 ns) at every use, and a step tests kinds for every proposal.
 _START, _STOP, _SET_AMPS = ActionKind.START, ActionKind.STOP, ActionKind.SET_AMPS
-_SET_MODE, _LOG = ActionKind.SET_MODE, ActionKind.LOG
+_SET_MODE, _LOG, _PLAN = ActionKind.SET_MODE, ActionKind.LOG, ActionKind.PLAN
 _START_CMD, _STOP_CMD = CommandKind.START, CommandKind.STOP
 _SET_CURRENT_CMD = CommandKind.SET_CURRENT
 _new = tuple.__new__     # _new(StepResult, (...)): without StepResult's Python-level __new__
@@ -163,7 +163,7 @@ class Engine:
                     self._limit(now, commands, {name: (run, amps)}, held)
                 return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, _NONE,
                                   tick.fired, tick, _NONE, _NONE, _NONE))
-        plan, lost, logs, modes, variables, unknown = self._arbitrate(actions)
+        plan, lost, logs, modes, variables, unknown = self._arbitrate(actions, now)
         for guard, record, run, amps in plan:
             self._guard(guard, record, run, amps, now, commands, held, adjusted)
         if unknown is not None:
@@ -215,12 +215,13 @@ class Engine:
             if command is not None:
                 commands.append(command)
 
-    def _arbitrate(self, actions: list[ProposedAction]) -> tuple[
+    def _arbitrate(self, actions: list[ProposedAction], now: datetime) -> tuple[
             _Plan, list[Lost] | None, list[ProposedAction] | None, list[ModeChange] | None,
             list[VarChange] | None, list[HeldBack] | None]:
         """The last proposal per target wins (file order): the plan for the guards, the
-        losers, the logs, the modes and variables set (applied here), and what is held
-        back for chargers the engine does not know."""
+        losers, the logs, the modes and variables set and the charge plans asked (applied
+        here: a plan's line joins the logs), and what is held back for chargers the engine
+        does not know."""
         lost: list[Lost] | None = None
         logs: list[ProposedAction] | None = None
         pairs: dict[str | None, list[ProposedAction | None]] = {}   # [run, amps]
@@ -260,6 +261,11 @@ class Engine:
             for action in others.values():
                 if action.kind is _SET_MODE:
                     self._set_mode(action, modes)
+                elif action.kind is _PLAN:
+                    said = self.plans.from_rule(action, now)
+                    if said is not None:
+                        logs = logs or []
+                        logs.append(said)
                 else:
                     self._set_variable(action, variables)
         plan = tuple((guard, record, pair[0], pair[1]) for name, guard, record in self._chargers

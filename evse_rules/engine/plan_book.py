@@ -1,7 +1,8 @@
 """Charge plans in the engine: "20 kWh by 07:00", one per charger, acted on at every step.
 
 A plan is a person's (the one command path: `Engine.hand(charger, "plan", "20 kWh by 07:00")`,
-`"cancel_plan"`). What it does at each step, before the guards (`PlanBook.around`):
+`"cancel_plan"`) or a rule's (`plan 20 kWh by 07:00`: `PlanBook.from_rule`, which a person's
+outranks). What it does at each step, before the guards (`PlanBook.around`):
 
 - it counts the energy charged since it began, from the charger's session energy (a new
   session, after an unplug, is added to what was banked);
@@ -36,14 +37,15 @@ from evse_rules.engine.hand import HandProblem, HandRefused
 from evse_rules.engine.plan_store import PlanRecord
 from evse_rules.engine.plans import ENERGY_TOLERANCE_WH, Schedule, plan_slots, slot_text
 from evse_rules.engine.settings import ChargerSettings
-from evse_rules.language.program import ActionKind, ProposedAction, RuleRef
+from evse_rules.language.program import MAX_PLAN_KWH, ActionKind, ProposedAction, RuleRef
 from evse_rules.language.units import ENERGY, NUMBER, UnitError, parse_quantity
 
 if TYPE_CHECKING:
     from evse_rules.engine.store import StateStore
 
 PLAN_ACTIONS = ("plan", "cancel_plan")
-MAX_PLAN_KWH = 1000.0
+# Who set a plan that a rule asked for (a person's plan has the face's name: "dashboard").
+RULE_SOURCE = "rule"
 MAX_PLAN_AHEAD = timedelta(days=7)
 # A voltage outside this is no reading to plan with: the nominal one is used instead.
 _NOMINAL_VOLTS = 230.0
@@ -124,6 +126,8 @@ class PlanBook:
         self._store = store
         self._settings = settings
         self._runs: dict[str, _Run] = {}
+        # charger -> the plan (Wh, deadline) a rule asked for last: taken or answered once.
+        self._asked: dict[str, tuple[int, datetime]] = {}
         # charger -> why a stop is still proposed (a slot ended); the engine calls `around`
         # while this or `store.plans` holds something.
         self.stopping: dict[str, str] = {}
@@ -144,11 +148,17 @@ class PlanBook:
             if run is not None and run.on:
                 self.stopping[charger] = "plan cancelled"
             return f"plan {record.text()} cancelled (charged {_kwh(run.charged if run else 0)})"
-        settings = self._settings[charger]
         if value is None:
             raise HandRefused(HandProblem.INVALID, f"{charger}: a plan needs an energy and a "
                               "time, like '20 kWh by 07:00'")
         wanted_wh, deadline = parse_plan(value, now)
+        return self._set(charger, wanted_wh, deadline, source, now)
+
+    def _set(self, charger: str, wanted_wh: float, deadline: datetime, source: str,
+             now: datetime) -> str:
+        """A new plan for `charger` (replacing any); returns it and its schedule in words."""
+        store = self._store
+        settings = self._settings[charger]
         status = store.charger_status(charger)
         base = None
         if status is not None and status.online and _finite(status.session_energy):
@@ -157,10 +167,55 @@ class PlanBook:
         store.plans[charger] = record
         store.dirty = True
         self.stopping.pop(charger, None)
+        old = self._runs.get(charger)
+        if old is not None and old.on:
+            # The plan replaced ran a slot: its charge gets the slot-end stop, unless the
+            # new plan runs a slot now too.
+            self.stopping[charger] = "plan: replaced"
         run = self._runs[charger] = _Run(record)
         run.last_session = base
         schedule = self._schedule(run, record, settings, status, now)
         return f"plan {record.text()}: " + _summary(schedule)
+
+    # -- a rule's `plan` and `cancel plan` ----------------------------------------------------
+
+    def from_rule(self, action: ProposedAction, now: datetime) -> ProposedAction | None:
+        """Carry out a rule's `plan` (value: the energy in J, deadline: a time of day in
+        seconds) or `cancel plan` (value None), the last of its charger in this step.
+        Returns the journal's line about it (a log of the rule), None when nothing changed.
+
+        Rules are level-triggered: the same plan (same energy, same deadline) is taken once,
+        and not again while it runs, once it ended (met, at its deadline, cancelled or
+        replaced by a person) or while a person's plan outranks it; a rule's `cancel plan`
+        forgets it. A rule never touches a person's plan."""
+        name = action.charger
+        if name is None or name not in self._settings:
+            return None
+        record = self._store.plans.get(name)
+        energy, at = action.value, action.deadline
+        if at is None or not isinstance(energy, float | int) or isinstance(energy, bool):
+            self._asked.pop(name, None)
+            if record is None or record.source != RULE_SOURCE:
+                return None
+            return _said(action, self.hand(name, "cancel_plan", None, RULE_SOURCE, now))
+        wanted_wh = energy * _WH_PER_J
+        deadline = next_time_of_day(at, now)
+        asked = (round(wanted_wh), deadline)
+        if self._asked.get(name) == asked:
+            return None
+        self._asked[name] = asked
+        wanted = f"plan {_kwh(wanted_wh)} by {deadline:%a %H:%M}"
+        if record is not None and record.source != RULE_SOURCE:
+            return _said(action, f"{wanted} not taken: {name} has a plan set by "
+                                 f"{record.source} ({record.text()}), which a rule's does not "
+                                 "replace")
+        if record is not None and round(record.wanted_wh) == asked[0] and \
+                record.deadline == deadline:
+            return None           # the rule's plan runs already (kept across a restart)
+        if not 0 < wanted_wh <= MAX_PLAN_KWH * 1000:
+            return _said(action, f"{wanted} refused: a plan takes more than 0 and at most "
+                                 f"{MAX_PLAN_KWH:g} kWh")
+        return _said(action, self._set(name, wanted_wh, deadline, RULE_SOURCE, now))
 
     # -- a step -----------------------------------------------------------------------------
 
@@ -293,6 +348,8 @@ class PlanBook:
                            if name in self._settings})
         self.stopping.update({name: why for name, why in old.stopping.items()
                               if name in self._settings})
+        self._asked.update({name: asked for name, asked in old._asked.items()
+                            if name in self._settings})
 
     # -- the faces --------------------------------------------------------------------------
 
@@ -417,6 +474,22 @@ def _why_again(old: Schedule, new: Schedule, now: datetime) -> str:
 def _log(charger: str, text: str) -> ProposedAction:
     """A line for the journal, shown after 'plan: ' (so said without its own 'plan ')."""
     return ProposedAction(ActionKind.LOG, _log_ref(), charger, value=text.removeprefix("plan "))
+
+
+def _said(action: ProposedAction, text: str) -> ProposedAction:
+    """A line for the journal about a rule's plan, shown after the rule's file:line."""
+    return ProposedAction(ActionKind.LOG, action.rule, action.charger, value=text)
+
+
+def next_time_of_day(seconds: float, now: datetime) -> datetime:
+    """The first time after `now` at `seconds` since midnight, in `now`'s time zone (as a
+    person's '07:00' is read)."""
+    whole = int(seconds) % 86400
+    at = time(whole // 3600, whole % 3600 // 60, whole % 60)
+    when = datetime.combine(now.date(), at, now.tzinfo)
+    if when <= now:
+        when = datetime.combine(now.date() + timedelta(days=1), at, now.tzinfo)
+    return when
 
 
 def _stop(charger: str, why: str) -> ProposedAction:

@@ -211,7 +211,18 @@ class LogAction:
     parts: tuple[str | Expr, ...]
 
 
-Action = RunAction | SetAction | LogAction
+@dataclass(frozen=True, slots=True)
+class PlanAction:
+    """`plan 20 kWh by 07:00` (`plan garage 20 kWh by 07:00`): a charge plan asked by a
+    rule; `cancel plan` (`cancel plan garage`) has neither energy nor deadline."""
+
+    loc: Location
+    charger: Ident | None
+    energy: Expr | None
+    deadline: Expr | None
+
+
+Action = RunAction | SetAction | LogAction | PlanAction
 
 
 # ---- statements, declarations, blocks -------------------------------------------------------

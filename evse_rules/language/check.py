@@ -42,10 +42,18 @@ from evse_rules.language.names import (
     NUMBER_TYPE,
     TEXT_TYPE,
 )
-from evse_rules.language.program import MODES, ActionKind, Environment, Kind, Value, ValueType
+from evse_rules.language.program import (
+    MAX_PLAN_KWH,
+    MODES,
+    ActionKind,
+    Environment,
+    Kind,
+    Value,
+    ValueType,
+)
 from evse_rules.language.share import share_lets
 from evse_rules.language.types import HINT_BUDGET, ExpressionChecker
-from evse_rules.language.units import POWER, UNITS, UnitError, lookup_unit
+from evse_rules.language.units import ENERGY, POWER, UNITS, UnitError, lookup_unit
 
 __all__ = ["CheckedAction", "CheckedProgram", "Checker", "Symbol", "SymbolKind", "check"]
 
@@ -479,7 +487,43 @@ class Checker(ExpressionChecker):
                 if not isinstance(part, str):
                     self.expr(part)
             return CheckedAction(ActionKind.LOG, action.loc, parts=action.parts)
+        if isinstance(action, ast.PlanAction):
+            return self._plan(action)
         return self._set(action)
+
+    def _plan(self, action: ast.PlanAction) -> CheckedAction | None:
+        """`plan ENERGY by TIME` (an energy more than 0 and at most MAX_PLAN_KWH when it is
+        a constant, a time of day) and `cancel plan`, with their charger."""
+        energy, deadline = action.energy, action.deadline
+        if energy is None or deadline is None:
+            charger = self._charger(action.charger, action.loc, "cancel plan",
+                                    "cancel plan CHARGER")
+            return None if charger is None else CheckedAction(ActionKind.PLAN, action.loc,
+                                                              charger=charger)
+        charger = self._charger(action.charger, action.loc, "plan",
+                                "plan CHARGER 20 kWh by 07:00")
+        ok = True
+        vtype = self.expr(energy)
+        if vtype is not None and vtype != ENERGY_TYPE:
+            hint = f"; write {energy.text} kWh" if isinstance(energy, ast.NumberLit) \
+                and energy.unit is None else ""
+            self.error(energy.loc, f"plan takes an energy, like 20 kWh; found "
+                       f"{type_name(vtype)}{hint}")
+            ok = False
+        elif vtype is not None and isinstance(energy, ast.NumberLit) \
+                and not 0 < energy.value <= MAX_PLAN_KWH * 3.6e6:
+            self.error(energy.loc, f"a plan takes more than 0 and at most {MAX_PLAN_KWH:g} "
+                       f"kWh, found {energy.text}")
+            ok = False
+        dtype = self.expr(deadline)
+        if dtype is not None and dtype.kind is not Kind.TIME:
+            self.error(deadline.loc, f"the deadline after by must be a time of day, like "
+                       f"07:00; found {type_name(dtype)}")
+            ok = False
+        if charger is None or vtype is None or dtype is None or not ok:
+            return None
+        return CheckedAction(ActionKind.PLAN, action.loc, charger=charger, value=energy,
+                             deadline=deadline)
 
     def _set(self, action: ast.SetAction) -> CheckedAction | None:
         target = action.target.name
@@ -591,6 +635,7 @@ def _calls(node: object) -> list[ast.Call]:
 
 _NOT_LITERAL = object()
 POWER_TYPE = ValueType(Kind.NUMBER, POWER)
+ENERGY_TYPE = ValueType(Kind.NUMBER, ENERGY)
 # Blocks nest at most this deep: nobody writes more, and checking recurses once per level.
 MAX_BLOCK_DEPTH = 20
 

@@ -52,6 +52,7 @@ class CheckedAction:
     mode: str | None = None                # set mode
     parts: tuple[str | ast.Expr, ...] = ()  # log
     safety: bool = False                   # `stop now`: no contactor guard holds it back
+    deadline: ast.Expr | None = None       # plan: the time of day (`value` is the energy)
 
 
 @dataclass(frozen=True, slots=True)

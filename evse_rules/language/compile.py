@@ -564,7 +564,10 @@ class CodeGen:
                       actions: tuple[CheckedAction, ...]) -> tuple[str, ...]:
         codes: list[str] = []
         for action in actions:
-            if action.value is not None:
+            if action.deadline is not None and action.value is not None:
+                # A plan: its energy and its deadline, both proposed or neither.
+                codes.append(f"({fb.value(action.value)[0]}, {fb.value(action.deadline)[0]})")
+            elif action.value is not None:
                 codes.append(fb.value(action.value)[0])
             elif action.parts:
                 codes.append(self.message(fb, action.parts))
@@ -833,6 +836,9 @@ class _TickWriter:
         new, action_type = self.const(tuple.__new__), self.const(ProposedAction)
         reads = self.const(plan.reads)
         for k, (action, value) in enumerate(zip(actions, codes, strict=True)):
+            if action.kind is ActionKind.PLAN and value != "None":
+                out += self._plan(i, k, action, value, (ref, reads, raw))
+                continue
             checked = action.kind in _CHECKED_VALUES and value != "None"
             if action.kind is ActionKind.SET_MODE:
                 value = self.const(action.mode)
@@ -841,7 +847,7 @@ class _TickWriter:
                 value = f"r{i}_a{k}"
             fields = ", ".join([self.const(action.kind), ref, self.const(action.charger),
                                 self.const(action.name), value, "()", reads, raw,
-                                repr(action.safety)])
+                                repr(action.safety), "None"])
             append = f"propose({new}({action_type}, ({fields})))"
             if checked:
                 out.append(f"if {value} is not None and ({value}.__class__ is not "
@@ -850,6 +856,21 @@ class _TickWriter:
             elif action.kind not in _CHECKED_VALUES:
                 out.append(append)
         return out
+
+    def _plan(self, i: int, k: int, action: ActionPlan, value: str,
+              why: tuple[str, str, str]) -> list[str]:
+        """A plan's proposal: only when its energy and its deadline are known and finite
+        (a stale input never asks for a plan). `why`: the code of the rule, the names its
+        reason reads and their raw values."""
+        ref, reads, raw = why
+        energy, by = f"r{i}_a{k}", f"r{i}_b{k}"
+        fields = ", ".join([self.const(ActionKind.PLAN), ref, self.const(action.charger),
+                            "None", energy, "()", reads, raw, "False", by])
+        new, action_type = self.const(tuple.__new__), self.const(ProposedAction)
+        return [f"{energy}, {by} = {value}",
+                f"if {energy} is not None and {by} is not None and {energy} - {energy} == 0.0 "
+                f"and {by} - {by} == 0.0:",
+                f"    propose({new}({action_type}, ({fields})))"]
 
 
 def _tuple(codes: tuple[str, ...]) -> str:

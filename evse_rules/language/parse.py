@@ -47,7 +47,7 @@ KEYWORDS = frozenset({
     "input", "let", "var", "charger", "if", "then", "else", "start", "stop", "set", "to", "of",
     "log", "every", "at", "on", "cron", "change", "for", "or", "and", "not", "is", "between",
     "true", "false", "smooth", "rise", "fall", "while", "when", "until", "in", "share",
-    "among",
+    "among", "plan", "by", "cancel",
 })
 
 
@@ -214,6 +214,16 @@ class _Builder(Transformer[Token, Any]):
 
     def log_action(self, c: list[Token]) -> ast.LogAction:
         return ast.LogAction(_span(c[0], c[1]), _log_parts(c[1]))
+
+    def plan_action(self, c: list[Any]) -> ast.PlanAction:
+        return ast.PlanAction(_span(c[0], c[2]), None, c[1], c[2])
+
+    def plan_of_action(self, c: list[Any]) -> ast.PlanAction:
+        return ast.PlanAction(_span(c[0], c[3]), _ident(c[1]), c[2], c[3])
+
+    def cancel_plan_action(self, c: list[Token]) -> ast.PlanAction:
+        charger = _ident(c[2]) if len(c) > 2 else None
+        return ast.PlanAction(_span(c[0], c[-1]), charger, None, None)
 
     # blocks and triggers
     def block(self, c: list[Any]) -> ast.Block:

@@ -140,6 +140,12 @@ class ActionKind(str, Enum):  # noqa: UP042 (kept: the engine relies on str, Enu
     SET_MODE = "set_mode"
     SET_VAR = "set_var"
     LOG = "log"
+    PLAN = "plan"            # a charge plan (value: the energy, or None to cancel)
+
+
+# A plan asks for more than 0 and at most this much energy (a rule's constant is checked
+# against it, a person's plan and a rule's computed energy by the engine).
+MAX_PLAN_KWH = 1000.0
 
 
 Formatter = Callable[[Value], str]
@@ -167,6 +173,7 @@ class _ProposedActionFields(NamedTuple):
     reads: tuple[tuple[str, Formatter], ...]
     raw: tuple[Value, ...]
     safety: bool
+    deadline: float | None
 
 
 class ProposedAction(_ProposedActionFields):
@@ -174,8 +181,10 @@ class ProposedAction(_ProposedActionFields):
 
     `charger` is the charger's config name for start, stop, set_amps and set_mode; `name` is
     the variable for set_var; `value` is amperes (set_amps), "auto"/"manual" (set_mode), the
-    variable's new value (set_var) or the interpolated message (log). `values` are the names
-    the deciding condition read, with their values shown as a person reads them.
+    variable's new value (set_var), the interpolated message (log) or a plan's energy in
+    joules (plan; None for `cancel plan`), whose `deadline` is a time of day in seconds since
+    local midnight. `values` are the names the deciding condition read, with their values
+    shown as a person reads them.
 
     A program gives those values raw: `reads` names them with their formatters and `raw`
     holds their values at this tick, and `values` formats them only when asked (the journal,
@@ -194,12 +203,12 @@ class ProposedAction(_ProposedActionFields):
         name: str | None = None, value: Value = None,
         values: tuple[tuple[str, str], ...] = (),
         reads: tuple[tuple[str, Formatter], ...] = (), raw: tuple[Value, ...] = (),
-        safety: bool = False,
+        safety: bool = False, deadline: float | None = None,
     ) -> ProposedAction:
         if len(reads) != len(raw):
             raise ValueError(f"{len(reads)} names read but {len(raw)} raw values")
         return tuple.__new__(cls, (kind, rule, charger, name, value, values, reads, raw,
-                                   safety))
+                                   safety, deadline))
 
     @property
     def values(self) -> tuple[tuple[str, str], ...]:
@@ -217,13 +226,16 @@ class ProposedAction(_ProposedActionFields):
             return ("mode", self.charger or "")
         if self.kind is ActionKind.SET_VAR:
             return ("var", self.name or "")
+        if self.kind is ActionKind.PLAN:
+            return ("plan", self.charger or "")
         return ("log", str(self.rule.index))
 
     def __repr__(self) -> str:
         return (f"ProposedAction(kind={self.kind!r}, rule={self.rule!r}, "
                 f"charger={self.charger!r}, name={self.name!r}, value={self.value!r}, "
                 f"values={self.values!r}"
-                + (", safety=True)" if self.safety else ")"))
+                + (", safety=True" if self.safety else "")
+                + ("" if self.deadline is None else f", deadline={self.deadline!r}") + ")")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ DESCRIPTIONS = {
 # Tokens that can start an expression: when all are expected, say "an expression".
 _EXPRESSION_START = {"NAME", "NUMBER", "TIME", "STRING"}
 _EXPRESSION_ALSO = {"LPAR", "MINUS", "NOT", "TRUE", "FALSE", "BETWEEN", "SMOOTH", "SHARE"}
-_ACTIONS = {"LOG", "SET", "START", "STOP"}
+_ACTIONS = {"LOG", "SET", "START", "STOP", "PLAN", "CANCEL"}
 # Tokens that can continue an expression: when several are expected, say "an operator".
 _OPERATORS = {"COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "AND", "OR", "IS", "BETWEEN", "FOR",
               "DOT", "LPAR", "IF", "IN", "UNTIL"}
@@ -47,7 +47,7 @@ def describe_expected(expected: set[str], texts: dict[str, str]) -> str:
         parts.append("an expression")
     if names >= _ACTIONS:
         names -= _ACTIONS
-        parts.append("an action (start, stop, set or log)")
+        parts.append("an action (start, stop, set, log, plan or cancel)")
     if len(names & _OPERATORS) >= 3:
         names -= _OPERATORS
         parts.append("an operator")
