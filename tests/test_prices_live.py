@@ -48,7 +48,7 @@ async def test_the_input_reads_the_series_and_a_failure_names_the_url() -> None:
                                                  r"/prices: HTTP 500"):
                 await prices.read()
             server.mode = "garbage"
-            with pytest.raises(InputError, match="the answer is not JSON"):
+            with pytest.raises(InputError, match="invalid JSON"):
                 await prices.read()
             server.mode = "ok"
             server.document = {"data": [{"start_timestamp": 1}]}

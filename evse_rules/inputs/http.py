@@ -96,6 +96,44 @@ def to_number(value: Any) -> float:
     return number
 
 
+class FetchError(Exception):
+    """Why a JSON document could not be had, in words without the URL (the caller names it:
+    the URL may hold credentials)."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+async def get_json(client: httpx.AsyncClient, url: str, *, timeout: float,
+                   auth: httpx.BasicAuth | None, what: str) -> Any:
+    """GET `url` and parse its JSON (at most MAX_DOCUMENT bytes; `what` names such a
+    document in the error: "a meter's document"). Raises FetchError."""
+    try:
+        if auth is not None:
+            response = await client.get(url, timeout=timeout, auth=auth)
+        else:
+            response = await client.get(url, timeout=timeout)
+    except httpx.TimeoutException:
+        raise FetchError(f"no answer within {timeout:g} s") from None
+    except httpx.HTTPError as error:
+        # The exception text may hold the URL with credentials: show only its kind.
+        raise FetchError(f"connection failed ({type(error).__name__})") from None
+    if response.status_code == 401:
+        raise FetchError("HTTP 401: authentication failed (check user and password)")
+    if response.status_code != 200:
+        reason = response.reason_phrase or ""
+        raise FetchError(f"HTTP {response.status_code} {reason}".rstrip())
+    if len(response.content) > MAX_DOCUMENT:
+        raise FetchError(f"the answer is {len(response.content):,} bytes, more than "
+                         f"{what} ({MAX_DOCUMENT:,} at most)")
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        cause = "nested too deep" if isinstance(error, RecursionError) else str(error)
+        raise FetchError(f"invalid JSON ({redact(cause)[:200]})") from None
+
+
 class HttpInput:
     """A number read from a JSON document served over HTTP."""
 
@@ -135,35 +173,20 @@ class HttpInput:
 
     async def read(self) -> Reading:
         try:
-            if self._auth is not None:
-                response = await self._client.get(self.url, timeout=self._timeout,
-                                                  auth=self._auth)
-            else:
-                response = await self._client.get(self.url, timeout=self._timeout)
-        except httpx.TimeoutException:
-            raise self._fail(f"no answer within {self._timeout:g} s") from None
-        except httpx.HTTPError as error:
-            # The exception text may hold the URL with credentials: show only its kind.
-            raise self._fail(f"connection failed ({type(error).__name__})") from None
-        if response.status_code == 401:
-            raise self._fail("HTTP 401: authentication failed (check user and password)")
-        if response.status_code != 200:
-            reason = response.reason_phrase or ""
-            raise self._fail(f"HTTP {response.status_code} {reason}".rstrip())
-        if len(response.content) > MAX_DOCUMENT:
-            raise self._fail(f"the answer is {len(response.content):,} bytes, more than a "
-                             f"meter's document ({MAX_DOCUMENT:,} at most)")
-        try:
-            document = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError, RecursionError) as error:
-            cause = "nested too deep" if isinstance(error, RecursionError) else str(error)
-            raise self._fail(f"invalid JSON ({redact(cause)[:200]})") from None
+            document = await get_json(self._client, self.url, timeout=self._timeout,
+                                      auth=self._auth, what="a meter's document")
+        except FetchError as error:
+            raise self._fail(error.cause) from None
         if self._kind != "number":
             # A text (a tariff colour) or a boolean, read as an mqtt input reads its payload.
-            from evse_rules.inputs.mqtt import parse_payload
+            from evse_rules.inputs.mqtt import typed_leaf
 
             try:
-                value = parse_payload(response.content, self._kind, self._parts)
+                leaf = follow(document, self._parts)
+            except ValueError as error:
+                raise InputError(self.name, f"path {self.path!r}: {error}") from None
+            try:
+                value = typed_leaf(leaf, self._kind, f"at path {self.path!r} ")
             except ValueError as error:
                 raise InputError(self.name, f"the answer {error}") from None
             # A Reading holds numbers; a text or a boolean is carried as it is (the store

@@ -82,6 +82,13 @@ def parse_payload(payload: bytes, kind: ValueKind, path: tuple[str, ...] | None,
         where = f"at path {'.'.join(path)!r} "
     else:
         where = ""
+    return typed_leaf(leaf, kind, where, factor)
+
+
+def typed_leaf(leaf: Any, kind: ValueKind, where: str = "",
+               factor: float = 1.0) -> float | str | bool:
+    """A JSON value (or a payload's text) as the input's kind; ValueError says why not.
+    `where` ("at path 'a.b' ") starts the messages."""
     if kind == "boolean":
         try:
             return parse_boolean(leaf)

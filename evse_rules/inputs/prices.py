@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from evse_rules.inputs.base import MAX_DOCUMENT, Clock, InputError, Reading, utc_now
+from evse_rules.inputs.base import Clock, InputError, Reading, utc_now
 from evse_rules.prices import PriceSeries, PriceSlot
 
 if TYPE_CHECKING:
@@ -418,27 +418,14 @@ class PriceInput:
         if self._client is None:
             self._client = httpx.AsyncClient()
             self._own_client = True
-        shown = self._shown_url()
+        from evse_rules.inputs.http import FetchError, get_json
+
+        auth = httpx.BasicAuth(*self._auth) if self._auth is not None else None
         try:
-            if self._auth is not None:
-                response = await self._client.get(self._url or "", timeout=self._timeout,
-                                                  auth=httpx.BasicAuth(*self._auth))
-            else:
-                response = await self._client.get(self._url or "", timeout=self._timeout)
-        except httpx.TimeoutException:
-            raise self._fail(f"{shown}: no answer within {self._timeout:g} s") from None
-        except httpx.HTTPError as error:
-            raise self._fail(f"{shown}: connection failed ({type(error).__name__})") from None
-        if response.status_code != 200:
-            reason = response.reason_phrase or ""
-            raise self._fail(f"{shown}: HTTP {response.status_code} {reason}".rstrip())
-        if len(response.content) > MAX_DOCUMENT:
-            raise self._fail(f"{shown}: the answer is {len(response.content):,} bytes, more "
-                             f"than a price list's ({MAX_DOCUMENT:,} at most)")
-        try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise self._fail(f"{shown}: the answer is not JSON") from None
+            return await get_json(self._client, self._url or "", timeout=self._timeout,
+                                  auth=auth, what="a price list")
+        except FetchError as error:
+            raise self._fail(f"{self._shown_url()}: {error.cause}") from None
 
     async def close(self) -> None:
         if self._own_client and self._client is not None:
