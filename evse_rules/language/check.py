@@ -522,6 +522,9 @@ class Checker(ExpressionChecker):
             ok = False
         if charger is None or vtype is None or dtype is None or not ok:
             return None
+        # A plan counts what is charged from the charger's session energy: the program
+        # reads it, so that whatever gives the statuses (a replay's charger) gives it too.
+        self._charger_property(charger, "session_energy")
         return CheckedAction(ActionKind.PLAN, action.loc, charger=charger, value=energy,
                              deadline=deadline)
 
