@@ -114,6 +114,28 @@ def test_offpeak_reads_the_windows_of_a_fixed_tariff() -> None:
     assert values_over("offpeak(price)", hourly(NIGHT), hours(1)) == [None]
 
 
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("price is offpeak", [True, False, False, True]),
+    ("price is peak", [False, True, True, False]),
+    ("price is not offpeak", [False, True, True, False]),
+    ("price is not peak", [True, False, False, True]),
+])
+def test_a_tariff_is_offpeak_or_peak_as_people_say_it(rule: str, expected: list[bool]) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    series = window_series([Window.parse("22:00-06:00")], 0.18, 0.32,
+                           datetime(2026, 1, 15).date(), zone)
+    day = datetime(2026, 1, 15, tzinfo=zone)
+    assert values_over(rule, series, hours(5.5, 6.5, 21.9, 22, day=day)) == expected
+    # A market price has no windows: unknown, as offpeak(price) is.
+    assert values_over(rule, hourly(NIGHT), hours(1)) == [None]
+
+
+def test_is_offpeak_on_what_is_not_a_price_is_an_error_at_its_place() -> None:
+    with pytest.raises(RuleFileErrors) as raised:
+        load_program_text("let x = pv is offpeak\n", env=PRICE_ENV)
+    assert "1:9: error: pv is not a price input" in raised.value.render()
+
+
 def test_a_rule_starts_in_the_cheapest_hours_and_the_journal_shows_the_price() -> None:
     program = load_program_text("if cheapest(price, 2 h, 07:00) then start else stop\n",
                                 env=PRICE_ENV)

@@ -123,6 +123,17 @@ def _number(number: Token, unit: Token | None) -> ast.NumberLit:
     return ast.NumberLit(loc, known.to_canonical(value), known.dimension, symbol, text)
 
 
+def _tariff_is(c: list[Any], negated: bool) -> ast.Expr | None:
+    """`price is offpeak` / `price is peak` (and `is not`): `offpeak(price)` said as people
+    say it of a tariff (docs/tariffs.md); None for any other name."""
+    word = str(c[-1])
+    if word not in ("offpeak", "peak"):
+        return None
+    loc = _span(c[0], c[-1])
+    call = ast.Call(loc, "offpeak", _tloc(c[-1]), (c[0],))
+    return call if (word == "offpeak") != negated else ast.Unary(loc, "not", call)
+
+
 def _span(first: Any, last: Any) -> Location:
     """From the start of `first` to the end of `last` (tokens or nodes)."""
     if type(first) is Token:
@@ -284,11 +295,13 @@ class _Builder(Transformer[Token, Any]):
     def compare(self, c: list[Any]) -> ast.Binary:
         return ast.Binary(_span(c[0], c[2]), str(c[1]), c[0], c[2])
 
-    def is_name(self, c: list[Any]) -> ast.Is:
-        return ast.Is(_span(c[0], c[-1]), c[0], str(c[-1]), _tloc(c[-1]), False, False)
+    def is_name(self, c: list[Any]) -> ast.Expr:
+        return _tariff_is(c, False) or ast.Is(_span(c[0], c[-1]), c[0], str(c[-1]),
+                                              _tloc(c[-1]), False, False)
 
-    def is_not_name(self, c: list[Any]) -> ast.Is:
-        return ast.Is(_span(c[0], c[-1]), c[0], str(c[-1]), _tloc(c[-1]), True, False)
+    def is_not_name(self, c: list[Any]) -> ast.Expr:
+        return _tariff_is(c, True) or ast.Is(_span(c[0], c[-1]), c[0], str(c[-1]),
+                                             _tloc(c[-1]), True, False)
 
     def is_text(self, c: list[Any]) -> ast.Is:
         return ast.Is(_span(c[0], c[-1]), c[0], unescape(c[-1][1:-1]), _tloc(c[-1]), False,
