@@ -421,6 +421,26 @@ CATALOGUE: list[tuple[str, Environment, str, int, int]] = [
      "or a share reads only the shares declared above it", 3, 13),
     ("input pv: W\nlet spare = share\n", Environment(chargers=()),
      "share is a charger's part of a share, and no charger is configured", 2, 13),
+    # charge plans
+    ("plan 20 by 07:00\n", Environment(),
+     "plan takes an energy, like 20 kWh; found number; write 20 kWh", 1, 6),
+    ("plan -5 kWh by 07:00\n", Environment(),
+     "a plan takes more than 0 and at most 1000 kWh, found -5 kWh", 1, 6),
+    ("plan 2000 kWh by 07:00\n", Environment(),
+     "a plan takes more than 0 and at most 1000 kWh, found 2000 kWh", 1, 6),
+    ("var target: kWh = 20 kWh\nplan target by 20 kWh\n", Environment(),
+     "the deadline after by must be a time of day, like 07:00; found energy (Wh)", 2, 16),
+    ("plan garge 20 kWh by 07:00\n", TWO,
+     "unknown charger garge (chargers: garage, carport); did you mean garage?", 1, 6),
+    ("plan 20 kWh by 07:00\n", TWO,
+     "plan must name its charger when there are several: plan garage 20 kWh by 07:00 or "
+     "plan carport 20 kWh by 07:00", 1, 1),
+    ("plan garage by 07:00\n", TWO,
+     "plan garage needs an energy before by, like plan garage 20 kWh by 07:00", 1, 6),
+    ("cancel plan\n", TWO,
+     "cancel plan must name its charger when there are several: cancel plan garage or "
+     "cancel plan carport", 1, 1),
+    ("plan 20 kWh by 07:00\n", NONE, "plan needs a charger, and none is configured", 1, 1),
 ]
 
 
@@ -504,6 +524,7 @@ SYNTAX_CATALOGUE: list[tuple[str, str, int, int]] = [
      1, 5),
     ("every 5 min:\n\tstart\n    stop\n", "this line's indentation matches no enclosing "
      "block; a tab counts as 8 spaces: indent with spaces only", 3, 1),
+    ("plan 20 kWh 07:00\n", "expected an operator or 'by', found '07:00'", 1, 13),
 ]
 
 

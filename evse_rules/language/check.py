@@ -500,6 +500,14 @@ class Checker(ExpressionChecker):
                                     "cancel plan CHARGER")
             return None if charger is None else CheckedAction(ActionKind.PLAN, action.loc,
                                                               charger=charger)
+        if action.charger is None and isinstance(energy, ast.Name) and \
+                energy.qualifier is None and energy.name in self.chargers and \
+                energy.name not in self.symbols:
+            # `plan garage by 07:00`: the charger is named and the energy left out.
+            self.error(energy.loc, f"plan {energy.name} needs an energy before by, like "
+                       f"plan {energy.name} 20 kWh by 07:00")
+            self.expr(deadline)
+            return None
         charger = self._charger(action.charger, action.loc, "plan",
                                 "plan CHARGER 20 kWh by 07:00")
         ok = True
