@@ -12,7 +12,7 @@ import pytest
 from evse_rules.language import Environment, load_program_text
 from evse_rules.language import ast as tree
 from evse_rules.language.parse import parse_text
-from evse_rules.language.program import MAX_PLAN_KWH, ActionKind, Kind, ValueType
+from evse_rules.language.program import MAX_PLAN_KWH, ActionKind, Kind, Value, ValueType
 from evse_rules.language.units import ENERGY
 
 TWO = Environment(chargers=("garage", "carport"))
@@ -63,7 +63,7 @@ def test_plan_is_an_action_among_others() -> None:
 def test_a_tick_proposes_the_energy_in_joules_and_the_deadline_in_seconds() -> None:
     program = load_program_text("plan garage 20 kWh by 07:30\ncancel plan carport\n",
                                 "t.evr", TWO)
-    values = [None] * len(program.externals)
+    values: list[Value] = [None] * len(program.externals)
     plan, cancel = program.tick(NOW, values).actions
     assert (plan.kind, plan.charger, plan.value, plan.deadline) == (
         ActionKind.PLAN, "garage", 20 * KWH, 7.5 * 3600)
