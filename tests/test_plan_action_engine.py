@@ -144,6 +144,33 @@ def test_a_person_replaces_or_cancels_a_rules_plan_and_the_rule_does_not_undo_it
     assert engine.store.plans == {}
 
 
+def test_a_person_replacing_a_rules_plan_is_not_undone_when_theirs_ends() -> None:
+    engine = engine_for("if vehicle then plan 20 kWh by 07:00\n")
+    step(engine, at(19))
+    engine.hand("garage", "plan", "10 kWh by 07:00", "api", at(19, 5))
+    assert said(step(engine, at(19, 6))) == []
+    step(engine, at(2))
+    met = step(engine, at(2, 30), reading(ChargerState.CHARGING, session=10_000.0,
+                                          power=7360.0))
+    assert "10.0 kWh by Tue 07:00 met: 10.0 kWh charged" in [str(a.value) for a in met.logs]
+    assert said(step(engine, at(2, 31))) == []
+    assert engine.store.plans == {}
+
+
+def test_after_a_restart_the_rules_plan_that_runs_is_not_made_again() -> None:
+    rules = "if vehicle then plan 20 kWh by 07:00\n"
+    before = engine_for(rules)
+    step(before, at(19))
+    record = before.store.plans["garage"]
+    after = engine_for(rules)
+    after.store.plans["garage"] = record
+    # The book makes the schedule again (its own line); the rule asks for nothing new.
+    lines = said(step(after, at(19, 30)))
+    assert [line for line in lines if line.startswith("plans.evr")] == []
+    assert lines == [f"plan: {SCHEDULE.removeprefix('plan ')}"]
+    assert after.store.plans["garage"].began == record.began == at(19)
+
+
 def test_cancel_plan_ends_a_rules_plan_and_lets_it_be_asked_again() -> None:
     engine = engine_for("if vehicle then plan 20 kWh by 07:00\n"
                         "if not vehicle then cancel plan\n")
