@@ -117,7 +117,8 @@ _RESERVED_NAMES = frozenset({
     "min_amps", "max_amps", "phases", "online", "auto", "manual", "if", "then", "else",
     "and", "or", "not", "is", "for", "set", "to", "start", "stop", "log", "let", "var",
     "input", "every", "at", "on", "cron", "between", "true", "false", "minute", "while",
-    "when", "until", "in",
+    "when", "until", "in", "among", "by", "cancel", "change", "charger", "fall", "of", "plan",
+    "rise", "share", "smooth", "soc",
 })
 
 

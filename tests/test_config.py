@@ -319,3 +319,13 @@ def test_a_byte_order_mark_is_not_part_of_the_config(tmp_path: Path) -> None:
     path = tmp_path / "evse-rules.toml"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
     assert set(load_config(path).chargers) == {"garage"}
+
+
+def test_every_word_the_rules_reserve_is_refused_as_a_config_name() -> None:
+    # A charger or input named like a keyword, a built-in or a charger property would load
+    # and could never be named in a rule: the config refuses it, whatever the language adds.
+    from evse_rules.config import _RESERVED_NAMES
+    from evse_rules.language.names import BUILTINS, CHARGER_PROPERTIES
+    from evse_rules.language.parse import KEYWORDS
+
+    assert KEYWORDS | set(BUILTINS) | set(CHARGER_PROPERTIES) <= _RESERVED_NAMES
