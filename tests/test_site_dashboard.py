@@ -3,7 +3,10 @@ emulated OpenEVSEs, a house meter over HTTP, the page in Debian's Chromium."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,13 @@ timeout = "300 ms"
             meter.power = 400.0
             expect(line).to_contain_text("house 400 W · 23.3 A left for the chargers",
                                          timeout=15000)
+            # `evse-rules status` says it too, above the tiles.
+            shown = subprocess.run(
+                [sys.executable, "-m", "evse_rules", "status", "--config", str(config)],
+                capture_output=True, text=True, timeout=30,
+                env=dict(os.environ, EVSE_DASH_PASSWORD=PASSWORD))
+            assert shown.returncode == 0, shown.stderr
+            assert shown.stdout.startswith("supply: site limit 25 A: house 400 W (1.7 A)")
             state = httpx.get(run.url + "/api/v1/state", auth=("me", PASSWORD)).json()
             assert state["site"]["max_amps"] == 25
             assert state["site"]["house_w"] == 400

@@ -202,6 +202,10 @@ def status(args: argparse.Namespace) -> int:
     if args.charger and not chargers:
         names = ", ".join(c.get("name", "?") for c in body.get("chargers", []))
         raise EvseRulesError(f"status: no charger named {args.charger!r} (chargers: {names})")
+    site = body.get("site")
+    if isinstance(site, dict) and site.get("text"):
+        paused = site.get("paused") or []
+        print(f"supply: {site['text']}" + (f"; paused: {', '.join(paused)}" if paused else ""))
     for tile in chargers:
         print(_tile(tile))
     if args.charger is None:
