@@ -247,7 +247,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NOT_IN_PATHS = re.compile(r"""[!@#$%^&*()=+?'"<>|;,`{}\[\]\\]|[\x00-\x1f\x7f]""")
 
 
-def _password_env(value: Any) -> Any:
+def check_password_env(value: Any) -> Any:
+    """`value` as a password_env (the name of an environment variable, never a password);
+    ValueError says why not. Used by the config and by `charger --password-env`."""
     if value is None:
         return None
     if (not isinstance(value, str) or not _ENV_NAME.match(value)
@@ -273,7 +275,7 @@ def _password_file(value: Any) -> Any:
 def _password_location(value: Any, info: ValidationInfo) -> Any:
     """password_env and password_file, refused without echo when they look like a password."""
     if info.field_name == "password_env":
-        return _password_env(value)
+        return check_password_env(value)
     return _resolve(_password_file(value), info)
 
 

@@ -80,10 +80,10 @@ def charger(args: argparse.Namespace) -> int:
     if args.password_env:
         if not args.user:
             raise ConfigError("--password-env", "a password needs a user name: add --user")
-        from evse_rules.config import _password_env
+        from evse_rules.config import check_password_env
 
         try:
-            _password_env(args.password_env)
+            check_password_env(args.password_env)
         except ValueError as error:       # a password pasted in place of the variable's name
             raise ConfigError("--password-env", str(error)) from None
         password = os.environ.get(args.password_env)
