@@ -96,6 +96,9 @@ class Engine:
         self._bind(program)
         # Charge plans ("20 kWh by 07:00"): their proposals join the rules' in `step`.
         self.plans = PlanBook(self.store, self.settings)
+        # The same dict as `self.plans.stopping`, one attribute away: `step` tests it at
+        # every tick.
+        self._plans_stopping = self.plans.stopping
 
     def _bind(self, program: Program) -> None:
         self.store.declare_variables(program.variables)
@@ -124,7 +127,7 @@ class Engine:
         else:
             tick = self._tick_at(now, timestamp, store.values)
         actions = tick.actions
-        if store.plans or self.plans.stopping:
+        if store.plans or self._plans_stopping:
             # Charge plans propose around the rules (engine/plan_book.py): a slot's start and
             # current after them (they win), a slot's end stop before them (rules may go on).
             actions = self.plans.around(now, actions)

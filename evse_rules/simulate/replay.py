@@ -207,6 +207,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
     pv_w, house_w = (_power_constant(setup, name) for name in ("pv", "house"))
     report_every = max(ticks // 100, 1)
     watched = recorder is not None or progress is not None
+    site_events = engine.site is not None
     for k in range(ticks):
         if k:
             now += step
@@ -276,7 +277,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
         _, commands, held_back, _, _, fired, _, logs, modes, variables = result
         if commands:
             for command in commands:
-                if engine.site is not None:
+                if site_events:
                     _site_event(command, happened, recorder)
                 account = by_name[command.charger]
                 try:
@@ -290,7 +291,7 @@ def run(setup: Setup, recorder: Recorder | None = None,
                     account.tried["sent"] = account.tried.get("sent", 0) + 1
         if uncharged and held_back:
             uncharged = _tried(held_back, by_name)
-        if recorder is not None and (commands or held_back):
+        if watched and recorder is not None and (commands or held_back):
             recorder.decided(now, commands, held_back)
         if logs or modes or variables:
             _changes(result, happened, recorder)
