@@ -342,7 +342,7 @@ timeout = "3 s"
             rules = RULES.replace("mode is auto", "garage.mode is auto").replace(
                 "then start", "then start garage").replace("then stop", "then stop garage")
             engine = Engine(_config(tmp_path, emu, broker, chargers=carport, rules=rules))
-            await seen.wait_for(lambda: len(_configs(seen)) == 2 * 9 + 3)
+            await seen.wait_for(lambda: len(_configs(seen)) == 2 * 10 + 3)
             configs = _configs(seen)
             state_topics = {t for t in seen.last if t.startswith("evse-rules/")}
             for topic, payload in configs.items():
@@ -371,6 +371,8 @@ timeout = "3 s"
                     "payload_not_available": "false"}
             state = configs["homeassistant/sensor/evse-rules/garage_state/config"]
             assert "device_class" not in state and len(state["availability"]) == 1
+            plan = configs["homeassistant/sensor/evse-rules/garage_plan/config"]
+            assert (plan["name"], plan["state_topic"]) == ("Charge plan", "evse-rules/garage/plan")
             select = configs["homeassistant/select/evse-rules/garage_mode/config"]
             assert select["options"] == ["auto", "manual"]
             assert select["command_topic"] == "evse-rules/garage/mode/set"
@@ -398,7 +400,7 @@ timeout = "3 s"
             seen.messages.clear()
             await seen.publish("homeassistant/status", "online")
             await seen.wait_for(lambda: sum(1 for t, _, _ in seen.messages
-                                            if t.endswith("/config")) >= 21)
+                                            if t.endswith("/config")) >= 23)
             await engine.stop()
 
             # The carport and the `note` variable go: their entities are removed (an
@@ -407,12 +409,12 @@ timeout = "3 s"
             engine = Engine(_config(tmp_path, emu, broker,
                                     rules=RULES.replace('var note: text = "summer"\n', "")))
             gone = {t for t in configs if "carport" in t or "var_note" in t}
-            assert len(gone) == 10
+            assert len(gone) == 11
             await seen.wait_for(lambda: gone <= {t for t, text, _ in seen.messages
                                                  if not text})
             await engine.stop()
         async with Recorder(broker.port, "homeassistant/#") as late:
-            await late.wait_for(lambda: len(_configs(late)) == 9 + 2)
+            await late.wait_for(lambda: len(_configs(late)) == 10 + 2)
             assert not any("carport" in t or "var_note" in t for t in _configs(late))
 
 
@@ -429,7 +431,7 @@ async def test_a_password_protected_broker_and_no_secret_in_any_message(
             auth = 'user = "evse"\npassword_env = "EVSE_TEST_MQTT_PASSWORD"'
             engine = Engine(_config(tmp_path, emu, broker, mqtt=auth))
             await seen.wait_for(lambda: seen.last.get("evse-rules/garage/charging") == "true")
-            await seen.wait_for(lambda: len(_configs(seen)) == 9 + 3)
+            await seen.wait_for(lambda: len(_configs(seen)) == 10 + 3)
             await engine.stop()
             await seen.wait_for(lambda: seen.last.get("evse-rules/status") == "offline")
             assert len(seen.messages) > 50
@@ -519,7 +521,7 @@ async def test_the_state_is_published_again_every_refresh_without_changes(
                                             if t == "evse-rules/var/target") >= 3, timeout=5)
             # The discovery is not part of the refresh: each config went out once.
             configs = [t for t, _, _ in seen.messages if t.endswith("/config")]
-            assert len(configs) == 9 + 3 and len(set(configs)) == len(configs)
+            assert len(configs) == 10 + 3 and len(set(configs)) == len(configs)
             await engine.stop()
 
 
@@ -556,10 +558,10 @@ async def test_a_charger_removed_while_running_leaves_home_assistant_and_the_top
             await _publish_inputs(seen)
             path = _config(tmp_path, emu, broker, chargers=carport, rules=rules)
             engine = Engine(path)
-            await seen.wait_for(lambda: len(_configs(seen)) == 2 * 9 + 3)
+            await seen.wait_for(lambda: len(_configs(seen)) == 2 * 10 + 3)
             await seen.wait_for(lambda: seen.last.get("evse-rules/carport/online") == "true")
             path.write_text(path.read_text().replace(carport, ""))
-            await seen.wait_for(lambda: len(_configs(seen)) == 9 + 3, timeout=10)
+            await seen.wait_for(lambda: len(_configs(seen)) == 10 + 3, timeout=10)
             await seen.wait_for(lambda: seen.last.get("evse-rules/carport/online") == "")
             assert all(text == "" for topic, text in seen.last.items()
                        if topic.startswith("evse-rules/carport/"))

@@ -405,7 +405,9 @@ def parse_plan(value: object, now: datetime) -> tuple[float, datetime]:
     try:
         quantity = parse_quantity(energy_text)
     except UnitError as error:
-        raise HandRefused(HandProblem.INVALID, f"plan energy {energy_text!r}: {error}") from None
+        # The parser's own example is a duration: say what an energy looks like.
+        said = str(error).replace("like '5 min'", "like '20 kWh'")
+        raise HandRefused(HandProblem.INVALID, f"plan energy {energy_text!r}: {said}") from None
     if quantity.dimension == NUMBER:
         wanted_wh = quantity.value * 1000.0
     elif quantity.dimension == ENERGY:

@@ -3,6 +3,7 @@
     <base>/<charger>/mode/set       auto | manual
     <base>/<charger>/charging/set   on/off, true/false, 1/0, start/stop (also .../enabled/set)
     <base>/<charger>/amps/set       a number of amperes (clamped and checked as the slider's)
+    <base>/<charger>/plan/set       a charge plan, "20 kWh by 07:00"; "cancel" ends it
     <base>/var/<name>/set           the variable's value ("20 kWh", 20, true, a text)
 
 Each becomes a `HandCommand` with source "mqtt" for `EngineFace.command`, the one command
@@ -66,7 +67,11 @@ def parse_command(target: str, key: str, payload: bytes) -> HandCommand:
         except ValueError:
             amps = text        # the command path refuses it, naming the value (journaled)
         return HandCommand("amps", target, amps, "mqtt")
-    raise NotACommand(f"no command {key!r} (mode, charging, enabled, amps)")
+    if key == "plan":
+        if text.lower() in ("cancel", "none", "off"):
+            return HandCommand("cancel_plan", target, None, "mqtt")
+        return HandCommand("plan", target, text, "mqtt")   # the command path reads it
+    raise NotACommand(f"no command {key!r} (mode, charging, enabled, amps, plan)")
 
 
 def variable_command(name: str, payload: bytes) -> HandCommand:

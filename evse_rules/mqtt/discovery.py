@@ -4,7 +4,8 @@ messages on `<prefix>/<component>/<node_id>/<object_id>/config`.
 Per charger a device with sensors (power W, current A, voltage V, session energy Wh,
 temperature degC, state), a `select` for the mode, a `switch` for charging (allowed or
 not: start/stop) and a `number` for the current within the charger's [min_amps, max_amps];
-per user variable a `text`, `number` or `switch` on the engine's own device. Every entity
+per user variable a `text`, `number` or `switch` on the engine's own device; with a `[site]`
+table, the house load and the chargers the supply paused on the engine's device. Every entity
 is unavailable while `<base>/status` says offline (and the charger's measurements while the
 charger is offline). The keys are those of Home Assistant's MQTT integration
 (https://www.home-assistant.io/integrations/mqtt/, and sensor.mqtt, select.mqtt,
@@ -41,6 +42,13 @@ SENSORS = (
     Sensor("session_energy", "Session energy", "energy", "Wh", "total_increasing"),
     Sensor("temp", "Temperature", "temperature", "°C", "measurement"),
     Sensor("state", "State", None, None, None, charger_availability=False),
+    # Its charge plan in words (`<charger>/plan/set` sets one: docs/mqtt.md).
+    Sensor("plan", "Charge plan", None, None, None, charger_availability=False),
+)
+# With a [site] table, on the engine's device: the supply's figures (<base>/site/<key>).
+SITE_SENSORS = (
+    Sensor("house", "House load", "power", "W", "measurement"),
+    Sensor("paused", "Paused by the supply", None, None, None),
 )
 
 
@@ -72,7 +80,8 @@ class Discovery:
         """What the messages depend on: when it is unchanged, so are they."""
         return (view.version,
                 tuple((c.name, c.min_amps, c.max_amps) for c in view.chargers),
-                tuple((v.name, v.type, v.unit) for v in view.variables))
+                tuple((v.name, v.type, v.unit) for v in view.variables),
+                view.site is not None)
 
     def messages(self, view: EngineView) -> dict[str, dict[str, Any]]:
         """Config topic -> payload, for every entity of `view`."""
@@ -82,7 +91,22 @@ class Discovery:
         for variable in view.variables:
             component, payload = self._variable(variable, view.version)
             found[self.topic(component, f"var_{variable.name}")] = payload
+        if view.site is not None:
+            for sensor in SITE_SENSORS:
+                payload = self._common(f"{self.node}_site_{sensor.key}", sensor.name,
+                                       self._engine_device(view.version), view.version,
+                                       [self._status()])
+                payload["state_topic"] = f"{self.base}/site/{sensor.key}"
+                if sensor.device_class is not None:
+                    payload.update({"device_class": sensor.device_class,
+                                    "unit_of_measurement": sensor.unit,
+                                    "state_class": sensor.state_class})
+                found[self.topic("sensor", f"site_{sensor.key}")] = payload
         return found
+
+    def _engine_device(self, version: str) -> dict[str, Any]:
+        return {"identifiers": [f"{self.node}_engine"], "name": "evse-rules",
+                "manufacturer": "evse-rules", "model": "rules engine", "sw_version": version}
 
     # -- the pieces ------------------------------------------------------------------------
 
@@ -147,9 +171,7 @@ class Discovery:
         return found
 
     def _variable(self, variable: VariableView, version: str) -> tuple[str, dict[str, Any]]:
-        device = {"identifiers": [f"{self.node}_engine"], "name": "evse-rules",
-                  "manufacturer": "evse-rules", "model": "rules engine",
-                  "sw_version": version}
+        device = self._engine_device(version)
         here = f"{self.base}/var/{variable.name}"
         payload = self._common(f"{self.node}_var_{variable.name}", variable.name, device,
                                version, [self._status()])

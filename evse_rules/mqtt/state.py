@@ -2,6 +2,10 @@
 
     <base>/<charger>/<key>      state, vehicle, charging, enabled, current, amps, setpoint,
                                 voltage, power, session_energy, temp, mode, online
+    <base>/<charger>/plan       its charge plan in words (empty: none)
+    <base>/site/<key>           with a [site] table: house (W), room (A, or W with only a
+                                power limit), fallback (true/false), paused (names, comma-
+                                separated; empty: none), text (the figures in words)
     <base>/input/<name>         an input's value in its display unit; /stale: true or false
     <base>/var/<name>           a user variable's value in its display unit
     <base>/status               online; offline as the last will and on a clean stop
@@ -13,7 +17,7 @@ payload, which also removes the retained message.
 
 from __future__ import annotations
 
-from evse_rules.live.views import ChargerView, EngineView
+from evse_rules.live.views import ChargerView, EngineView, SiteView
 
 # The charger keys, with the decimals their numbers are given with.
 CHARGER_KEYS: dict[str, int | None] = {
@@ -22,7 +26,7 @@ CHARGER_KEYS: dict[str, int | None] = {
     "mode": None, "online": None,
 }
 # Names the topics under <base> use for themselves: no charger may take them.
-RESERVED = ("input", "var", "status", "error")
+RESERVED = ("input", "var", "status", "error", "site")
 UNITS = {"current": "A", "amps": "A", "setpoint": "A", "voltage": "V", "power": "W",
          "session_energy": "Wh", "temp": "°C"}
 
@@ -47,8 +51,19 @@ def payload(value: object, decimals: int | None = None) -> str:
 
 
 def charger_topics(base: str, charger: ChargerView) -> dict[str, str]:
-    return {f"{base}/{charger.name}/{key}": payload(getattr(charger, key), decimals)
-            for key, decimals in CHARGER_KEYS.items()}
+    topics = {f"{base}/{charger.name}/{key}": payload(getattr(charger, key), decimals)
+              for key, decimals in CHARGER_KEYS.items()}
+    topics[f"{base}/{charger.name}/plan"] = charger.plan.state if charger.plan else ""
+    return topics
+
+
+def site_topics(base: str, site: SiteView) -> dict[str, str]:
+    room = site.room_amps if site.room_amps is not None else site.room_w
+    return {f"{base}/site/house": payload(site.house_w, 0),
+            f"{base}/site/room": payload(None if room is None else max(room, 0.0), 1),
+            f"{base}/site/fallback": payload(site.fallback),
+            f"{base}/site/paused": ",".join(site.paused),
+            f"{base}/site/text": site.text}
 
 
 def state_topics(base: str, view: EngineView) -> dict[str, str]:
@@ -61,6 +76,8 @@ def state_topics(base: str, view: EngineView) -> dict[str, str]:
         topics[f"{base}/input/{item.name}/stale"] = payload(item.stale)
     for variable in view.variables:
         topics[f"{base}/var/{variable.name}"] = payload(variable.value)
+    if view.site is not None:
+        topics.update(site_topics(base, view.site))
     return topics
 
 
