@@ -101,3 +101,19 @@ async def test_two_live_chargers_share_the_supply_and_stop_on_a_dead_meter(
     assert any("house unknown for" in n and "fallback 0 A per phase" in n for n in notes)
     assert all(e.ok for e in commands)
 
+
+
+async def test_rule_files_with_errors_still_keep_the_supply(tmp_path: Path) -> None:
+    with OpenEvseEmulator("v5.1.2") as garage, OpenEvseEmulator("v5.1.2") as carport, \
+            pv_meter() as meter:
+        meter.power = 3500.0                 # 15.2 A of house: 9.8 A left, one minimum fits
+        path = _config(tmp_path, garage, carport, meter)
+        (tmp_path / "full.evr").write_text("start garage, set amps of garage to 40 W\n")
+        run = Run(Daemon(load_config(path)), garage)
+        await run.ticks(4)
+        assert run.daemon.rules_error is not None
+        # Both chargers charge at their own 32 A, no rule runs: the site lowers the garage
+        # and pauses the carport all the same.
+        assert _current(garage) == ("active", 9)
+        assert _state(carport) == "disabled"
+        await run.stop()
