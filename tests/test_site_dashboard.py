@@ -65,6 +65,10 @@ timeout = "300 ms"
                 "Supply 25 A · house 3.5 kW · 9.8 A left for the chargers · "
                 "paused by the supply: carport", timeout=15000)
             expect(line).to_have_class(re.compile("tight"))
+            # The rule files by name in the foot; where they are, in its tooltip.
+            foot = page.get_by_test_id("foot")
+            expect(foot).to_contain_text(re.compile(r"rules: full\.evr$"))
+            expect(foot).to_have_attribute("title", str(tmp_path / "full.evr"))
             expect(line).to_have_attribute("title", re.compile(r"^site limit 25 A: house 3500 W"))
             # The house falls: the line follows at the next push, nothing paused any more
             # once the carport's minimum fits (it starts again after min_off).

@@ -336,9 +336,12 @@ function render(view) {
   banner.hidden = !view.rules.error;
   setText(banner, view.rules.error ? `Rules not running: ${view.rules.error}` : "");
   const last = view.last_tick ? `last tick ${clock(view.last_tick)}` : "no tick yet";
-  setText(document.querySelector('[data-testid="foot"]'),
+  // The rule files by name (their folders are the box's business: in the tooltip).
+  const foot = document.querySelector('[data-testid="foot"]');
+  setText(foot,
     `evse-rules ${view.version} · ${last} · every ${duration(view.tick_seconds)} · rules: `
-    + (view.rules.files.join(", ") || "none"));
+    + (view.rules.files.map((file) => file.split(/[\\/]/).pop()).join(", ") || "none"));
+  foot.title = view.rules.files.join("\n");
   loadJournals();
 }
 
