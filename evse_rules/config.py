@@ -236,7 +236,8 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
     base = (info.context or {}).get("base")
     if isinstance(value, str | Path) and base is not None:
         path = Path(value).expanduser()
-        return path if path.is_absolute() else Path(base) / path
+        # Written as people read it: `data/../rules/a.evr` is `rules/a.evr` in messages.
+        return path if path.is_absolute() else Path(os.path.normpath(Path(base) / path))
     return value
 
 

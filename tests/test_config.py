@@ -329,3 +329,11 @@ def test_every_word_the_rules_reserve_is_refused_as_a_config_name() -> None:
     from evse_rules.language.parse import KEYWORDS
 
     assert KEYWORDS | set(BUILTINS) | set(CHARGER_PROPERTIES) <= _RESERVED_NAMES
+
+
+def test_paths_are_written_as_people_read_them(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    text = GOOD.replace('rules = ["rules/solar_surplus.evr"]', 'rules = ["../rules/a.evr"]')
+    assert 'rules = ["../rules/a.evr"]' in text
+    config = load_config(_write(tmp_path / "conf", text))
+    assert config.rule_paths == [tmp_path / "rules" / "a.evr"]

@@ -395,7 +395,10 @@ def _site_event(command: Command, happened: list[ReplayEvent],
     in the replay's outputs with its figures, as the journal has it live."""
     note = command.reason.note
     if note is not None and "site limit" in note:
-        _happen(happened, recorder, ReplayEvent(command.at, "site", str(command)))
+        text, rule = str(command), command.reason.rule
+        if rule is not None:     # the rule file named as the replay's other events name it
+            text = text.replace(rule.file, shown_path(rule.file), 1)
+        _happen(happened, recorder, ReplayEvent(command.at, "site", text))
 
 
 def _happen(happened: list[ReplayEvent], recorder: Recorder | None,
