@@ -295,3 +295,27 @@ def test_a_config_applied_mid_slot_still_stops_when_the_slot_ends() -> None:
     # The new engine's first step comes after the slot: the stop it owes is still sent.
     charging = reading(ChargerState.CHARGING, power=4600.0, session=3500.0, amps=20.0)
     assert sent(step(fresh, at(3), charging)) == [("stop", None)]
+
+
+def test_a_persons_plan_goes_on_while_the_rule_files_have_errors() -> None:
+    # The daemon's step without rules: the plan, a person's, still starts and ends its slot.
+    engine = engine_for()
+    engine.hand("garage", "plan", "20 kWh by 07:00", "cli", at(19))
+
+    def bare(now: datetime, status: ChargerStatus | None = None) -> StepResult:
+        if status is not None:
+            engine.store.set_charger("garage", status, now)
+        result = engine.step_without_rules(now)
+        for command in result.commands:
+            engine.commit(command, ok=True)
+        return result
+
+    assert sent(bare(at(19))) == []
+    first = bare(at(1))
+    assert sent(first) == [("set_current", 32.0), ("start", None)]
+    charging = reading(ChargerState.CHARGING, power=7360.0)
+    end = bare(at(3, 44), replace(charging, session_energy=7360.0 * 2 + 5000.0))
+    assert sent(end) == [("stop", None)]
+    # Without a plan (nor a site), nothing at all is sent.
+    engine.hand("garage", "cancel_plan", None, "cli", at(3, 45))
+    assert sent(bare(at(4))) == [] and sent(bare(at(5))) == []

@@ -270,6 +270,6 @@ def test_without_rules_the_site_limit_still_acts() -> None:
     # The daemon's step while the rule files have errors: nothing is decided but the supply.
     engine = site_engine(garage=charging(16), carport=charging(16))
     house(engine, 2000.0)
-    result = engine.limit_only(T0)
+    result = engine.step_without_rules(T0)
     assert sent(result) == [("garage", "set_current", 10.0), ("carport", "set_current", 6.0)]
     assert result.fired == ()

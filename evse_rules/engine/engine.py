@@ -187,15 +187,27 @@ class Engine:
             self.site.apply(now, self.store, self._guards, commands, proposals, held)
         return held
 
-    def limit_only(self, now: datetime) -> StepResult:
-        """A step without rules (the rule files have errors): only the site limit acts, so
-        that the supply is kept even while nothing else is decided."""
+    def step_without_rules(self, now: datetime) -> StepResult:
+        """A step while the rule files have errors: no rule decides, but what a person set
+        goes on (a charge plan, through the guards) and the site limit keeps the supply.
+        Nothing else is sent, not even the reference voltage."""
         if self._watching:
             self._watch()
         commands: list[Command] = []
-        held = self._limit(now, commands, {}, [])
-        return _new(StepResult, (now, commands, held or _NONE, _NONE, _NONE, _NONE, {},
-                                 _NONE, _NONE, _NONE))
+        held: list[HeldBack] = []
+        adjusted: list[HeldBack] = []
+        logs: list[ProposedAction] | None = None
+        if self.store.plans or self._plans_stopping:
+            plan, _, logs, _, _, _ = self._arbitrate(self.plans.around(now, []), now)
+            for guard, record, run, amps in plan:
+                self._guard(guard, record, run, amps, now, commands, held, adjusted)
+            if self.site is not None:
+                self._limit(now, commands, {record.settings.name: (run, amps)
+                                            for _, record, run, amps in plan}, held)
+        elif self.site is not None:
+            self._limit(now, commands, {}, held)
+        return _new(StepResult, (now, commands, held or _NONE, adjusted or _NONE, _NONE,
+                                 _NONE, {}, logs or _NONE, _NONE, _NONE))
 
     @staticmethod
     def _guard(guard: ChargerGuard, record: ChargerRecord, run: ProposedAction | None,

@@ -502,11 +502,11 @@ class Daemon:
             self._after_step(step, events)
         else:
             # No rules: nothing is decided, nothing is sent (not even the reference voltage),
-            # except what the site limit needs to keep the supply.
-            step, sent = _idle(now), []
-            if engine.site is not None:
-                step = engine.limit_only(now)
-                sent = await self._send_all(step.commands)
+            # but what a person's charge plan and the site limit ask.
+            step = engine.step_without_rules(now)
+            sent = await self._send_all(step.commands)
+            if step.commands or step.logs:
+                self._after_step(step, events)
         saved = self._save(now)
         if saved is not None:
             events.append(saved)
@@ -728,11 +728,6 @@ def _raised_at(error: BaseException) -> str:
 
 def _when(at: datetime | None) -> str:
     return "never" if at is None else at.isoformat(timespec="seconds")
-
-
-def _idle(now: datetime) -> StepResult:
-    """The step of a tick without rules: nothing fired, nothing proposed."""
-    return StepResult(now, [], (), (), (), (), {}, (), (), ())
 
 
 async def _carry_out(charger: Charger, command: Command) -> None:
