@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -273,3 +273,24 @@ def test_without_rules_the_site_limit_still_acts() -> None:
     result = engine.step_without_rules(T0)
     assert sent(result) == [("garage", "set_current", 10.0), ("carport", "set_current", 6.0)]
     assert result.fired == ()
+
+
+def test_a_charge_plans_full_power_is_kept_within_the_supply() -> None:
+    from evse_rules.prices import PriceSeries, PriceSlot
+
+    settings = [ChargerSettings("garage", plan_price="price", min_on=0, min_off=0)]
+    engine = Engine(FakeProgram(scripted(*[[] for _ in range(5)])), settings, site=SITE)
+    engine.store.declare_input("house", POWER_T, 30.0)
+    hour = timedelta(hours=1)
+    slots = tuple(PriceSlot(T0 + i * hour, T0 + (i + 1) * hour, 0.1 + 0.01 * i)
+                  for i in range(12))
+    engine.store.set_prices("price", PriceSeries(slots))
+    engine.store.set_charger("garage", status(ChargerState.DISABLED, voltage=VOLTS), T0)
+    house(engine, 3000.0)                   # 13.04 A of house: 11.96 A left of 25 A
+    plan = engine.hand("garage", "plan", "5 kWh by 23:00", "api", T0)
+    assert plan.notes and "slots 12:19-13:00" in plan.notes[0], plan.notes
+    # The plan's slot asks for the full 32 A; the supply leaves 11 whole amperes.
+    house(engine, 3000.0, minutes(19))
+    result = engine.step(minutes(19))
+    assert sent(result) == [("garage", "set_current", 11.0), ("garage", "start", None)]
+    assert "garage 32 A -> 11 A" in str(result.commands[0].reason)
