@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine import ChargerSettings, CommandKind, Engine, Guard, StepResult
 from evse_rules.engine.hand import HandRefused
+from evse_rules.engine.results import Command, Reason
 from evse_rules.engine.site import SiteSettings
 from evse_rules.language.program import ActionKind, ProposedAction
 from tests.engine_fakes import (
@@ -294,3 +295,18 @@ def test_a_charge_plans_full_power_is_kept_within_the_supply() -> None:
     result = engine.step(minutes(19))
     assert sent(result) == [("garage", "set_current", 11.0), ("garage", "start", None)]
     assert "garage 32 A -> 11 A" in str(result.commands[0].reason)
+
+
+def test_at_equal_priority_the_one_that_started_first_keeps_its_current() -> None:
+    equal = [ChargerSettings("garage"), ChargerSettings("carport")]
+    engine = Engine(FakeProgram(scripted([])), equal, site=SITE)
+    engine.store.declare_input("house", POWER_T, 30.0)
+    # The carport was started by this engine five minutes ago; the garage was found
+    # charging (started before the engine knew it): the garage started first.
+    engine.commit(Command("carport", CommandKind.START, None, Reason(None), minutes(-5)),
+                  ok=True)
+    engine.store.set_charger("garage", charging(16), T0)
+    engine.store.set_charger("carport", charging(16), T0)
+    house(engine, 2000.0)                   # 16.3 A left: 6 + 6, then 4 more to the first
+    assert sent(engine.step(T0)) == [("garage", "set_current", 10.0),
+                                     ("carport", "set_current", 6.0)]

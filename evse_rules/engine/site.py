@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from evse_rules.chargers.base import ChargerState, ChargerStatus
 from evse_rules.engine.guards import ChargerGuard
@@ -43,6 +43,7 @@ from evse_rules.engine.store import StateStore
 from evse_rules.language.program import ActionKind, ProposedAction
 
 _START, _STOP, _SET_CURRENT = CommandKind.START, CommandKind.STOP, CommandKind.SET_CURRENT
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 Proposals = Mapping[str, tuple[ProposedAction | None, ProposedAction | None]]
 
 
@@ -90,7 +91,7 @@ class _Draw:
     asked: int                        # the current it would draw after this step (0: none)
     prior: float | None               # the current it has now (sent or read)
     running: bool                     # allowed to charge now (before this step's commands)
-    started: datetime | None
+    started: datetime                 # when it started (the fairness order)
     granted: int = 0
 
 
@@ -212,13 +213,13 @@ class SiteLimit:
             volts = status.voltage if status is not None and 100 <= status.voltage <= 500 \
                 else site.voltage
             phases = self._phases[index]
-            started = guard.last_start if running else now
+            # A charger found running (started before this engine knew it) started first.
+            started = (guard.last_start or _LONG_AGO) if running else now
             draws.append((_Draw(name, settings, phases, volts * len(phases), low, asked,
                                 prior, running, started), index))
         # The fairness order.
-        far = now + timedelta(days=1)
         draws.sort(key=lambda pair: (-pair[0].settings.priority,
-                                     pair[0].started or far, pair[1]))
+                                     pair[0].started, pair[1]))
         return [draw for draw, _ in draws]
 
     def _limits(self, settings: ChargerSettings,
