@@ -148,17 +148,24 @@ def _duration_or_zero(value: Any) -> float:
     return _duration(value)
 
 
-def _battery_wh(value: Any) -> float:
-    """A vehicle battery written with its unit ('40 kWh') in Wh: 1 Wh .. 1000 kWh."""
+def _with_unit(value: Any, dimension: Dimension, what: str, kind: str, example: str) -> float:
+    """A quantity written with its unit (`example`: '40 kWh'), in canonical units;
+    ValueError names `what` ("the battery") or the `kind` it must be ("an energy") and
+    shows how to write it."""
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"write the battery with its unit, like '40 kWh', got {_show(value)}")
+        raise ValueError(f"write {what} with its unit, like {example!r}, got {_show(value)}")
     try:
         quantity = parse_quantity(value)
     except UnitError as error:
         raise ValueError(str(error)) from None
-    if quantity.dimension != ENERGY:
-        raise ValueError(f"{value!r} is not an energy (write it like '40 kWh')")
-    wh = quantity.value / 3600.0
+    if quantity.dimension != dimension:
+        raise ValueError(f"{value!r} is not {kind} (write it like {example!r})")
+    return quantity.value
+
+
+def _battery_wh(value: Any) -> float:
+    """A vehicle battery written with its unit ('40 kWh') in Wh: 1 Wh .. 1000 kWh."""
+    wh = _with_unit(value, ENERGY, "the battery", "an energy", "40 kWh") / 3600.0
     if not 1.0 <= wh <= 1e6:
         raise ValueError(f"a vehicle battery is 1 Wh to 1000 kWh, got {value!r}")
     return wh
@@ -426,17 +433,10 @@ class ChargerConfig(BaseModel):
 
 def _site_power(value: Any) -> float:
     """A site's power limit written with its unit ('17 kW') in W: 100 W .. 10 MW."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"write the power with its unit, like '17 kW', got {_show(value)}")
-    try:
-        quantity = parse_quantity(value)
-    except UnitError as error:
-        raise ValueError(str(error)) from None
-    if quantity.dimension != POWER:
-        raise ValueError(f"{value!r} is not a power (write it like '17 kW')")
-    if not 100.0 <= quantity.value <= 1e7:
+    watts = _with_unit(value, POWER, "the power", "a power", "17 kW")
+    if not 100.0 <= watts <= 1e7:
         raise ValueError(f"a site's power limit is 100 W to 10 MW, got {value!r}")
-    return quantity.value
+    return watts
 
 
 class SiteConfig(BaseModel):

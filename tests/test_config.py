@@ -337,3 +337,16 @@ def test_paths_are_written_as_people_read_them(tmp_path: Path) -> None:
     assert 'rules = ["../rules/a.evr"]' in text
     config = load_config(_write(tmp_path / "conf", text))
     assert config.rule_paths == [tmp_path / "rules" / "a.evr"]
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ('"17 A"', "'17 A' is not a power (write it like '17 kW')"),
+    ("17000", "write the power with its unit, like '17 kW', got 17000"),
+    ('"20000 kW"', "a site's power limit is 100 W to 10 MW, got '20000 kW'"),
+])
+def test_a_site_power_limit_is_a_power_with_its_unit(tmp_path: Path, given: str,
+                                                      said: str) -> None:
+    text = GOOD + f'\n[site]\nmax_power = {given}\nhouse = "house"\n'
+    lines = _errors(tmp_path, text)
+    assert any(line.startswith("evse-rules.toml: site.max_power: error:") and said in line
+               for line in lines), lines
